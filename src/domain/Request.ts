@@ -1,0 +1,51 @@
+/** What a request is, as the workflow sees it after analysis (DESIGN.md §2 step 2). */
+import type { Priority } from "./Priority.js"
+
+/** The routed endpoint family. OpenAI routes are routed like their native counterparts. */
+export type RequestKind =
+  | "chat"
+  | "generate"
+  | "embed"
+  | "embeddings"
+  | "show"
+  | "openai-chat"
+  | "openai-completions"
+  | "openai-embeddings"
+
+export type TaskType = "generation" | "embedding" | "classification" | "extraction" | "summarization" | "analysis"
+
+export type Complexity = "simple" | "medium" | "complex"
+
+/** The upstream call itself: what dispatch sends to a node. */
+export interface UpstreamRequest {
+  readonly method: string
+  /** Path with query string, e.g. `/api/chat`. */
+  readonly path: string
+  /** Already filtered: no hop-by-hop headers, no `host`, no `content-length`. */
+  readonly headers: Readonly<Record<string, string>>
+  readonly body: Uint8Array | undefined
+}
+
+/** A request after analysis: everything scoring needs, and the call to forward. */
+export interface RoutingIntent {
+  readonly requestId: string
+  readonly kind: RequestKind
+  /** Normalised (`normalizeModel`). */
+  readonly model: string
+  /** Whether the client expects a streamed body (NDJSON or SSE). */
+  readonly stream: boolean
+  readonly priority: Priority
+  readonly taskType: TaskType
+  readonly complexity: Complexity
+  readonly promptTokens: number
+  readonly conversationDepth: number
+  /** `options.num_predict` when given, else an estimate. */
+  readonly expectedOutputTokens: number
+  /** Options whose change forces Ollama to reload the model (`num_ctx`, `num_gpu`, `num_batch`, …). */
+  readonly loadOptions: Readonly<Record<string, number | string | boolean>>
+  /** Hash of the conversation prefix; requests with the same key prefer the same node. */
+  readonly affinityKey: string | undefined
+  /** Milliseconds on Effect's clock when the request arrived. */
+  readonly arrivedAt: number
+  readonly upstream: UpstreamRequest
+}

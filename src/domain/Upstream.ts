@@ -1,0 +1,33 @@
+/**
+ * The one seam between the workflow and a node: an HTTP node (undici pool) and a simulated node
+ * (in-process model on Effect's clock) both implement it, so the runtime never knows which it talks to.
+ * Bytes never enter Effect: the attempt hands the head to `accept`, which returns where the body goes.
+ */
+import type { Effect } from "effect"
+import type { UpstreamError } from "./errors.js"
+import type { NodeId } from "./NodeId.js"
+import type { UpstreamRequest } from "./Request.js"
+
+export interface UpstreamHead {
+  readonly status: number
+  /** Lower-case names; values as received. */
+  readonly headers: Readonly<Record<string, string | ReadonlyArray<string> | undefined>>
+}
+
+/** Where a response body goes, chunk by chunk. */
+export interface BodySink {
+  readonly write: (chunk: Uint8Array) => void
+}
+
+export interface Upstream {
+  readonly nodeId: NodeId
+  /** Base URL (`http://host:port`), or `sim://name` for an in-process node. */
+  readonly url: string
+  /**
+   * One attempt. `accept` is called once with the status and headers, before any body chunk; the body then
+   * flows into the sink it returns. Succeeds when the body has ended. Fails with `UpstreamError` on a
+   * transport failure or a body cut short (a non-2xx status is NOT a failure here: `accept` sees it).
+   * Interrupting the effect aborts the upstream request.
+   */
+  readonly send: (request: UpstreamRequest, accept: (head: UpstreamHead) => BodySink) => Effect.Effect<void, UpstreamError>
+}

@@ -1,0 +1,66 @@
+/** Tagged errors shared across layers. Statuses are assigned in one place: src/http/errorResponse.ts. */
+import { Data } from "effect"
+import type { NodeId } from "./NodeId.js"
+
+/** The request itself is wrong (bad JSON, a field of the wrong type, a priority out of range…). */
+export class BadRequest extends Data.TaggedError("BadRequest")<{
+  readonly reason: "Json" | "Field" | "EmptyBody" | "TooLarge" | "Method" | "Path"
+  readonly message: string
+}> {}
+
+/** No node has the model (Ollama's own 404 text). */
+export class ModelNotFound extends Data.TaggedError("ModelNotFound")<{ readonly model: string }> {
+  override get message() {
+    return `model '${this.model}' not found`
+  }
+}
+
+/** Nodes have the model but none is routable now (all excluded, or all tried). */
+export class NoCandidates extends Data.TaggedError("NoCandidates")<{
+  readonly model: string
+  readonly reason: "AllExcluded" | "AllTried" | "NoNodes"
+}> {
+  override get message() {
+    return this.reason === "NoNodes"
+      ? "no Ollama node is configured"
+      : `no routable node for model '${this.model}'`
+  }
+}
+
+/** The admission queue is full, or the request waited longer than allowed. */
+export class QueueFull extends Data.TaggedError("QueueFull")<{
+  readonly reason: "Full" | "WaitTimeout"
+  readonly retryAfterSeconds: number
+}> {
+  override get message() {
+    return this.reason === "Full" ? "server busy: the request queue is full" : "server busy: waited too long for a free node"
+  }
+}
+
+/** One upstream attempt failed. `status` is the node's own status for `StatusCode`. */
+export class UpstreamError extends Data.TaggedError("UpstreamError")<{
+  readonly nodeId: NodeId
+  readonly reason: "Transport" | "ConnectTimeout" | "FirstByteTimeout" | "IdleTimeout" | "TotalTimeout" | "StatusCode" | "Truncated"
+  readonly status?: number
+  /** The node's error text, if it sent one. */
+  readonly detail?: string
+}> {
+  override get message() {
+    const base = `${this.reason} from ${this.nodeId}${this.status !== undefined ? ` (${this.status})` : ""}`
+    return this.detail !== undefined ? `${base}: ${this.detail}` : base
+  }
+}
+
+/** Authentication and authorisation failures. */
+export class AuthError extends Data.TaggedError("AuthError")<{
+  readonly reason: "Missing" | "Invalid" | "Forbidden" | "RateLimited"
+  readonly message: string
+  readonly retryAfterSeconds?: number
+}> {}
+
+/** The gateway is shutting down and accepts no new work. */
+export class ShuttingDown extends Data.TaggedError("ShuttingDown")<{}> {
+  override get message() {
+    return "server is shutting down"
+  }
+}
