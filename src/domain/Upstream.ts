@@ -16,7 +16,18 @@ export interface UpstreamHead {
 
 /** Where a response body goes, chunk by chunk. */
 export interface BodySink {
-  readonly write: (chunk: Uint8Array) => void
+  /** Takes one chunk. Returning `false` asks the upstream to pause until `onDrain`'s callback runs. */
+  readonly write: (chunk: Uint8Array) => boolean | void
+  /** Registers a one-shot callback for when the sink can take more after `write` returned `false`. */
+  readonly onDrain?: (resume: () => void) => void
+}
+
+/** Per-attempt limits; an Upstream enforces what its transport can (HTTP: undici's timers). */
+export interface SendOptions {
+  /** Time to the response head in ms (a model load can take long). */
+  readonly firstByteTimeoutMs?: number
+  /** Longest gap between body chunks in ms. */
+  readonly idleTimeoutMs?: number
 }
 
 export interface Upstream {
@@ -29,5 +40,9 @@ export interface Upstream {
    * transport failure or a body cut short (a non-2xx status is NOT a failure here: `accept` sees it).
    * Interrupting the effect aborts the upstream request.
    */
-  readonly send: (request: UpstreamRequest, accept: (head: UpstreamHead) => BodySink) => Effect.Effect<void, UpstreamError>
+  readonly send: (
+    request: UpstreamRequest,
+    accept: (head: UpstreamHead) => BodySink,
+    options?: SendOptions
+  ) => Effect.Effect<void, UpstreamError>
 }
