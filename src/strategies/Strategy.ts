@@ -1,0 +1,22 @@
+/**
+ * The routing strategy contract: it only chooses among candidates the registry already filtered to routable nodes.
+ * A strategy never does I/O and never changes health (tower/linkerd split); Layers swap one for another.
+ */
+import { Context } from "effect"
+import type { Effect, Option } from "effect"
+import type { Candidate } from "../domain/Candidate.js"
+import type { Pick } from "../domain/Decision.js"
+import type { RoutingIntent } from "../domain/Request.js"
+
+export class Strategy extends Context.Tag("sollol/Strategy")<Strategy, {
+  /** The name shown in decisions, metrics and config (`round-robin`, `p2c-ewma`, …). */
+  readonly name: string
+  /** Picks one of `candidates`; None only when the list is empty. Never picks outside the list. */
+  readonly choose: (intent: RoutingIntent, candidates: ReadonlyArray<Candidate>) => Effect.Effect<Option.Option<Pick>>
+}>() {}
+
+/** Slot utilisation in [0, ∞): in-flight requests per parallel slot (a node reporting 0 slots counts as 1). */
+export const loadOf = (candidate: Candidate): number => candidate.inFlight / Math.max(candidate.slots, 1)
+
+/** `3 candidates`, `1 candidate`: for one-line reasonings. */
+export const plural = (n: number): string => `${n} candidate${n === 1 ? "" : "s"}`
