@@ -1,0 +1,48 @@
+/** Hosts one node machine inside a Scope: events in through `send`, health out as a Stream; the scope's end stops it. */
+import { Effect, Stream } from "effect"
+import type { Scope } from "effect"
+import { createActor } from "xstate"
+import type { Health } from "../domain/Health.js"
+import { healthOf, isRoutable, nodeMachine } from "./nodeMachine.js"
+import type { NodeEvent, NodeMachineInput, NodeSnapshot } from "./nodeMachine.js"
+import { makeXStateClock } from "./xstateClock.js"
+
+export interface NodeActor {
+  /** Delivers one event to the machine (synchronously, in order). */
+  readonly send: (event: NodeEvent) => Effect.Effect<void>
+  readonly snapshot: Effect.Effect<NodeSnapshot>
+  readonly health: Effect.Effect<Health>
+  /** The `routable` tag of the current state. */
+  readonly routable: Effect.Effect<boolean>
+  /** Current snapshot first, then every new one; ends when the actor stops. */
+  readonly snapshots: Stream.Stream<NodeSnapshot>
+  /** Current health first, then each change (deduplicated). */
+  readonly changes: Stream.Stream<Health>
+}
+
+export const make = (input: NodeMachineInput): Effect.Effect<NodeActor, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const clock = yield* makeXStateClock
+    const actor = yield* Effect.acquireRelease(
+      Effect.sync(() => createActor(nodeMachine, { input, clock }).start()),
+      (actor) => Effect.sync(() => actor.stop())
+    )
+    const snapshot = Effect.sync(() => actor.getSnapshot())
+    // XState's subscribe does not replay the current snapshot (STACK.md gotcha 4): emit it first.
+    const snapshots = Stream.async<NodeSnapshot>((emit) => {
+      void emit.single(actor.getSnapshot())
+      const subscription = actor.subscribe({
+        next: (s) => void emit.single(s),
+        complete: () => void emit.end()
+      })
+      return Effect.sync(() => subscription.unsubscribe())
+    })
+    return {
+      send: (event) => Effect.sync(() => actor.send(event)),
+      snapshot,
+      health: Effect.map(snapshot, healthOf),
+      routable: Effect.map(snapshot, isRoutable),
+      snapshots,
+      changes: snapshots.pipe(Stream.map(healthOf), Stream.changes)
+    }
+  })
