@@ -1,0 +1,40 @@
+/**
+ * Ollama's own timing fields (integer nanoseconds) from a final NDJSON chunk or a non-streaming body: the raw
+ * material of the learning store. See ollama-api.md "Metric semantics".
+ */
+
+export interface OllamaTimings {
+  /** `total_duration`: request start to final chunk, including the wait for a parallel slot. */
+  readonly totalNs: number
+  /** `load_duration`: scheduling plus model load (milliseconds when warm, seconds when cold). */
+  readonly loadNs: number
+  /** `prompt_eval_count`: the full prompt length, cached prefix included. */
+  readonly promptEvalCount: number
+  /** `prompt_eval_duration`: only the non-cached part of the prompt. */
+  readonly promptEvalNs: number
+  /** `eval_count`: generated tokens. */
+  readonly evalCount: number
+  /** `eval_duration`: decode time. */
+  readonly evalNs: number
+}
+
+const num = (u: unknown): number => typeof u === "number" && Number.isFinite(u) && u >= 0 ? u : 0
+
+/**
+ * The timings of a final chunk (`done: true`) or of a non-streaming chat/generate/embed body. `undefined` for a
+ * non-final chunk, an error body, or anything without `total_duration`. Missing counters read as 0.
+ */
+export const parseTimings = (json: unknown): OllamaTimings | undefined => {
+  if (typeof json !== "object" || json === null || Array.isArray(json)) return undefined
+  const o = json as Record<string, unknown>
+  if (o.done === false || o.error !== undefined) return undefined
+  if (typeof o.total_duration !== "number" || !Number.isFinite(o.total_duration)) return undefined
+  return {
+    totalNs: num(o.total_duration),
+    loadNs: num(o.load_duration),
+    promptEvalCount: num(o.prompt_eval_count),
+    promptEvalNs: num(o.prompt_eval_duration),
+    evalCount: num(o.eval_count),
+    evalNs: num(o.eval_duration)
+  }
+}
