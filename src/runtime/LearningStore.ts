@@ -1,0 +1,264 @@
+/**
+ * What the gateway learns from Ollama's own timing fields: per (node, model) rates, per (model, task type) output
+ * lengths, per node parallel slots. It starts from configured priors; scoring reads it through `Candidate.perf`.
+ */
+import { Clock, Context, Effect, HashMap, Layer, Option, Ref } from "effect"
+import type { NodeModelPerf } from "../domain/Candidate.js"
+import type { NodeId } from "../domain/NodeId.js"
+import type { TaskType } from "../domain/Request.js"
+import type { OllamaTimings } from "./timings.js"
+
+/** Prior rates for a model on any node, from configuration. */
+export interface ModelPrior {
+  readonly prefillTps?: number
+  readonly decodeTps?: number
+  readonly loadMs?: number
+  readonly ttftMs?: number
+}
+
+export interface LearningConfig {
+  /** Observations after which an old average weighs half. Default 8. */
+  readonly halfLifeSamples: number
+  /** Time after which an old average weighs half at the next observation and a failure is half forgiven. 10 min. */
+  readonly halfLifeMs: number
+  /** `load_duration` from which a response counts as a cold load (so its load time is learned). Default 500 ms. */
+  readonly coldLoadMs: number
+  /** Configured parallel slots by node id; always win over learned ones. Default none. */
+  readonly slots: Readonly<Record<string, number>>
+  /** Largest learned slot count. Default 16. */
+  readonly maxSlots: number
+  /** Observations a concurrency level needs before slot learning trusts it. Default 3. */
+  readonly minSlotSamples: number
+  /** Aggregate decode growth (fraction) that justifies one more slot. Default 0.1. */
+  readonly slotGrowth: number
+  /** Per-model priors by normalised model name. Default none. */
+  readonly priors: Readonly<Record<string, ModelPrior>>
+  /** Figures for fields neither observed nor given a prior. Default 500 / 30 tok/s, 5 000 ms load, 200 ms TTFT. */
+  readonly fallback: Required<ModelPrior>
+}
+
+export const defaultLearningConfig: LearningConfig = {
+  halfLifeSamples: 8,
+  halfLifeMs: 600_000,
+  coldLoadMs: 500,
+  slots: {},
+  maxSlots: 16,
+  minSlotSamples: 3,
+  slotGrowth: 0.1,
+  priors: {},
+  fallback: { prefillTps: 500, decodeTps: 30, loadMs: 5_000, ttftMs: 200 }
+}
+
+/** One response's outcome. `concurrency`: requests in flight on the node when it was sent, itself included. */
+export interface Observation {
+  readonly nodeId: NodeId
+  readonly model: string
+  readonly taskType: TaskType
+  readonly timings?: OllamaTimings | undefined
+  readonly ok: boolean
+  readonly ttftMs?: number | undefined
+  readonly concurrency: number
+}
+
+/** A decaying average: `value` after `n` observations, the last at `at` (ms on Effect's clock). */
+export interface Ewma {
+  readonly value: number
+  readonly at: number
+  readonly n: number
+}
+
+export interface PerfEntry {
+  readonly nodeId: string
+  readonly model: string
+  readonly prefillTps?: Ewma | undefined
+  readonly decodeTps?: Ewma | undefined
+  readonly loadMs?: Ewma | undefined
+  readonly ttftMs?: Ewma | undefined
+  readonly success: Ewma
+}
+
+/** Plain JSON for persistence. */
+export interface LearningSnapshot {
+  readonly version: 1
+  readonly perf: ReadonlyArray<PerfEntry>
+  readonly outputs: ReadonlyArray<{ readonly model: string; readonly taskType: TaskType; readonly tokens: Ewma }>
+  readonly levels: ReadonlyArray<
+    { readonly nodeId: string; readonly concurrency: number; readonly bestTps: number; readonly n: number }
+  >
+}
+
+interface Level {
+  readonly bestTps: number
+  readonly n: number
+}
+
+interface State {
+  readonly perf: HashMap.HashMap<string, PerfEntry>
+  readonly outputs: HashMap.HashMap<string, Ewma>
+  /** `nodeId` → concurrency level → best aggregate decode tok/s seen there. */
+  readonly levels: HashMap.HashMap<string, HashMap.HashMap<number, Level>>
+}
+
+const key = (a: string, b: string) => `${a}\u0000${b}`
+
+/**
+ * EWMA with two decays: the old value weighs 2^(-1/halfLifeSamples) per observation and 2^(-Δt/halfLifeMs) for the
+ * time since it was last updated, so a long-idle average follows the next observation closely.
+ */
+export const blend = (prev: Ewma | undefined, x: number, now: number, c: LearningConfig): Ewma => {
+  if (prev === undefined) return { value: x, at: now, n: 1 }
+  const w = 2 ** (-1 / c.halfLifeSamples) * 2 ** (-Math.max(0, now - prev.at) / c.halfLifeMs)
+  return { value: w * prev.value + (1 - w) * x, at: now, n: prev.n + 1 }
+}
+
+/**
+ * Learned slots (after tower's and Little's reasoning on throughput vs concurrency): 1. take the levels with at
+ * least `minSlotSamples` observations, in order; 2. walk up while a level's best aggregate decode rate beats the
+ * last accepted one by more than `slotGrowth`; 3. if even the highest observed level still grew, offer one more
+ * slot so a higher level can be observed; 4. bound to 1..maxSlots.
+ */
+export const learnSlots = (
+  levels: ReadonlyArray<{ readonly concurrency: number; readonly bestTps: number; readonly n: number }>,
+  c: LearningConfig
+): number | undefined => {
+  const known = levels.filter((l) => l.n >= c.minSlotSamples).sort((a, b) => a.concurrency - b.concurrency)
+  const first = known[0]
+  if (first === undefined) return undefined
+  let slots = first.concurrency
+  let best = first.bestTps
+  let grewToTop = known.length === 1
+  for (const [i, l] of known.slice(1).entries()) {
+    if (l.bestTps <= best * (1 + c.slotGrowth)) break
+    slots = l.concurrency
+    best = l.bestTps
+    grewToTop = i === known.length - 2
+  }
+  return Math.min(Math.max(grewToTop ? slots + 1 : slots, 1), c.maxSlots)
+}
+
+const record = (s: State, o: Observation, now: number, c: LearningConfig): State => {
+  const t = o.timings
+  const k = key(o.nodeId, o.model)
+  const prev = Option.getOrUndefined(HashMap.get(s.perf, k))
+  const loadMs = t === undefined ? 0 : t.loadNs / 1e6
+  const cold = loadMs >= c.coldLoadMs
+  const prefill = t !== undefined && t.promptEvalNs > 0 && t.promptEvalCount > 0
+    ? t.promptEvalCount / (t.promptEvalNs / 1e9)
+    : undefined
+  const decode = t !== undefined && t.evalNs > 0 && t.evalCount > 0 ? t.evalCount / (t.evalNs / 1e9) : undefined
+  const ttft = o.ttftMs !== undefined
+    ? Math.max(0, o.ttftMs - (cold ? loadMs : 0))
+    : t !== undefined && t.promptEvalNs > 0
+    ? (t.promptEvalNs + (cold ? 0 : t.loadNs)) / 1e6
+    : undefined
+  const step = (e: Ewma | undefined, x: number | undefined) => x === undefined ? e : blend(e, x, now, c)
+  const entry: PerfEntry = {
+    nodeId: o.nodeId,
+    model: o.model,
+    prefillTps: step(prev?.prefillTps, prefill),
+    decodeTps: step(prev?.decodeTps, decode),
+    loadMs: step(prev?.loadMs, cold ? loadMs : undefined),
+    ttftMs: step(prev?.ttftMs, ttft),
+    success: blend(prev?.success ?? { value: 1, at: now, n: 0 }, o.ok ? 1 : 0, now, c)
+  }
+  let { levels, outputs } = s
+  if (o.ok && t !== undefined && decode !== undefined) {
+    const ok = key(o.model, o.taskType)
+    outputs = HashMap.set(outputs, ok, blend(Option.getOrUndefined(HashMap.get(outputs, ok)), t.evalCount, now, c))
+    const level = Math.min(Math.max(Math.round(o.concurrency), 1), c.maxSlots)
+    const byLevel = Option.getOrElse(HashMap.get(levels, o.nodeId), () => HashMap.empty<number, Level>())
+    const was = Option.getOrUndefined(HashMap.get(byLevel, level))
+    const bestTps = Math.max(was?.bestTps ?? 0, decode * level)
+    levels = HashMap.set(levels, o.nodeId, HashMap.set(byLevel, level, { bestTps, n: (was?.n ?? 0) + 1 }))
+  }
+  return { perf: HashMap.set(s.perf, k, entry), outputs, levels }
+}
+
+/** A failure is forgiven with time: the missing share of the success rate halves every `halfLifeMs` without news. */
+const forgiven = (e: Ewma, now: number, c: LearningConfig): number =>
+  1 - (1 - e.value) * 2 ** (-Math.max(0, now - e.at) / c.halfLifeMs)
+
+export class LearningStore extends Context.Tag("sollol/LearningStore")<LearningStore, {
+  /** Records one response (successful or not). */
+  readonly observe: (o: Observation) => Effect.Effect<void>
+  /** Learned figures, with priors and then `fallback` for fields not observed; undefined with neither. */
+  readonly perf: (nodeId: NodeId, model: string) => Effect.Effect<NodeModelPerf | undefined>
+  /** Learned mean output tokens for (model, task type). */
+  readonly outputEstimate: (model: string, taskType: TaskType) => Effect.Effect<number | undefined>
+  /** Configured slots, else learned ones, else undefined. */
+  readonly slots: (nodeId: NodeId) => Effect.Effect<number | undefined>
+  /** Adds or replaces per-model priors. */
+  readonly seed: (priors: Readonly<Record<string, ModelPrior>>) => Effect.Effect<void>
+  readonly snapshot: Effect.Effect<LearningSnapshot>
+  /** Replaces what was learned with a snapshot (priors and configured slots stay). */
+  readonly restore: (snapshot: LearningSnapshot) => Effect.Effect<void>
+}>() {}
+
+const emptyState: State = { perf: HashMap.empty(), outputs: HashMap.empty(), levels: HashMap.empty() }
+
+export const make = (config: Partial<LearningConfig> = {}) =>
+  Effect.gen(function*() {
+    const c: LearningConfig = { ...defaultLearningConfig, ...config }
+    const state = yield* Ref.make(emptyState)
+    const priors = yield* Ref.make<Readonly<Record<string, ModelPrior>>>(c.priors)
+
+    const perf = Effect.fn("LearningStore.perf")(function*(nodeId: NodeId, model: string) {
+      const entry = Option.getOrUndefined(HashMap.get((yield* Ref.get(state)).perf, key(nodeId, model)))
+      const prior = (yield* Ref.get(priors))[model]
+      if (entry === undefined && prior === undefined) return undefined
+      const now = yield* Clock.currentTimeMillis
+      const f = c.fallback
+      const result: NodeModelPerf = {
+        prefillTps: entry?.prefillTps?.value ?? prior?.prefillTps ?? f.prefillTps,
+        decodeTps: entry?.decodeTps?.value ?? prior?.decodeTps ?? f.decodeTps,
+        loadMs: entry?.loadMs?.value ?? prior?.loadMs ?? f.loadMs,
+        ttftMs: entry?.ttftMs?.value ?? prior?.ttftMs ?? f.ttftMs,
+        successRate: entry === undefined ? 1 : forgiven(entry.success, now, c),
+        samples: entry?.success.n ?? 0
+      }
+      return result
+    })
+
+    const levelsOf = (s: State, nodeId: string) =>
+      Array.from(Option.getOrElse(HashMap.get(s.levels, nodeId), () => HashMap.empty()))
+        .map(([concurrency, l]) => ({ nodeId, concurrency, bestTps: l.bestTps, n: l.n }))
+
+    return LearningStore.of({
+      observe: (o) => Effect.flatMap(Clock.currentTimeMillis, (now) => Ref.update(state, (s) => record(s, o, now, c))),
+      perf,
+      outputEstimate: (model, taskType) =>
+        Effect.map(Ref.get(state), (s) =>
+          Option.getOrUndefined(Option.map(HashMap.get(s.outputs, key(model, taskType)), (e) => Math.round(e.value)))),
+      slots: (nodeId) =>
+        c.slots[nodeId] !== undefined
+          ? Effect.succeed(c.slots[nodeId])
+          : Effect.map(Ref.get(state), (s) => learnSlots(levelsOf(s, nodeId), c)),
+      seed: (more) => Ref.update(priors, (p) => ({ ...p, ...more })),
+      snapshot: Effect.map(Ref.get(state), (s): LearningSnapshot => ({
+        version: 1,
+        perf: Array.from(HashMap.values(s.perf)),
+        outputs: Array.from(s.outputs).map(([k, tokens]) => {
+          const [model = "", taskType = "generation"] = k.split("\u0000")
+          return { model, taskType: taskType as TaskType, tokens }
+        }),
+        levels: Array.from(HashMap.keys(s.levels)).flatMap((nodeId) => levelsOf(s, nodeId))
+      })),
+      restore: (snap) =>
+        Ref.set(state, snap.version !== 1 ? emptyState : {
+          perf: HashMap.fromIterable(snap.perf.map((e) => [key(e.nodeId, e.model), e] as const)),
+          outputs: HashMap.fromIterable(snap.outputs.map((o) => [key(o.model, o.taskType), o.tokens] as const)),
+          levels: snap.levels.reduce(
+            (acc, l) =>
+              HashMap.modifyAt(acc, l.nodeId, (m) =>
+                Option.some(HashMap.set(Option.getOrElse(m, () => HashMap.empty()), l.concurrency, {
+                  bestTps: l.bestTps,
+                  n: l.n
+                }))),
+            HashMap.empty<string, HashMap.HashMap<number, Level>>()
+          )
+        })
+    })
+  })
+
+export const layer = (config: Partial<LearningConfig> = {}): Layer.Layer<LearningStore> =>
+  Layer.effect(LearningStore, make(config))
