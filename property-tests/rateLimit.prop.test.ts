@@ -1,0 +1,146 @@
+/**
+ * Laws of the per-key token buckets. A bucket of capacity C refilled at C per minute admits at most C + C·T/60 s
+ * in any window of length T (RFC 2697's token-bucket envelope): a burst of C, then the refill rate.
+ */
+import { Clock, Duration, Effect } from "effect"
+import fc from "fast-check"
+import { describe, it } from "vitest"
+import * as RateLimiter from "../src/runtime/RateLimiter.js"
+
+interface Op {
+  readonly key: number
+  readonly advanceMs: number
+  readonly tokens: number
+  /** Requests sent back to back at the same instant. */
+  readonly burst: number
+}
+
+const opArb = (keys: number, maxTokens: number) =>
+  fc.record({
+    key: fc.nat(keys - 1),
+    advanceMs: fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 3_000 }), fc.integer({ min: 0, max: 90_000 })),
+    tokens: fc.integer({ min: 0, max: maxTokens }),
+    burst: fc.oneof(fc.constant(1), fc.integer({ min: 1, max: 25 }))
+  })
+
+const scenarioArb = fc.record({
+  rpms: fc.array(fc.integer({ min: 1, max: 20 }), { minLength: 1, maxLength: 4 }),
+  tpm: fc.integer({ min: 50, max: 500 })
+}).chain(({ rpms, tpm }) =>
+  fc.record({
+    rpms: fc.constant(rpms),
+    tpm: fc.constant(tpm),
+    ops: fc.array(opArb(rpms.length, Math.ceil(tpm * 1.5)), { maxLength: 60 })
+  })
+)
+
+interface Accepted {
+  readonly at: number
+  readonly tokens: number
+}
+
+/**
+ * A hand-moved clock: the limiter only reads the time, and moving a plain counter keeps hundreds of runs fast
+ * (TestClock.adjust yields to the event loop on every call).
+ */
+const manualClock = (time: { ms: number }): Clock.Clock => ({
+  [Clock.ClockTypeId]: Clock.ClockTypeId,
+  unsafeCurrentTimeMillis: () => time.ms,
+  currentTimeMillis: Effect.sync(() => time.ms),
+  unsafeCurrentTimeNanos: () => BigInt(time.ms) * 1_000_000n,
+  currentTimeNanos: Effect.sync(() => BigInt(time.ms) * 1_000_000n),
+  sleep: (d: Duration.DurationInput) => Effect.sync(() => void (time.ms += Duration.toMillis(d)))
+})
+
+/** Runs the ops on a fresh limiter in virtual time; returns each key's accepted requests and every verdict. */
+const simulate = (rpms: ReadonlyArray<number>, tpm: number, ops: ReadonlyArray<Op>, useTokens: boolean) => {
+  const time = { ms: 0 }
+  return Effect.gen(function*() {
+    const limiter = yield* RateLimiter.make()
+    const accepted = rpms.map((): Array<Accepted> => [])
+    const verdicts: Array<{ key: number; at: number; ok: boolean }> = []
+    for (const op of ops) {
+      yield* Clock.sleep(op.advanceMs)
+      const now = time.ms
+      const limits = useTokens ? { rpm: rpms[op.key], tpm } : { rpm: rpms[op.key] }
+      const cost = { requests: 1, tokens: useTokens ? op.tokens : 0 }
+      for (let i = 0; i < op.burst; i++) {
+        const ok = yield* limiter.take(`key-${op.key}`, limits, cost).pipe(
+          Effect.as(true),
+          Effect.catchTag("AuthError", () => Effect.succeed(false))
+        )
+        if (ok) accepted[op.key]?.push({ at: now, tokens: cost.tokens })
+        verdicts.push({ key: op.key, at: now, ok })
+      }
+    }
+    return { accepted, verdicts }
+  }).pipe(Effect.withClock(manualClock(time)), Effect.runPromise)
+}
+
+/** The largest excess over `bound(T)` among windows spanning accepted requests i..j. */
+const worstWindow = (
+  accepted: ReadonlyArray<Accepted>,
+  measure: (a: Accepted) => number,
+  bound: (windowMs: number) => number
+): number => {
+  let worst = -Infinity
+  for (let i = 0; i < accepted.length; i++) {
+    let sum = 0
+    for (let j = i; j < accepted.length; j++) {
+      const a = accepted[j]!
+      sum += measure(a)
+      worst = Math.max(worst, sum - bound(a.at - accepted[i]!.at))
+    }
+  }
+  return worst
+}
+
+describe("rate limit laws", () => {
+  it("no key gets more than its limit (+1) of requests in any window, whatever the interleaving", async () => {
+    await fc.assert(
+      fc.asyncProperty(scenarioArb, async ({ rpms, ops }) => {
+        const { accepted } = await simulate(rpms, 0, ops, false)
+        return rpms.every((rpm, k) => worstWindow(accepted[k]!, () => 1, (ms) => rpm + (rpm * ms) / 60_000 + 1) <= 0)
+      }),
+      { seed: 20261107, numRuns: 150 }
+    )
+  })
+
+  it("in any 60 s window a key gets at most its burst plus one minute of refill (2 × rpm), plus one", async () => {
+    await fc.assert(
+      fc.asyncProperty(scenarioArb, async ({ rpms, ops }) => {
+        const { accepted } = await simulate(rpms, 0, ops, false)
+        return rpms.every((rpm, k) => {
+          const times = accepted[k]!.map((a) => a.at)
+          return times.every((t) => times.filter((u) => u >= t && u < t + 60_000).length <= 2 * rpm + 1)
+        })
+      }),
+      { seed: 7, numRuns: 150 }
+    )
+  })
+
+  it("accepted tokens never exceed the bucket's envelope (plus the overshoot of one oversized request)", async () => {
+    await fc.assert(
+      fc.asyncProperty(scenarioArb, async ({ rpms, tpm, ops }) => {
+        const { accepted } = await simulate(rpms, tpm, ops, true)
+        const overshoot = Math.max(0, Math.max(0, ...ops.map((o) => o.tokens)) - tpm)
+        const bound = (ms: number) => tpm + (tpm * ms) / 60_000 + overshoot + 1e-6
+        return accepted.every((list) => worstWindow(list, (a) => a.tokens, bound) <= 0)
+      }),
+      { seed: 99, numRuns: 150 }
+    )
+  })
+
+  it("a key idle for a full minute is always admitted: the limiter is not stricter than its limit", async () => {
+    await fc.assert(
+      fc.asyncProperty(scenarioArb, async ({ rpms, ops }) => {
+        const { verdicts } = await simulate(rpms, 0, ops, false)
+        return verdicts.every((v, i) => {
+          const lastAccepted = verdicts.slice(0, i).filter((w) => w.key === v.key && w.ok).at(-1)
+          return v.ok || (lastAccepted !== undefined && v.at - lastAccepted.at < 60_000)
+        })
+      }),
+      { seed: 3, numRuns: 150 }
+    )
+  })
+})
