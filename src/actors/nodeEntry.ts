@@ -1,0 +1,206 @@
+/**
+ * One registered node: its scope (upstream, actor, load and probe fibers live and die together), the facts the
+ * probes learned, and the views the registry builds from them (NodeView for admin, Candidate for strategies).
+ */
+import { Clock, Effect, ExecutionStrategy, Exit, Ref, Scope, Stream } from "effect"
+import type { Candidate } from "../domain/Candidate.js"
+import type { Health } from "../domain/Health.js"
+import type { NodeId } from "../domain/NodeId.js"
+import type { Upstream } from "../domain/Upstream.js"
+import { makeLoad } from "./load.js"
+import type { Load } from "./load.js"
+import * as NodeActor from "./NodeActor.js"
+import type { NodeMachineInput } from "./nodeMachine.js"
+import { healthOf, isPreferred, isRoutable } from "./nodeMachine.js"
+import { forkEvery, probeLiveness, probeModels } from "./probe.js"
+import type { InstalledModel, LoadedModel } from "./probe.js"
+
+export type Outcome =
+  | { readonly ok: true; readonly latencyMs: number; readonly slow?: boolean }
+  | { readonly ok: false; readonly reason: string }
+
+export interface NodeHandle {
+  readonly nodeId: NodeId
+  readonly url: string
+  readonly upstream: Upstream
+  readonly actor: NodeActor.NodeActor
+  readonly load: Load
+  /** Tells the node's machine how a request went (the workflow calls it once per attempt). */
+  readonly report: (outcome: Outcome) => Effect.Effect<void>
+}
+
+export interface NodeSpec {
+  readonly nodeId: NodeId
+  readonly url: string
+  /** Parallel slots; the registry's `defaultSlots` when absent. */
+  readonly slots?: number
+  /** Built in the node's own scope, closed when the node is removed. */
+  readonly makeUpstream: Effect.Effect<Upstream, never, Scope.Scope>
+}
+
+export interface NodeFacts {
+  /** `undefined` until `/api/tags` answered once. */
+  readonly models: ReadonlyArray<InstalledModel> | undefined
+  readonly loaded: ReadonlyArray<LoadedModel>
+  readonly lastProbeAt: number | undefined
+  readonly lastError: string | undefined
+  readonly lastFailureAt: number | undefined
+}
+
+export type RegistryEvent =
+  | { readonly type: "node.added" | "node.removed"; readonly nodeId: NodeId }
+  | { readonly type: "health.changed"; readonly nodeId: NodeId; readonly health: Health }
+
+export interface EntryConfig {
+  readonly livenessInterval: number
+  readonly modelsInterval: number
+  readonly probeTimeout: number
+  readonly machine: NodeMachineInput
+  readonly defaultSlots: number
+  readonly ewmaDecayMs: number
+}
+
+export interface NodeEntry {
+  readonly handle: NodeHandle
+  readonly slots: number
+  readonly scope: Scope.CloseableScope
+  readonly facts: Ref.Ref<NodeFacts>
+  /** One liveness probe now; its result goes to the machine. */
+  readonly checkLiveness: Effect.Effect<void>
+  /** One `/api/tags` + `/api/ps` probe now. */
+  readonly refreshModels: Effect.Effect<void>
+}
+
+/**
+ * 1. fork a child scope of `parent`; build upstream, actor and load in it;
+ * 2. run one liveness and one models probe (each bounded by the probe timeout), so models are known at once;
+ * 3. fork the health-change publisher and the two probe loops into the node's scope.
+ * If building is interrupted the child scope is closed.
+ */
+export const makeEntry = (
+  spec: NodeSpec,
+  config: EntryConfig,
+  parent: Scope.Scope,
+  publish: (event: RegistryEvent) => Effect.Effect<void>
+): Effect.Effect<NodeEntry> =>
+  Effect.gen(function*() {
+    const scope = yield* Scope.fork(parent, ExecutionStrategy.sequential)
+    return yield* Effect.gen(function*() {
+      const upstream = yield* spec.makeUpstream
+      const actor = yield* NodeActor.make(config.machine)
+      const load = yield* makeLoad({ decayMs: config.ewmaDecayMs })
+      const facts = yield* Ref.make<NodeFacts>({
+        models: undefined,
+        loaded: [],
+        lastProbeAt: undefined,
+        lastError: undefined,
+        lastFailureAt: undefined
+      })
+      const failed = (reason: string) =>
+        Effect.flatMap(Clock.currentTimeMillis, (now) =>
+          Ref.update(facts, (f) => ({ ...f, lastError: reason, lastFailureAt: now })))
+      const probed = Effect.flatMap(Clock.currentTimeMillis, (now) => Ref.update(facts, (f) => ({ ...f, lastProbeAt: now })))
+      const checkLiveness = probeLiveness(upstream, config.probeTimeout).pipe(
+        Effect.matchEffect({
+          onFailure: (e) => Effect.zipRight(failed(e.message), actor.send({ type: "probe.failed" })),
+          onSuccess: () => Effect.zipRight(probed, actor.send({ type: "probe.succeeded" }))
+        })
+      )
+      const refreshModels = probeModels(upstream, config.probeTimeout).pipe(
+        Effect.matchEffect({
+          onFailure: (e) => Ref.update(facts, (f) => ({ ...f, lastError: e.message })),
+          onSuccess: (m) => Effect.zipRight(probed, Ref.update(facts, (f) => ({ ...f, models: m.installed, loaded: m.loaded })))
+        })
+      )
+      const report = (outcome: Outcome) =>
+        outcome.ok
+          ? actor.send({ type: "request.succeeded", latencyMs: outcome.latencyMs, ...(outcome.slow === true ? { slow: true } : {}) })
+          : Effect.zipRight(failed(outcome.reason), actor.send({ type: "request.failed", reason: outcome.reason }))
+
+      yield* Effect.all([checkLiveness, refreshModels], { concurrency: 2, discard: true })
+      const initial = yield* actor.health
+      yield* actor.changes.pipe(
+        Stream.mapAccum(initial, (previous, health) => [health, health === previous ? [] : [health]]),
+        Stream.flattenIterables,
+        Stream.runForEach((health) => publish({ type: "health.changed", nodeId: spec.nodeId, health })),
+        Effect.forkScoped
+      )
+      yield* forkEvery(checkLiveness, config.livenessInterval)
+      yield* forkEvery(refreshModels, config.modelsInterval)
+      const handle: NodeHandle = { nodeId: spec.nodeId, url: spec.url, upstream, actor, load, report }
+      return { handle, slots: spec.slots ?? config.defaultSlots, scope, facts, checkLiveness, refreshModels }
+    }).pipe(
+      Scope.extend(scope),
+      Effect.onExit((exit) => Exit.isSuccess(exit) ? Effect.void : Scope.close(scope, exit))
+    )
+  })
+
+export interface NodeView {
+  readonly nodeId: NodeId
+  readonly url: string
+  readonly health: Health
+  readonly routable: boolean
+  /** Held excluded by an operator until `include`. */
+  readonly drained: boolean
+  readonly inFlight: number
+  readonly slots: number
+  readonly ewmaMs: number
+  readonly models: ReadonlyArray<InstalledModel>
+  readonly loaded: ReadonlyArray<LoadedModel>
+  readonly ejections: number
+  readonly consecutiveFailures: number
+  readonly lastProbeAt: number | undefined
+  readonly lastError: string | undefined
+}
+
+export const viewOf = (entry: NodeEntry): Effect.Effect<NodeView> =>
+  Effect.gen(function*() {
+    const s = yield* entry.handle.actor.snapshot
+    const f = yield* Ref.get(entry.facts)
+    return {
+      nodeId: entry.handle.nodeId,
+      url: entry.handle.url,
+      health: healthOf(s),
+      routable: isRoutable(s),
+      drained: s.hasTag("drained"),
+      inFlight: yield* entry.handle.load.inFlight,
+      slots: entry.slots,
+      ewmaMs: yield* entry.handle.load.ewmaMs,
+      models: f.models ?? [],
+      loaded: f.loaded,
+      ejections: s.context.ejections,
+      consecutiveFailures: s.context.consecutiveFailures,
+      lastProbeAt: f.lastProbeAt,
+      lastError: f.lastError
+    }
+  })
+
+export const hasModel = (facts: NodeFacts, model: string): boolean =>
+  facts.models !== undefined && facts.models.some((m) => m.name === model)
+
+/** The domain Candidate for a routable node that has `model`; `None`-like `undefined` when it is not routable. */
+export const candidateOf = (
+  entry: NodeEntry,
+  model: string,
+  loadOptions: Readonly<Record<string, number | string | boolean>> | undefined
+): Effect.Effect<Candidate | undefined> =>
+  Effect.gen(function*() {
+    const s = yield* entry.handle.actor.snapshot
+    const health = healthOf(s)
+    if (!isRoutable(s) || health === "excluded") return undefined
+    const f = yield* Ref.get(entry.facts)
+    const loaded = f.loaded.find((l) => l.name === model)
+    const numCtx = loadOptions?.["num_ctx"]
+    return {
+      nodeId: entry.handle.nodeId,
+      health,
+      preferred: isPreferred(s),
+      inFlight: yield* entry.handle.load.inFlight,
+      slots: entry.slots,
+      ewmaMs: yield* entry.handle.load.ewmaMs,
+      modelLoaded: loaded !== undefined,
+      optionsMatch: loaded?.contextLength === undefined || typeof numCtx !== "number" || numCtx === loaded.contextLength,
+      recentFailures: s.context.window.filter((failed) => failed).length,
+      perf: undefined
+    }
+  })
