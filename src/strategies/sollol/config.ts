@@ -1,0 +1,91 @@
+/** Settings of the `sollol` strategy: scorer weights and the constants each scorer documents. */
+
+/** Multipliers of each scorer's cost (ms-equivalent). 0 turns a scorer off. */
+export interface SollolWeights {
+  /** Expected completion time (queue + load + prefill + decode). Default 1. */
+  readonly completionTime: number
+  /** Health and success-rate penalties. Default 1. */
+  readonly health: number
+  /** Priority alignment. Default 1. */
+  readonly priority: number
+  /** Conversation affinity bonus. Default 1. */
+  readonly affinity: number
+  /** Reload cost when load options differ from the loaded runner's. Default 1. */
+  readonly options: number
+}
+
+export interface SollolConfig {
+  readonly weights: SollolWeights
+  /** Rates for a node with no figures when no other candidate has observed ones either. */
+  readonly defaults: {
+    /** Default 500 tok/s. */
+    readonly prefillTps: number
+    /** Default 30 tok/s. */
+    readonly decodeTps: number
+    /** Default 5 000 ms. */
+    readonly loadMs: number
+  }
+  /** Per-stream slowdown with n requests running on a node: time × n^exponent (Ollama slots share one GPU). 0.25. */
+  readonly contentionExponent: number
+  /** Health penalties, as fractions of the candidate's estimated completion time. */
+  readonly health: {
+    /** Degraded node. Default 0.5. */
+    readonly degraded: number
+    /** Recovering (probation) node. Default 1. */
+    readonly probation: number
+    /** Per recent failure (decayed count), up to `maxFailures`. Default 0.2. */
+    readonly perFailure: number
+    /** Cap on counted recent failures. Default 10. */
+    readonly maxFailures: number
+    /** Times the failure rate (1 − success rate). Default 2. */
+    readonly failureRate: number
+    /** Floor of the completion time the fractions apply to, so short requests are penalised too. Default 100 ms. */
+    readonly minBaseMs: number
+  }
+  readonly priority: {
+    /** Priorities from this one up amplify speed differences. Default 8. */
+    readonly highFrom: number
+    /** Priorities up to this one leave the fastest nodes free. Default 3. */
+    readonly lowTo: number
+    /** At priority 10, extra cost per ms of service time above the fastest candidate's. Default 1. */
+    readonly highAmplify: number
+    /** At priority 1, cost per ms of service time below the slowest candidate's. Default 1.25. */
+    readonly lowReserve: number
+    /** Low-priority work moves to nodes at most this many times slower. Default 4. */
+    readonly lowTolerance: number
+  }
+  readonly affinity: {
+    /** Conversation keys remembered (generational LRU). Default 10 000. */
+    readonly capacity: number
+    /** Bonus for the node holding the conversation, in ms. Default 250. */
+    readonly minBonusMs: number
+    /** Plus this share of the prompt's prefill time there (the prefix its cache saves). Default 0.8. */
+    readonly prefixShare: number
+  }
+}
+
+export const defaultSollolConfig: SollolConfig = {
+  weights: { completionTime: 1, health: 1, priority: 1, affinity: 1, options: 1 },
+  defaults: { prefillTps: 500, decodeTps: 30, loadMs: 5_000 },
+  contentionExponent: 0.25,
+  health: { degraded: 0.5, probation: 1, perFailure: 0.2, maxFailures: 10, failureRate: 2, minBaseMs: 100 },
+  priority: { highFrom: 8, lowTo: 3, highAmplify: 1, lowReserve: 1.25, lowTolerance: 4 },
+  affinity: { capacity: 10_000, minBonusMs: 250, prefixShare: 0.8 }
+}
+
+/** A partial config: any group may be given in part. */
+export type SollolConfigInput = {
+  readonly [K in keyof SollolConfig]?: SollolConfig[K] extends number ? number : Partial<SollolConfig[K]>
+}
+
+export const resolveSollolConfig = (input: SollolConfigInput = {}): SollolConfig => {
+  const d = defaultSollolConfig
+  return {
+    weights: { ...d.weights, ...input.weights },
+    defaults: { ...d.defaults, ...input.defaults },
+    contentionExponent: input.contentionExponent ?? d.contentionExponent,
+    health: { ...d.health, ...input.health },
+    priority: { ...d.priority, ...input.priority },
+    affinity: { ...d.affinity, ...input.affinity }
+  }
+}

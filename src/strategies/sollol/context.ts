@@ -1,0 +1,93 @@
+/** What every scorer sees besides the intent and its candidate: per-decision figures computed once. */
+import type { Candidate, NodeModelPerf } from "../../domain/Candidate.js"
+import type { NodeId } from "../../domain/NodeId.js"
+import type { RoutingIntent } from "../../domain/Request.js"
+import { estimate, type Estimate } from "./completionTime.js"
+import type { SollolConfig } from "./config.js"
+
+/** The rates a candidate is scored with (see `ratesFor`). */
+export interface Rates {
+  readonly prefillTps: number
+  readonly decodeTps: number
+  readonly loadMs: number
+  readonly successRate: number
+}
+
+export interface ScoringContext {
+  readonly config: SollolConfig
+  readonly ratesOf: (c: Candidate) => Rates
+  readonly estimateOf: (c: Candidate) => Estimate
+  /** Smallest and largest `serviceMs` among the candidates. */
+  readonly fastestServiceMs: number
+  readonly slowestServiceMs: number
+  /** The node that last served `intent.affinityKey`, if remembered. */
+  readonly affinityNode: NodeId | undefined
+}
+
+/** A cost in ms-equivalent; lower is better. */
+export type Scorer = (intent: RoutingIntent, candidate: Candidate, ctx: ScoringContext) => number
+
+const median = (xs: ReadonlyArray<number>): number => {
+  const s = [...xs].sort((a, b) => a - b)
+  const mid = s.length >> 1
+  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2
+}
+
+/** Per-field median of the candidates' observed figures (`samples > 0`); undefined when none has any. */
+export const clusterMedian = (candidates: ReadonlyArray<Candidate>): Omit<Rates, "successRate"> | undefined => {
+  const seen = candidates.flatMap((c) => c.perf !== undefined && c.perf.samples > 0 ? [c.perf] : [])
+  if (seen.length === 0) return undefined
+  return {
+    prefillTps: median(seen.map((p) => p.prefillTps)),
+    decodeTps: median(seen.map((p) => p.decodeTps)),
+    loadMs: median(seen.map((p) => p.loadMs))
+  }
+}
+
+/**
+ * A candidate's rates, best source first: its own observed figures; else the cluster median of observed ones
+ * (a node new to the model is assumed typical); else its prior (`samples == 0`, from configuration); else
+ * `config.defaults`. The success rate is the candidate's own, 1 when unknown.
+ */
+export const ratesFor = (
+  c: Candidate,
+  cluster: Omit<Rates, "successRate"> | undefined,
+  config: SollolConfig
+): Rates => {
+  const p: NodeModelPerf | undefined = c.perf
+  const successRate = p?.successRate ?? 1
+  if (p !== undefined && p.samples > 0) return { ...p, successRate }
+  if (cluster !== undefined) return { ...cluster, successRate }
+  if (p !== undefined) return { ...p, successRate }
+  return { ...config.defaults, successRate }
+}
+
+export const makeContext = (
+  intent: RoutingIntent,
+  candidates: ReadonlyArray<Candidate>,
+  config: SollolConfig,
+  affinityNode: NodeId | undefined
+): ScoringContext => {
+  const cluster = clusterMedian(candidates)
+  const rates = new Map<Candidate, Rates>()
+  const estimates = new Map<Candidate, Estimate>()
+  let fastest = Infinity
+  let slowest = 0
+  for (const c of candidates) {
+    const r = ratesFor(c, cluster, config)
+    const e = estimate(intent, c, r, config)
+    rates.set(c, r)
+    estimates.set(c, e)
+    fastest = Math.min(fastest, e.serviceMs)
+    slowest = Math.max(slowest, e.serviceMs)
+  }
+  const ratesOf = (c: Candidate) => rates.get(c) ?? ratesFor(c, cluster, config)
+  return {
+    config,
+    ratesOf,
+    estimateOf: (c) => estimates.get(c) ?? estimate(intent, c, ratesOf(c), config),
+    fastestServiceMs: Number.isFinite(fastest) ? fastest : 0,
+    slowestServiceMs: slowest,
+    affinityNode
+  }
+}

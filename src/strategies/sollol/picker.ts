@@ -1,0 +1,122 @@
+/**
+ * The `sollol` pipeline without state: filter → weighted scorers → lowest total, with every candidate's factors and
+ * a one-line reasoning. The Layer (sollol.ts) adds the affinity memory and the tie cursor.
+ */
+import type { Candidate } from "../../domain/Candidate.js"
+import type { Factor, Pick, ScoredCandidate } from "../../domain/Decision.js"
+import type { NodeId } from "../../domain/NodeId.js"
+import type { RoutingIntent } from "../../domain/Request.js"
+import { affinity } from "./affinity.js"
+import { completionTime } from "./completionTime.js"
+import type { SollolConfig, SollolWeights } from "./config.js"
+import { makeContext, type Scorer, type ScoringContext } from "./context.js"
+import { health } from "./health.js"
+import { options } from "./options.js"
+import { priority } from "./priority.js"
+
+/** The scorers, in the order their factors are reported. */
+export const scorers: ReadonlyArray<readonly [keyof SollolWeights, Scorer]> = [
+  ["completionTime", completionTime],
+  ["health", health],
+  ["priority", priority],
+  ["affinity", affinity],
+  ["options", options]
+]
+
+/** Drops saturated nodes (inFlight ≥ slots) while at least one candidate has a free slot. */
+export const filterCandidates = (candidates: ReadonlyArray<Candidate>): ReadonlyArray<Candidate> => {
+  const free = candidates.filter((c) => c.inFlight < Math.max(1, c.slots))
+  return free.length > 0 ? free : candidates
+}
+
+export interface Scored {
+  readonly candidate: Candidate
+  readonly score: number
+  readonly factors: ReadonlyArray<Factor>
+}
+
+export const scoreCandidate = (intent: RoutingIntent, c: Candidate, ctx: ScoringContext): Scored => {
+  let score = 0
+  const factors: Array<Factor> = []
+  for (const [name, scorer] of scorers) {
+    const weight = ctx.config.weights[name]
+    const value = weight === 0 ? 0 : weight * scorer(intent, c, ctx)
+    score += value
+    factors.push({ name, value })
+  }
+  return { candidate: c, score, factors }
+}
+
+const tied = (a: Scored, b: Scored) =>
+  Math.abs(a.score - b.score) <= 1e-9 * Math.max(1, Math.abs(a.score), Math.abs(b.score)) &&
+  a.candidate.inFlight === b.candidate.inFlight
+
+/**
+ * The lowest total wins; ties (equal score and equal inFlight) are ordered by node id and broken by
+ * `cursor % ties`, so equal nodes take turns while every decision stays reproducible. Undefined for no candidates.
+ */
+export const selectBest = (
+  scored: ReadonlyArray<Scored>,
+  cursor: number
+): { best: Scored; ties: number } | undefined => {
+  const sorted = [...scored].sort((a, b) =>
+    a.score - b.score || a.candidate.inFlight - b.candidate.inFlight ||
+    (a.candidate.nodeId < b.candidate.nodeId ? -1 : a.candidate.nodeId > b.candidate.nodeId ? 1 : 0)
+  )
+  const head = sorted[0]
+  if (head === undefined) return undefined
+  const ties = sorted.filter((s) => tied(s, head)).sort((a, b) => (a.candidate.nodeId < b.candidate.nodeId ? -1 : 1))
+  return { best: ties[cursor % ties.length] ?? head, ties: ties.length }
+}
+
+const fmt = (ms: number): string =>
+  ms <= 0 ? "0" : ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(ms < 10_000 ? 1 : 0)} s`
+
+/** `gpu-1: est. 1.2 s (queue 0, load 0, prefill 0.1 s, decode 1.1 s); healthy; affinity hit`. */
+export const reasoningOf = (intent: RoutingIntent, s: Scored, ctx: ScoringContext, count: number): string => {
+  const c = s.candidate
+  const e = ctx.estimateOf(c)
+  const parts = [
+    `${c.nodeId}: est. ${fmt(e.totalMs)} (queue ${fmt(e.queueMs)}, load ${fmt(e.loadMs)}, prefill ${
+      fmt(e.prefillMs)
+    }, decode ${fmt(e.decodeMs)})`,
+    c.health
+  ]
+  const value = (name: string) => s.factors.find((f) => f.name === name)?.value ?? 0
+  if (value("affinity") < 0) parts.push("affinity hit")
+  if (value("options") > 0) parts.push("reload for load options")
+  if (value("priority") !== 0) parts.push(`priority ${intent.priority}`)
+  parts.push(`best of ${count}`)
+  return parts.join("; ")
+}
+
+/** One full decision over `candidates` (non-empty for a pick). */
+export const decide = (
+  intent: RoutingIntent,
+  candidates: ReadonlyArray<Candidate>,
+  config: SollolConfig,
+  affinityNode: NodeId | undefined,
+  cursor: number
+): { pick: Pick; ties: number } | undefined => {
+  const eligible = filterCandidates(candidates)
+  const ctx = makeContext(intent, eligible, config, affinityNode)
+  const scored = eligible.map((c) => scoreCandidate(intent, c, ctx))
+  const chosen = selectBest(scored, cursor)
+  if (chosen === undefined) return undefined
+  const { best } = chosen
+  const all: ReadonlyArray<ScoredCandidate> = scored.map((s) => ({
+    nodeId: s.candidate.nodeId,
+    score: s.score,
+    factors: s.factors
+  }))
+  return {
+    pick: {
+      candidate: best.candidate,
+      score: best.score,
+      factors: best.factors,
+      reasoning: reasoningOf(intent, best, ctx, eligible.length),
+      scored: all
+    },
+    ties: chosen.ties
+  }
+}

@@ -1,0 +1,34 @@
+/**
+ * The `sollol` strategy (the default): expected completion time corrected by health, priority, affinity and
+ * option compatibility. Its only state, the affinity memory and the tie cursor, lives in this Layer's Refs.
+ */
+import { Effect, Layer, Option, Ref } from "effect"
+import { Strategy } from "../Strategy.js"
+import { emptyAffinity, lookupAffinity, rememberAffinity } from "./affinity.js"
+import { resolveSollolConfig, type SollolConfigInput } from "./config.js"
+import { decide } from "./picker.js"
+
+export const makeSollol = (input: SollolConfigInput = {}) =>
+  Effect.gen(function*() {
+    const config = resolveSollolConfig(input)
+    const memory = yield* Ref.make(emptyAffinity)
+    const cursor = yield* Ref.make(0)
+    return Strategy.of({
+      name: "sollol",
+      choose: Effect.fn("Sollol.choose")(function*(intent, candidates) {
+        if (candidates.length === 0) return Option.none()
+        const remembered = lookupAffinity(yield* Ref.get(memory), intent.affinityKey)
+        const turn = yield* Ref.getAndUpdate(cursor, (n) => n + 1)
+        const result = decide(intent, candidates, config, remembered, turn)
+        if (result === undefined) return Option.none()
+        if (intent.affinityKey !== undefined && remembered !== result.pick.candidate.nodeId) {
+          yield* Ref.update(memory, (m) =>
+            rememberAffinity(m, intent.affinityKey, result.pick.candidate.nodeId, config.affinity.capacity))
+        }
+        return Option.some(result.pick)
+      })
+    })
+  })
+
+export const layerSollol = (config: SollolConfigInput = {}): Layer.Layer<Strategy> =>
+  Layer.effect(Strategy, makeSollol(config))
