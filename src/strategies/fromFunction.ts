@@ -12,7 +12,8 @@ import { plural, Strategy } from "./Strategy.js"
 /** A routing function; it should return one of `candidates` (matched by `nodeId`). */
 export type ChooseFunction = (request: RoutingIntent, candidates: ReadonlyArray<Candidate>) => Candidate | undefined
 
-const describe = (e: unknown): string => e instanceof Error ? e.message : typeof e === "string" ? e : "a non-Error value"
+const describe = (e: unknown): string =>
+  e instanceof Error ? e.message : typeof e === "string" ? e : "a non-Error value"
 const describeId = (id: unknown): string => typeof id === "string" ? `'${id}'` : "a value without a known nodeId"
 
 /**

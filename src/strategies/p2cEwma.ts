@@ -55,9 +55,8 @@ export const layerP2cEwma: Layer.Layer<Strategy> = Layer.succeed(
         const b = candidates[j0 >= i ? j0 + 1 : j0] ?? only
         const chosen = cheaper(a, b)
         const other = chosen === a ? b : a
-        const reasoning = `p2c-ewma: ${chosen.nodeId} (cost ${Math.round(p2cCost(chosen))}) over ${other.nodeId} (cost ${
-          Math.round(p2cCost(other))
-        }) of ${plural(candidates.length)}`
+        const costs = `${chosen.nodeId} (cost ${Math.round(p2cCost(chosen))}) over ${other.nodeId}`
+        const reasoning = `p2c-ewma: ${costs} (cost ${Math.round(p2cCost(other))}) of ${plural(candidates.length)}`
         return Option.some(pickOf(chosen, [scoreOf(a), scoreOf(b)], reasoning))
       })
   })

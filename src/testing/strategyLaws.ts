@@ -173,7 +173,7 @@ export const checkStrategyLaws = async (
       const picks = picksOrThrow(await session(layer, randomSeed, expanded))
       expanded.forEach(([, candidates], i) => checkPick(candidates, picks[i] ?? Option.none()))
     }),
-    { numRuns, seed }
+    { numRuns, seed, includeErrorInReport: true }
   )
 
   await fc.assert(
@@ -185,7 +185,7 @@ export const checkStrategyLaws = async (
         throw new Error(`law (c) deterministic under a seed: ${JSON.stringify(first)} then ${JSON.stringify(second)}`)
       }
     }),
-    { numRuns, seed }
+    { numRuns, seed, includeErrorInReport: true }
   )
 
   await fc.assert(
@@ -197,7 +197,8 @@ export const checkStrategyLaws = async (
         (_, k) => [{ ...intent, requestId: `${intent.requestId}-${k}`, affinityKey: undefined }, candidates] as const
       )
       const counts = new Map<string | null, number>()
-      for (const id of nodeIdsOf(picksOrThrow(await session(layer, s, calls)))) counts.set(id, (counts.get(id) ?? 0) + 1)
+      const chosen = nodeIdsOf(picksOrThrow(await session(layer, s, calls)))
+      for (const id of chosen) counts.set(id, (counts.get(id) ?? 0) + 1)
       const floor = FAIR_PICKS_PER_CANDIDATE * FAIR_MIN_SHARE
       const starved = candidates.filter((c) => (counts.get(c.nodeId) ?? 0) < floor)
       if (starved.length > 0) {
@@ -205,6 +206,6 @@ export const checkStrategyLaws = async (
         throw new Error(`law (e) fair among equals: fewer than ${floor} of ${picks} picks: ${got}`)
       }
     }),
-    { numRuns: Math.max(5, Math.ceil(numRuns / 5)), seed }
+    { numRuns: Math.max(5, Math.ceil(numRuns / 5)), seed, includeErrorInReport: true }
   )
 }

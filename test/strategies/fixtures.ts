@@ -46,7 +46,10 @@ export const choose = (candidates: ReadonlyArray<Candidate>) =>
 
 /** `n` picks in a row, as node ids. */
 export const chooseMany = (candidates: ReadonlyArray<Candidate>, n: number) =>
-  Effect.forEach(Array.from({ length: n }), () => Effect.map(choose(candidates), (p: Pick) => p.candidate.nodeId as string))
+  Effect.forEach(
+    Array.from({ length: n }),
+    () => Effect.map(choose(candidates), (p: Pick): string => p.candidate.nodeId)
+  )
 
 export const countBy = (ids: ReadonlyArray<string>): Record<string, number> =>
   ids.reduce<Record<string, number>>((acc, id) => ({ ...acc, [id]: (acc[id] ?? 0) + 1 }), {})

@@ -43,7 +43,10 @@ describe("fromFunction", () => {
     Effect.gen(function*() {
       const pick = yield* choose(three).pipe(Effect.provide(fromFunction("rogue", () => candidate("elsewhere"))))
       assert.strictEqual(pick.candidate, three[0])
-      assert.strictEqual(pick.reasoning, "rogue: the function returned 'elsewhere', not in the list; fell back to the first candidate")
+      assert.strictEqual(
+        pick.reasoning,
+        "rogue: the function returned 'elsewhere', not in the list; fell back to the first candidate"
+      )
     }))
 
   it.effect("falls back to the first candidate when the function returns nothing", () =>
@@ -65,7 +68,8 @@ describe("fromFunction", () => {
   it.effect("is not fooled by a function that sorts the list in place", () =>
     Effect.gen(function*() {
       const list = [...three]
-      const sorter = (_: unknown, cs: ReadonlyArray<Candidate>) => (cs as Array<Candidate>).sort((x, y) => x.inFlight - y.inFlight)[0]
+      const sorter = (_: unknown, cs: ReadonlyArray<Candidate>) =>
+        (cs as Array<Candidate>).sort((x, y) => x.inFlight - y.inFlight)[0]
       const pick = yield* choose(list).pipe(Effect.provide(fromFunction("sorter", sorter)))
       assert.strictEqual(pick.candidate.nodeId, "b")
       assert.deepStrictEqual(list.map((c) => c.nodeId), ["a", "b", "c"])

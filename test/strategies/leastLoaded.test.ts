@@ -41,7 +41,10 @@ describe("least-loaded", () => {
 
   it.effect("treats zero slots as one instead of dividing by zero", () =>
     Effect.gen(function*() {
-      const pick = yield* choose([candidate("none", { inFlight: 1, slots: 0 }), candidate("two", { inFlight: 3, slots: 2 })])
+      const pick = yield* choose([
+        candidate("none", { inFlight: 1, slots: 0 }),
+        candidate("two", { inFlight: 3, slots: 2 })
+      ])
       assert.strictEqual(pick.candidate.nodeId, "none")
     }).pipe(Effect.provide(layerLeastLoaded)))
 })

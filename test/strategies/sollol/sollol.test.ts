@@ -1,0 +1,111 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Option } from "effect"
+import type { Candidate } from "../../../src/domain/Candidate.js"
+import type { RoutingIntent } from "../../../src/domain/Request.js"
+import { layerSollol } from "../../../src/strategies/sollol/index.js"
+import { Strategy } from "../../../src/strategies/Strategy.js"
+import { candidate } from "../fixtures.js"
+import { fast, mid, slow, work } from "./helpers.js"
+
+const pick = (i: RoutingIntent, cs: ReadonlyArray<Candidate>) =>
+  Effect.flatMap(Strategy, (s) => s.choose(i, cs)).pipe(
+    Effect.map(Option.getOrThrowWith(() => new Error("expected a pick")))
+  )
+const pickId = (i: RoutingIntent, cs: ReadonlyArray<Candidate>) => Effect.map(pick(i, cs), (p) => p.candidate.nodeId)
+
+describe("sollol strategy", () => {
+  it.effect("is named sollol and answers None for no candidates", () =>
+    Effect.gen(function*() {
+      const s = yield* Strategy
+      assert.strictEqual(s.name, "sollol")
+      assert.isTrue(Option.isNone(yield* s.choose(work, [])))
+    }).pipe(Effect.provide(layerSollol())))
+
+  it.effect("prefers a fast loaded node and explains why", () =>
+    Effect.gen(function*() {
+      const p = yield* pick(work, [slow(), mid(), fast()])
+      assert.strictEqual(p.candidate.nodeId, "fast")
+      assert.strictEqual(p.scored.length, 3)
+      assert.deepStrictEqual(p.factors.map((f) => f.name), ["completionTime", "health", "priority", "affinity", "options"])
+      assert.closeTo(p.score, 1100, 1e-6)
+      assert.strictEqual(p.reasoning, "fast: est. 1.1 s (queue 0, load 0, prefill 100 ms, decode 1.0 s); healthy; best of 3")
+    }).pipe(Effect.provide(layerSollol())))
+
+  it.effect("prices a cold load in", () =>
+    Effect.gen(function*() {
+      const p = yield* pick(work, [fast({ modelLoaded: false }), mid()])
+      assert.strictEqual(p.candidate.nodeId, "mid")
+      const cold = p.scored.find((s) => s.nodeId === "fast")!
+      assert.closeTo(cold.score, 4100, 1e-6)
+      // with a short load the fast node is worth loading
+      assert.strictEqual(yield* pickId(work, [fast({ modelLoaded: false, perf: { ...fast().perf!, loadMs: 100 } }), mid()]),
+        "fast")
+    }).pipe(Effect.provide(layerSollol())))
+
+  it.effect("sends priority 10 to the fastest node even when busier, and priority 1 away from it", () =>
+    Effect.gen(function*() {
+      const busyFast = fast({ inFlight: 3, slots: 4 })
+      assert.strictEqual(yield* pickId({ ...work, priority: 5 }, [busyFast, mid()]), "mid")
+      const urgent = yield* pick({ ...work, priority: 10 }, [busyFast, mid()])
+      assert.strictEqual(urgent.candidate.nodeId, "fast")
+      assert.include(urgent.reasoning, "priority 10")
+      assert.strictEqual(yield* pickId({ ...work, priority: 5 }, [fast(), mid()]), "fast")
+      assert.strictEqual(yield* pickId({ ...work, priority: 1 }, [fast(), mid()]), "mid")
+      // …but not onto a node far slower than the tolerance
+      assert.strictEqual(yield* pickId({ ...work, priority: 1 }, [fast(), slow()]), "fast")
+    }).pipe(Effect.provide(layerSollol())))
+
+  it.effect("keeps a conversation on its node and releases it at saturation", () =>
+    Effect.gen(function*() {
+      const turn = { ...work, affinityKey: "conv-1" }
+      const a = (inFlight = 0) => candidate("a", { ewmaMs: 0, perf: fast().perf, inFlight, slots: 2 })
+      const b = (inFlight = 0) => candidate("b", { ewmaMs: 0, perf: fast().perf, inFlight, slots: 2 })
+      assert.strictEqual(yield* pickId(turn, [a(), b()]), "a")
+      for (let i = 0; i < 4; i++) assert.strictEqual(yield* pickId(turn, [b(), a()]), "a")
+      const hit = yield* pick(turn, [a(), b()])
+      assert.include(hit.reasoning, "affinity hit")
+      // equal nodes without a key take turns
+      const free = [yield* pickId(work, [a(), b()]), yield* pickId(work, [a(), b()])]
+      assert.sameMembers(free, ["a", "b"])
+      // a saturated: the conversation moves to b, and stays there afterwards
+      assert.strictEqual(yield* pickId(turn, [a(2), b()]), "b")
+      assert.strictEqual(yield* pickId(turn, [a(), b()]), "b")
+      // the bonus does not outweigh a much faster node
+      assert.strictEqual(yield* pickId(turn, [candidate("a", { ewmaMs: 0, perf: slow().perf }), b()]), "b")
+    }).pipe(Effect.provide(layerSollol())))
+
+  it.effect("penalises a degraded or recovering node", () =>
+    Effect.gen(function*() {
+      assert.strictEqual(yield* pickId(work, [fast({ health: "degraded" }), candidate("twin", fast())]), "twin")
+      assert.strictEqual(yield* pickId(work, [fast({ health: "recovering" }), candidate("twin", fast())]), "twin")
+      assert.strictEqual(yield* pickId(work, [fast({ recentFailures: 3 }), candidate("twin", fast())]), "twin")
+      // a degraded node that is far faster still wins
+      assert.strictEqual(yield* pickId(work, [fast({ health: "degraded" }), slow()]), "fast")
+    }).pipe(Effect.provide(layerSollol())))
+
+  it.effect("prefers a node whose runner matches the load options", () =>
+    Effect.gen(function*() {
+      assert.strictEqual(yield* pickId(work, [fast({ optionsMatch: false }), candidate("twin", fast())]), "twin")
+    }).pipe(Effect.provide(layerSollol())))
+
+  it.effect("skips saturated nodes while another has a free slot", () =>
+    Effect.gen(function*() {
+      const p = yield* pick(work, [fast({ inFlight: 4, slots: 4 }), slow()])
+      assert.strictEqual(p.candidate.nodeId, "slow")
+      assert.strictEqual(p.scored.length, 1)
+      assert.strictEqual(yield* pickId(work, [fast({ inFlight: 4, slots: 4 }), slow({ inFlight: 9, slots: 1 })]), "fast")
+    }).pipe(Effect.provide(layerSollol())))
+
+  it.effect("obeys its weights", () =>
+    Effect.gen(function*() {
+      assert.strictEqual(yield* pickId({ ...work, priority: 1 }, [fast(), mid()]), "fast")
+    }).pipe(Effect.provide(layerSollol({ weights: { priority: 0 } }))))
+
+  it.effect("makes the same picks for the same inputs", () =>
+    Effect.gen(function*() {
+      const run = Effect.forEach([fast(), mid(), slow()], () => pickId(work, [candidate("x"), candidate("y")])).pipe(
+        Effect.provide(layerSollol())
+      )
+      assert.deepStrictEqual(yield* run, yield* run)
+    }))
+})
