@@ -1,0 +1,152 @@
+/** Ollama's inference routes: `/api/chat`, `/api/generate`, `/api/embed`, `/api/embeddings` (server/routes.go). */
+import { Effect } from "effect"
+import { runEmbedding } from "./generation.js"
+import type { GenerationResult } from "./generation.js"
+import type { SimModelSpec } from "./profiles.js"
+import { hashString } from "./rng.js"
+import { findModel, nowMs, respondGeneration } from "./simContext.js"
+import type { SimContext } from "./simContext.js"
+import { BUSY_MESSAGE, goJson, JSON_UTF8, NDJSON, obj, ollamaError, parseKeepAlive, sendJson, str, timestamp } from "./wire.js"
+import type { Reply } from "./wire.js"
+
+type Body = Record<string, unknown>
+
+const numPredictOf = (body: Body): number | undefined => {
+  const n = obj(body["options"])?.["num_predict"]
+  return typeof n === "number" && n > 0 ? Math.floor(n) : undefined
+}
+
+const metrics = (r: GenerationResult) => ({ done_reason: r.doneReason, ...r.timings })
+
+/** Empty prompt or messages: load the model (or unload it with `keep_alive: 0`) and answer one object. */
+const loadOrUnload = (ctx: SimContext, reply: Reply, spec: SimModelSpec, keepAliveMs: number, shape: (reason: string) => Body) =>
+  keepAliveMs === 0
+    ? Effect.zipRight(ctx.engine.unload(spec.name, "expired"), sendJson(reply, 200, shape("unload")))
+    : ctx.engine.withSlot(spec, "", keepAliveMs, () => Effect.void).pipe(
+      Effect.zipRight(sendJson(reply, 200, shape("load"))),
+      Effect.catchTag("EngineBusy", () => ollamaError(reply, 503, BUSY_MESSAGE))
+    )
+
+/** Shared checks: a known model that can generate and a valid keep_alive; answers the error otherwise. */
+const prepare = (ctx: SimContext, reply: Reply, body: Body, route: "chat" | "generate") => {
+  const raw = str(body["model"]) ?? ""
+  if (raw === "" && route === "chat") return ollamaError(reply, 400, "model is required")
+  const spec = findModel(ctx, raw)
+  if (spec === undefined) return ollamaError(reply, 404, `model '${raw}' not found`)
+  if (spec.kind === "embedding") return ollamaError(reply, 400, `"${raw}" does not support ${route}`)
+  const keepAlive = parseKeepAlive(body["keep_alive"])
+  if (typeof keepAlive !== "number") return ollamaError(reply, 400, keepAlive.error)
+  return { raw, spec, keepAlive }
+}
+
+export const chat = (ctx: SimContext, reply: Reply, body: Body) =>
+  Effect.suspend(() => {
+    const p = prepare(ctx, reply, body, "chat")
+    if (Effect.isEffect(p)) return p
+    const messages = Array.isArray(body["messages"]) ? body["messages"].map(obj) : []
+    const base = (at: number) => ({ model: p.raw, created_at: timestamp(at) })
+    if (messages.length === 0) {
+      return Effect.flatMap(nowMs, (at) =>
+        loadOrUnload(ctx, reply, p.spec, p.keepAlive, (reason) => ({ ...base(at), message: { role: "assistant", content: "" }, done_reason: reason, done: true })))
+    }
+    const prompt = messages.map((m) => `<|${str(m?.["role"]) ?? "user"}|>${str(m?.["content"]) ?? ""}\n`).join("") + "<|assistant|>"
+    const message = (content: string) => ({ role: "assistant", content })
+    return respondGeneration(ctx, reply, { spec: p.spec, prompt, numPredict: numPredictOf(body), keepAliveMs: p.keepAlive }, {
+      stream: body["stream"] !== false,
+      streamType: NDJSON,
+      chunk: (text, _, at) => goJson({ ...base(at), message: message(text), done: false }) + "\n",
+      end: (r, at) => goJson({ ...base(at), message: message(""), done: true, ...metrics(r) }) + "\n",
+      whole: (r, at) => [JSON_UTF8, goJson({ ...base(at), message: message(r.text), done: true, ...metrics(r) })],
+      busy: (rep, msg) => ollamaError(rep, 503, msg)
+    })
+  })
+
+export const generate = (ctx: SimContext, reply: Reply, body: Body) =>
+  Effect.suspend(() => {
+    const p = prepare(ctx, reply, body, "generate")
+    if (Effect.isEffect(p)) return p
+    const base = (at: number) => ({ model: p.raw, created_at: timestamp(at) })
+    const prompt = `${str(body["system"]) ?? ""}${str(body["prompt"]) ?? ""}`
+    if ((str(body["prompt"]) ?? "") === "") {
+      return Effect.flatMap(nowMs, (at) =>
+        loadOrUnload(ctx, reply, p.spec, p.keepAlive, (reason) => ({ ...base(at), response: "", done: true, done_reason: reason })))
+    }
+    const final = (r: GenerationResult, response: string, at: number) => {
+      const { done_reason, ...timings } = metrics(r)
+      const context = body["raw"] === true ? {} : { context: r.context }
+      return { ...base(at), response, done: true, done_reason, ...context, ...timings }
+    }
+    return respondGeneration(ctx, reply, { spec: p.spec, prompt, numPredict: numPredictOf(body), keepAliveMs: p.keepAlive }, {
+      stream: body["stream"] !== false,
+      streamType: NDJSON,
+      chunk: (text, _, at) => goJson({ ...base(at), response: text, done: false }) + "\n",
+      end: (r, at) => goJson(final(r, "", at)) + "\n",
+      whole: (r, at) => [JSON_UTF8, goJson(final(r, r.text, at))],
+      busy: (rep, msg) => ollamaError(rep, 503, msg)
+    })
+  })
+
+/** Truncates to `dimensions` and re-normalises, as `/api/embed` does. */
+const shorten = (v: ReadonlyArray<number>, dims: number | undefined): ReadonlyArray<number> => {
+  if (dims === undefined || dims <= 0 || dims >= v.length) return v
+  const cut = v.slice(0, dims)
+  const norm = Math.sqrt(cut.reduce((s, x) => s + x * x, 0)) || 1
+  return cut.map((x) => Math.fround(x / norm))
+}
+
+/** Shared by `/api/embed` and `/v1/embeddings`: the vectors, or an error already answered. */
+export const embedInputs = (ctx: SimContext, spec: SimModelSpec, inputs: ReadonlyArray<string>, keepAliveMs: number) =>
+  runEmbedding(ctx.engine, ctx.timeScale, spec, inputs, keepAliveMs)
+
+export const embed = (ctx: SimContext, reply: Reply, body: Body) =>
+  Effect.suspend(() => {
+    const raw = str(body["model"]) ?? ""
+    const spec = findModel(ctx, raw)
+    if (spec === undefined) return ollamaError(reply, 404, `model '${raw}' not found`)
+    const input = body["input"]
+    const inputs = typeof input === "string" ? (input === "" ? [] : [input])
+      : Array.isArray(input) && input.every((s) => typeof s === "string") ? input as Array<string>
+      : input === undefined ? [] : undefined
+    if (inputs === undefined) return ollamaError(reply, 400, "invalid input type")
+    const keepAlive = parseKeepAlive(body["keep_alive"])
+    if (typeof keepAlive !== "number") return ollamaError(reply, 400, keepAlive.error)
+    const dims = typeof body["dimensions"] === "number" ? body["dimensions"] : undefined
+    if (inputs.length === 0) {
+      return ctx.engine.withSlot(spec, "", keepAlive, () => Effect.void).pipe(
+        Effect.zipRight(sendJson(reply, 200, { model: raw, embeddings: [] })),
+        Effect.catchTag("EngineBusy", () => ollamaError(reply, 503, BUSY_MESSAGE))
+      )
+    }
+    return embedInputs(ctx, spec, inputs, keepAlive).pipe(
+      Effect.flatMap((r) =>
+        sendJson(reply, 200, {
+          model: raw,
+          embeddings: r.vectors.map((v) => shorten(v, dims)),
+          total_duration: r.total_duration,
+          load_duration: r.load_duration,
+          prompt_eval_count: r.prompt_eval_count
+        })
+      ),
+      Effect.catchTag("EngineBusy", () => ollamaError(reply, 503, BUSY_MESSAGE))
+    )
+  })
+
+/** The legacy endpoint: one prompt, one vector, not normalised. */
+export const embeddings = (ctx: SimContext, reply: Reply, body: Body) =>
+  Effect.suspend(() => {
+    const raw = str(body["model"]) ?? ""
+    const spec = findModel(ctx, raw)
+    if (spec === undefined) return ollamaError(reply, 404, `model "${raw}" not found, try pulling it first`)
+    const keepAlive = parseKeepAlive(body["keep_alive"])
+    if (typeof keepAlive !== "number") return ollamaError(reply, 400, keepAlive.error)
+    const prompt = str(body["prompt"]) ?? ""
+    const run = prompt === "" ? Effect.as(ctx.engine.withSlot(spec, "", keepAlive, () => Effect.void), [])
+      : Effect.map(embedInputs(ctx, spec, [prompt], keepAlive), (r) => {
+        const scale = 8 + (hashString(prompt) % 1000) / 100
+        return (r.vectors[0] ?? []).map((x) => x * scale)
+      })
+    return run.pipe(
+      Effect.flatMap((embedding) => sendJson(reply, 200, { embedding })),
+      Effect.catchTag("EngineBusy", () => ollamaError(reply, 503, BUSY_MESSAGE))
+    )
+  })

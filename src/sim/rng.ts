@@ -1,0 +1,68 @@
+/** Seeded, dependency-free randomness so a simulated node is reproducible from its seed. */
+
+/** A seeded generator of floats in [0, 1) (mulberry32); the state lives in the returned closure. */
+export type Rng = () => number
+
+export const makeRng = (seed: number): Rng => {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+/** FNV-1a 32-bit hash of a string's UTF-16 code units. */
+export const hashString = (s: string): number => {
+  let h = 0x811c9dc5
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i)
+    h = Math.imul(h, 0x01000193)
+  }
+  return h >>> 0
+}
+
+/** Standard normal draw (Box–Muller). */
+export const normal = (rng: Rng): number => {
+  const u = Math.max(rng(), 1e-12)
+  return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * rng())
+}
+
+/** Output length when the request sets no `num_predict`: lognormal with mean ≈ 120 tokens, within [1, 1024]. */
+export const drawOutputTokens = (rng: Rng): number => {
+  const sigma = 0.6
+  const mu = Math.log(120) - (sigma * sigma) / 2
+  return Math.min(1024, Math.max(1, Math.round(Math.exp(mu + sigma * normal(rng)))))
+}
+
+/** 64 lower-case hex digits derived from a name (stable model digests). */
+export const hexDigest = (name: string): string => {
+  let out = ""
+  for (let i = 0; out.length < 64; i++) out += hashString(`${i}:${name}`).toString(16).padStart(8, "0")
+  return out.slice(0, 64)
+}
+
+const words = (
+  "the a model node token answer system cluster simple quick light river stone cloud signal value " +
+  "because which while after every small large first last under over within across north south " +
+  "bright quiet steady fast slow warm cold open close path field point line order level state"
+).split(" ")
+
+/** The text of output token `i`: a word from the seeded generator, space-separated after the first. */
+export const tokenText = (rng: Rng, i: number): string => {
+  const w = words[Math.floor(rng() * words.length)] ?? "the"
+  return i === 0 ? w.charAt(0).toUpperCase() + w.slice(1) : ` ${w}`
+}
+
+/** A deterministic L2-normalised vector for `text` (same model and text → same vector). */
+export const embeddingVector = (model: string, text: string, dim: number): Array<number> => {
+  const rng = makeRng(hashString(`${model}\u0000${text}`))
+  const v = Array.from({ length: dim }, () => normal(rng))
+  const norm = Math.sqrt(v.reduce((s, x) => s + x * x, 0)) || 1
+  return v.map((x) => Math.fround(x / norm))
+}
+
+/** Token count estimate: about four characters per token, at least one for non-empty text. */
+export const countTokens = (text: string): number => (text.length === 0 ? 0 : Math.max(1, Math.ceil(text.length / 4)))

@@ -1,0 +1,75 @@
+/** What the route handlers of one simulated node share, and the streamed-or-whole generation responder. */
+import { Clock, Effect } from "effect"
+import type { UpstreamError } from "../domain/errors.js"
+import { normalizeModel } from "../domain/Model.js"
+import type { Engine } from "./engine.js"
+import { runGeneration } from "./generation.js"
+import type { GenerationInput, GenerationResult } from "./generation.js"
+import type { SimModelSpec, SimProfile } from "./profiles.js"
+import type { Rng } from "./rng.js"
+import { BUSY_MESSAGE, sendBody } from "./wire.js"
+import type { Reply } from "./wire.js"
+
+export interface SimContext {
+  readonly name: string
+  readonly profile: SimProfile
+  readonly engine: Engine
+  readonly rng: Rng
+  readonly timeScale: number
+  /** Normalised names of installed models (pull adds, delete removes). */
+  readonly installed: Set<string>
+  /** Clock ms at which each model was installed (`modified_at`). */
+  readonly installedAt: Map<string, number>
+}
+
+/** The installed model a request names, if any. */
+export const findModel = (ctx: SimContext, raw: string): SimModelSpec | undefined => {
+  const name = normalizeModel(raw)
+  return ctx.installed.has(name) ? ctx.profile.models[name] : undefined
+}
+
+export const nowMs = Clock.currentTimeMillis
+
+export interface GenerationFrames {
+  readonly stream: boolean
+  /** Content type of a streamed body. */
+  readonly streamType: string
+  /** One framed chunk for a token (`index` 0 is the first). */
+  readonly chunk: (text: string, index: number, atMs: number) => string
+  /** What ends a stream: the final object(s), framed. */
+  readonly end: (result: GenerationResult, atMs: number) => string
+  /** The whole response when not streaming: content type and body. */
+  readonly whole: (result: GenerationResult, atMs: number) => readonly [string, string]
+  /** Responds to a full queue before anything was sent. */
+  readonly busy: (reply: Reply, message: string) => Effect.Effect<void, UpstreamError>
+}
+
+/**
+ * Runs a generation and answers it. Streams send no head until the first token (Ollama's time to headers is
+ * time to first token); a full queue answers 503 before any byte.
+ */
+export const respondGeneration = (ctx: SimContext, reply: Reply, input: GenerationInput, frames: GenerationFrames) =>
+  Effect.gen(function*() {
+    let started = false
+    const start = Effect.suspend(() => {
+      if (started) return Effect.void
+      started = true
+      return reply.head(200, { "content-type": frames.streamType })
+    })
+    const onToken = (text: string, index: number) =>
+      frames.stream
+        ? Effect.flatMap(nowMs, (at) => Effect.zipRight(start, reply.write(frames.chunk(text, index, at))))
+        : Effect.void
+    const result = yield* runGeneration(ctx.engine, ctx.rng, ctx.timeScale, input, onToken).pipe(
+      Effect.catchTag("EngineBusy", () => Effect.as(frames.busy(reply, BUSY_MESSAGE), undefined))
+    )
+    if (result === undefined) return
+    const at = yield* nowMs
+    if (frames.stream) {
+      yield* start
+      yield* reply.write(frames.end(result, at))
+    } else {
+      const [type, body] = frames.whole(result, at)
+      yield* sendBody(reply, 200, type, body)
+    }
+  })
