@@ -85,7 +85,9 @@ export const reasoningOf = (intent: RoutingIntent, s: Scored, ctx: ScoringContex
   const value = (name: string) => s.factors.find((f) => f.name === name)?.value ?? 0
   if (value("affinity") < 0) parts.push("affinity hit")
   if (value("options") > 0) parts.push("reload for load options")
-  if (value("priority") !== 0) parts.push(`priority ${intent.priority}`)
+  const p = ctx.config.priority
+  if (intent.priority >= p.highFrom) parts.push(`priority ${intent.priority}: fastest preferred`)
+  else if (intent.priority <= p.lowTo) parts.push(`priority ${intent.priority}: fast nodes left free`)
   parts.push(`best of ${count}`)
   return parts.join("; ")
 }

@@ -7,9 +7,9 @@ import type { Scorer } from "./context.js"
 /**
  * - priority ≥ highFrom: cost = highAmplify × (p − highFrom + 1) / (11 − highFrom) × (serviceMs − fastest):
  *   at 10 the speed gap to the fastest candidate counts twice, so a busier fast node beats an idle slow one;
- * - priority ≤ lowTo: cost = lowReserve × (lowTo + 1 − p) / lowTo
- *   × min(slowest − serviceMs, (lowTolerance − 1) × serviceMs): the faster a node is than the slowest, the more
- *   batch work pays to use it, but never enough to push it to a node more than `lowTolerance` times slower;
+ * - priority ≤ lowTo: cost = (lowTo + 1 − p) / lowTo × min(lowReserve × (slowest − serviceMs),
+ *   (lowTolerance − 1) × serviceMs): at 1 a node pays more than its whole speed gap to the slowest candidate, so
+ *   batch work goes to slower nodes, but never to one more than `lowTolerance` times slower than this one;
  * - otherwise 0.
  */
 export const priority: Scorer = (intent, c, ctx) => {
@@ -21,7 +21,7 @@ export const priority: Scorer = (intent, c, ctx) => {
   }
   if (intent.priority <= p.lowTo) {
     const share = (p.lowTo + 1 - intent.priority) / p.lowTo
-    return p.lowReserve * share * Math.min(ctx.slowestServiceMs - service, (p.lowTolerance - 1) * service)
+    return share * Math.min(p.lowReserve * (ctx.slowestServiceMs - service), (p.lowTolerance - 1) * service)
   }
   return 0
 }

@@ -83,7 +83,7 @@ describe("priority", () => {
   it("charges batch work for using fast nodes, bounded by the tolerance", () => {
     expect(at(1, cs[2]!)).toBe(0)
     expect(at(1, cs[1]!)).toBeCloseTo(1.25 * 3000)
-    expect(at(1, cs[0]!)).toBeCloseTo(1.25 * 3 * 1100) // 3.3 s gap capped at (4 − 1) × 1.1 s
+    expect(at(1, cs[0]!)).toBeCloseTo(3 * 1100) // 1.25 × 3.3 s gap capped at (4 − 1) × 1.1 s
     expect(at(3, cs[1]!)).toBeCloseTo((1.25 * 3000) / 3)
   })
 })

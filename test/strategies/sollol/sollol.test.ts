@@ -1,16 +1,18 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Option } from "effect"
 import type { Candidate } from "../../../src/domain/Candidate.js"
+import { NodeId } from "../../../src/domain/NodeId.js"
 import type { RoutingIntent } from "../../../src/domain/Request.js"
 import { layerSollol } from "../../../src/strategies/sollol/index.js"
 import { Strategy } from "../../../src/strategies/Strategy.js"
 import { candidate } from "../fixtures.js"
-import { fast, mid, slow, work } from "./helpers.js"
+import { fast, mid, perf, slow, work } from "./helpers.js"
 
 const pick = (i: RoutingIntent, cs: ReadonlyArray<Candidate>) =>
   Effect.flatMap(Strategy, (s) => s.choose(i, cs)).pipe(
     Effect.map(Option.getOrThrowWith(() => new Error("expected a pick")))
   )
+const twin = (): Candidate => ({ ...fast(), nodeId: NodeId("twin") })
 const pickId = (i: RoutingIntent, cs: ReadonlyArray<Candidate>) => Effect.map(pick(i, cs), (p) => p.candidate.nodeId)
 
 describe("sollol strategy", () => {
@@ -26,9 +28,11 @@ describe("sollol strategy", () => {
       const p = yield* pick(work, [slow(), mid(), fast()])
       assert.strictEqual(p.candidate.nodeId, "fast")
       assert.strictEqual(p.scored.length, 3)
-      assert.deepStrictEqual(p.factors.map((f) => f.name), ["completionTime", "health", "priority", "affinity", "options"])
+      const names = p.factors.map((f) => f.name)
+      assert.deepStrictEqual(names, ["completionTime", "health", "priority", "affinity", "options"])
       assert.closeTo(p.score, 1100, 1e-6)
-      assert.strictEqual(p.reasoning, "fast: est. 1.1 s (queue 0, load 0, prefill 100 ms, decode 1.0 s); healthy; best of 3")
+      const why = "fast: est. 1.1 s (queue 0, load 0, prefill 100 ms, decode 1.0 s); healthy; best of 3"
+      assert.strictEqual(p.reasoning, why)
     }).pipe(Effect.provide(layerSollol())))
 
   it.effect("prices a cold load in", () =>
@@ -38,8 +42,8 @@ describe("sollol strategy", () => {
       const cold = p.scored.find((s) => s.nodeId === "fast")!
       assert.closeTo(cold.score, 4100, 1e-6)
       // with a short load the fast node is worth loading
-      assert.strictEqual(yield* pickId(work, [fast({ modelLoaded: false, perf: { ...fast().perf!, loadMs: 100 } }), mid()]),
-        "fast")
+      const quickLoad = fast({ modelLoaded: false, perf: { ...fast().perf!, loadMs: 100 } })
+      assert.strictEqual(yield* pickId(work, [quickLoad, mid()]), "fast")
     }).pipe(Effect.provide(layerSollol())))
 
   it.effect("sends priority 10 to the fastest node even when busier, and priority 1 away from it", () =>
@@ -52,7 +56,10 @@ describe("sollol strategy", () => {
       assert.strictEqual(yield* pickId({ ...work, priority: 5 }, [fast(), mid()]), "fast")
       assert.strictEqual(yield* pickId({ ...work, priority: 1 }, [fast(), mid()]), "mid")
       // …but not onto a node far slower than the tolerance
-      assert.strictEqual(yield* pickId({ ...work, priority: 1 }, [fast(), slow()]), "fast")
+      const crawl = slow({ perf: perf(500, 20, 10_000) }) // 5.4 s: more than 4 × 1.1 s
+      assert.strictEqual(yield* pickId({ ...work, priority: 1 }, [fast(), crawl]), "fast")
+      const within = slow({ perf: perf(500, 30, 10_000) }) // 3.7 s: within 4 × 1.1 s
+      assert.strictEqual(yield* pickId({ ...work, priority: 1 }, [fast(), within]), "slow")
     }).pipe(Effect.provide(layerSollol())))
 
   it.effect("keeps a conversation on its node and releases it at saturation", () =>
@@ -76,16 +83,16 @@ describe("sollol strategy", () => {
 
   it.effect("penalises a degraded or recovering node", () =>
     Effect.gen(function*() {
-      assert.strictEqual(yield* pickId(work, [fast({ health: "degraded" }), candidate("twin", fast())]), "twin")
-      assert.strictEqual(yield* pickId(work, [fast({ health: "recovering" }), candidate("twin", fast())]), "twin")
-      assert.strictEqual(yield* pickId(work, [fast({ recentFailures: 3 }), candidate("twin", fast())]), "twin")
+      assert.strictEqual(yield* pickId(work, [fast({ health: "degraded" }), twin()]), "twin")
+      assert.strictEqual(yield* pickId(work, [fast({ health: "recovering" }), twin()]), "twin")
+      assert.strictEqual(yield* pickId(work, [fast({ recentFailures: 3 }), twin()]), "twin")
       // a degraded node that is far faster still wins
       assert.strictEqual(yield* pickId(work, [fast({ health: "degraded" }), slow()]), "fast")
     }).pipe(Effect.provide(layerSollol())))
 
   it.effect("prefers a node whose runner matches the load options", () =>
     Effect.gen(function*() {
-      assert.strictEqual(yield* pickId(work, [fast({ optionsMatch: false }), candidate("twin", fast())]), "twin")
+      assert.strictEqual(yield* pickId(work, [fast({ optionsMatch: false }), twin()]), "twin")
     }).pipe(Effect.provide(layerSollol())))
 
   it.effect("skips saturated nodes while another has a free slot", () =>
@@ -93,7 +100,8 @@ describe("sollol strategy", () => {
       const p = yield* pick(work, [fast({ inFlight: 4, slots: 4 }), slow()])
       assert.strictEqual(p.candidate.nodeId, "slow")
       assert.strictEqual(p.scored.length, 1)
-      assert.strictEqual(yield* pickId(work, [fast({ inFlight: 4, slots: 4 }), slow({ inFlight: 9, slots: 1 })]), "fast")
+      const allFull = [fast({ inFlight: 4, slots: 4 }), slow({ inFlight: 9, slots: 1 })]
+      assert.strictEqual(yield* pickId(work, allFull), "fast")
     }).pipe(Effect.provide(layerSollol())))
 
   it.effect("obeys its weights", () =>
