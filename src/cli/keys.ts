@@ -49,7 +49,9 @@ const createInput = Effect.fn("keys.createInput")(function*(values: Record<strin
   const name = str("name")
   const role = str("role")
   if (name === undefined) return yield* usage("--name is required")
-  if (role === undefined || !ApiKeys.isRole(role)) return yield* usage(`--role must be one of ${ApiKeys.roles.join(", ")}`)
+  if (role === undefined || !ApiKeys.isRole(role)) {
+    return yield* usage(`--role must be one of ${ApiKeys.roles.join(", ")}`)
+  }
   const perms = list(str("permissions")) ?? []
   const unknown = perms.filter((p) => !ApiKeys.isPermission(p))
   if (unknown.length > 0) {
@@ -128,7 +130,9 @@ const program = (command: string, rest: ReadonlyArray<string>, io: KeysIo) =>
     if (allowed === undefined) return yield* new UsageError({ message: `unknown command '${command}'` })
     const { values, positionals } = yield* parse(rest)
     const extra = Object.keys(values).filter((k) => !allowed.includes(k))
-    if (extra.length > 0) return yield* new UsageError({ message: `'${command}' does not take --${extra.join(", --")}` })
+    if (extra.length > 0) {
+      return yield* new UsageError({ message: `'${command}' does not take --${extra.join(", --")}` })
+    }
     if (values.help === true) return io.print(USAGE)
     if (command !== "revoke" && positionals.length > 0) {
       return yield* new UsageError({ message: `unexpected argument '${positionals[0]}'` })

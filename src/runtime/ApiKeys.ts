@@ -241,19 +241,14 @@ export const make: Effect.Effect<ApiKeysService, never, Store> = Effect.gen(func
     return toRecord(row)
   })
 
-  const authorize = (record: KeyRecord, permission: Permission, model?: string): Effect.Effect<void, AuthError> => {
-    if (!record.permissions.includes(permission)) {
-      return Effect.fail(
-        new AuthError({ reason: "Forbidden", message: `API key '${record.name}' lacks the '${permission}' permission` })
-      )
-    }
-    if (model !== undefined && !allowsModel(record, model)) {
-      return Effect.fail(
-        new AuthError({ reason: "Forbidden", message: `API key '${record.name}' may not use model '${model}'` })
-      )
-    }
-    return Effect.void
-  }
+  const forbidden = (record: KeyRecord, why: string) =>
+    Effect.fail(new AuthError({ reason: "Forbidden", message: `API key '${record.name}' ${why}` }))
+  const authorize = (record: KeyRecord, permission: Permission, model?: string): Effect.Effect<void, AuthError> =>
+    !record.permissions.includes(permission)
+      ? forbidden(record, `lacks the '${permission}' permission`)
+      : model !== undefined && !allowsModel(record, model)
+      ? forbidden(record, `may not use model '${model}'`)
+      : Effect.void
 
   return ApiKeys.of({
     create,

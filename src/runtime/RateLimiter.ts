@@ -20,7 +20,7 @@ export interface Cost {
 }
 
 export interface RateLimiterOptions {
-  /** Keys whose buckets are kept; past it, full (idle) buckets go first, then the least recently used. Default 10000. */
+  /** Keys with buckets kept; past it, idle (full) buckets go first, then the least recently used. Default 10_000. */
   readonly maxKeys?: number
 }
 

@@ -159,7 +159,8 @@ const openDatabase = (path: string): Effect.Effect<Database.Database, StoreError
         if (path !== ":memory:") db.pragma("journal_mode = WAL")
         return db
       },
-      catch: (cause) => new StoreError({ reason: "Open", message: `cannot open database ${path}: ${String(cause)}`, cause })
+      catch: (cause) =>
+        new StoreError({ reason: "Open", message: `cannot open database ${path}: ${String(cause)}`, cause })
     }),
     (db) => Effect.sync(() => db.close())
   )

@@ -51,7 +51,8 @@ describe("ApiKeys", () => {
   it.effect("forbids a missing permission and a model outside the allow-list", () =>
     run(Effect.gen(function*() {
       const keys = yield* ApiKeys.ApiKeys
-      const { record } = yield* keys.create({ name: "emb", role: "batch", models: ["Nomic-Embed-Text", "library/all-minilm:l6"] })
+      const models = ["Nomic-Embed-Text", "library/all-minilm:l6"]
+      const { record } = yield* keys.create({ name: "emb", role: "batch", models })
       assert.deepStrictEqual(record.models, ["nomic-embed-text:latest", "all-minilm:l6"])
       yield* keys.authorize(record, "embed", "nomic-embed-text")
       yield* keys.authorize(record, "batch", "ALL-MINILM:L6")

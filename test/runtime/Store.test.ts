@@ -56,7 +56,8 @@ describe("Store", () => {
     Effect.gen(function*() {
       const path = join(dir, "sollol.db")
       const snapshot = { rates: { "gpu-1:11434": { decodeTps: 42.5 } }, samples: [1, 2, 3] }
-      yield* withStore(path, (s) => Effect.zipRight(s.putSetting("learning", { old: true }), s.putSetting("learning", snapshot)))
+      yield* withStore(path, (s) =>
+        Effect.zipRight(s.putSetting("learning", { old: true }), s.putSetting("learning", snapshot)))
       const read = yield* withStore(path, (s) => Effect.all([s.getSetting("learning"), s.getSetting("absent")]))
       assert.deepStrictEqual(read, [Option.some(snapshot), Option.none()])
     }))
