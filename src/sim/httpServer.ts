@@ -1,0 +1,79 @@
+/**
+ * Serves a SimNode over HTTP with plain node:http and raw writes (no @effect/platform on this path). Each request
+ * runs `node.handle` as a fiber; a client disconnect interrupts it, and a failed handle (refuse, flap, truncate)
+ * destroys the socket so the client sees a reset, never a clean end.
+ */
+import * as http from "node:http"
+import type { AddressInfo } from "node:net"
+import { Effect, Exit, FiberId, FiberSet } from "effect"
+import type { Scope } from "effect"
+import type { SimNode } from "./SimNode.js"
+
+export interface ServeOptions {
+  /** Interface to bind; default `127.0.0.1`. */
+  readonly host?: string
+  /** Port; default 0 (an ephemeral port). */
+  readonly port?: number
+}
+
+const requestHeaders = (req: http.IncomingMessage): Record<string, string> => {
+  const out: Record<string, string> = {}
+  for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) out[k] = Array.isArray(v) ? v.join(", ") : v
+  return out
+}
+
+const responseHeaders = (headers: Readonly<Record<string, string | ReadonlyArray<string> | undefined>>) => {
+  const out: Record<string, string | Array<string>> = {}
+  for (const [k, v] of Object.entries(headers)) if (v !== undefined) out[k] = typeof v === "string" ? v : [...v]
+  return out
+}
+
+export const serveSimNode = (
+  node: SimNode,
+  options: ServeOptions = {}
+): Effect.Effect<{ readonly url: string; readonly port: number }, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const host = options.host ?? "127.0.0.1"
+    const run = yield* FiberSet.makeRuntime<never, void, unknown>()
+
+    const onRequest = (req: http.IncomingMessage, res: http.ServerResponse) => {
+      const chunks: Array<Buffer> = []
+      req.on("data", (c: Buffer) => chunks.push(c))
+      req.on("error", () => res.destroy())
+      req.on("end", () => {
+        const body = chunks.length === 0 ? undefined : new Uint8Array(Buffer.concat(chunks))
+        const fiber = run(node.handle(
+          { method: req.method ?? "GET", path: req.url ?? "/", headers: requestHeaders(req), body },
+          (head) => {
+            res.writeHead(head.status, responseHeaders(head.headers))
+            return {
+              write: (chunk) => res.write(chunk),
+              onDrain: (resume) => void res.once("drain", resume)
+            }
+          }
+        ))
+        fiber.addObserver((exit) => {
+          if (Exit.isSuccess(exit)) res.end()
+          else res.destroy()
+        })
+        res.on("close", () => {
+          if (!res.writableFinished) fiber.unsafeInterruptAsFork(FiberId.none)
+        })
+      })
+    }
+
+    const server = yield* Effect.acquireRelease(
+      Effect.async<http.Server>((resume) => {
+        const s = http.createServer(onRequest)
+        s.listen(options.port ?? 0, host, () => resume(Effect.succeed(s)))
+      }),
+      (s) =>
+        Effect.async<void>((resume) => {
+          s.close(() => resume(Effect.void))
+          s.closeAllConnections()
+        })
+    )
+    const port = (server.address() as AddressInfo).port
+    const shown = host.includes(":") ? `[${host}]` : host
+    return { url: `http://${shown}:${port}`, port }
+  })
