@@ -25,7 +25,14 @@ const inputArb: fc.Arbitrary<NodeMachineInput> = fc
   .map(({ ceilingFactor, ...rest }) => ({ ...rest, maxCooldownMs: rest.baseCooldownMs * ceilingFactor }))
 
 const stepArb: fc.Arbitrary<Step> = fc.oneof(
-  { weight: 4, arbitrary: fc.record({ type: fc.constant("request.succeeded" as const), latencyMs: fc.nat(5_000), slow: fc.boolean() }) },
+  {
+    weight: 4,
+    arbitrary: fc.record({
+      type: fc.constant("request.succeeded" as const),
+      latencyMs: fc.nat(5_000),
+      slow: fc.boolean()
+    })
+  },
   { weight: 4, arbitrary: fc.constant({ type: "request.failed" as const, reason: "boom" }) },
   { weight: 3, arbitrary: fc.constantFrom<Step>({ type: "probe.succeeded" }, { type: "probe.failed" }) },
   { weight: 1, arbitrary: fc.constantFrom<Step>({ type: "admin.drain" }, { type: "admin.include" }) },
@@ -96,14 +103,17 @@ describe("nodeMachine laws", () => {
   it("cooldown never shrinks across consecutive ejections and stays within [base, ceiling]", () =>
     law((input) => (previous, _, s) => {
       if (s.context.ejections === previous.context.ejections + 1) {
-        ensure(s.context.cooldownMs >= input.baseCooldownMs && s.context.cooldownMs <= input.maxCooldownMs, "out of range")
-        if (previous.context.ejections >= 1) ensure(s.context.cooldownMs >= previous.context.cooldownMs, "cooldown shrank")
+        const { cooldownMs } = s.context
+        ensure(cooldownMs >= input.baseCooldownMs && cooldownMs <= input.maxCooldownMs, "out of range")
+        if (previous.context.ejections >= 1) ensure(cooldownMs >= previous.context.cooldownMs, "cooldown shrank")
       }
     }))
 
   it("recovery (unroutable → routable) always passes through a successful probe", () =>
     law(() => (previous, event, s) => {
-      if (!isRoutable(previous) && isRoutable(s)) ensure(event.type === "probe.succeeded", `routable after ${event.type}`)
+      if (!isRoutable(previous) && isRoutable(s)) {
+        ensure(event.type === "probe.succeeded", `routable after ${event.type}`)
+      }
     }))
 
   it("a drained node stays unroutable until admin.include", () =>

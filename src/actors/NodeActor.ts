@@ -1,4 +1,4 @@
-/** Hosts one node machine inside a Scope: events in through `send`, health out as a Stream; the scope's end stops it. */
+/** Hosts one node machine in a Scope: events in through `send`, health out as a Stream; the scope's end stops it. */
 import { Effect, Stream } from "effect"
 import type { Scope } from "effect"
 import { createActor } from "xstate"

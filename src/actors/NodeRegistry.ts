@@ -7,12 +7,16 @@ import type { Queue } from "effect"
 import type { Candidate } from "../domain/Candidate.js"
 import { normalizeModel } from "../domain/Model.js"
 import type { NodeId } from "../domain/NodeId.js"
-import { candidateOf, hasModel, makeEntry, viewOf } from "./nodeEntry.js"
-import type { EntryConfig, NodeEntry, NodeHandle, NodeSpec, NodeView, RegistryEvent } from "./nodeEntry.js"
+import { makeEntry } from "./nodeEntry.js"
+import type { EntryConfig, NodeEntry, NodeHandle, NodeSpec, RegistryEvent } from "./nodeEntry.js"
+import { candidateOf, hasModel, viewOf } from "./nodeViews.js"
+import type { NodeView } from "./nodeViews.js"
 import { defaultNodeMachineInput, healthOf } from "./nodeMachine.js"
 import type { NodeMachineInput } from "./nodeMachine.js"
 
-export type { NodeHandle, NodeSpec, NodeView, Outcome, RegistryEvent } from "./nodeEntry.js"
+export type { NodeHandle, NodeSpec, Outcome, RegistryEvent } from "./nodeEntry.js"
+export type { NodeView } from "./nodeViews.js"
+export type { InstalledModel, LoadedModel } from "./probe.js"
 
 export interface RegistryConfig {
   /** Between liveness probes (`GET /api/version`). Default 5 s. */
@@ -101,10 +105,14 @@ export const make = (options: Partial<RegistryConfig> = {}): Effect.Effect<NodeR
     const lookup = (nodeId: NodeId) =>
       Effect.suspend(() => {
         const entry = nodes.get(nodeId)
-        return entry === undefined ? Effect.fail(new NodeRegistryError({ reason: "NotFound", nodeId })) : Effect.succeed(entry)
+        return entry === undefined
+          ? Effect.fail(new NodeRegistryError({ reason: "NotFound", nodeId }))
+          : Effect.succeed(entry)
       })
     const duplicate = (nodeId: NodeId) =>
-      Effect.suspend(() => nodes.has(nodeId) ? Effect.fail(new NodeRegistryError({ reason: "Duplicate", nodeId })) : Effect.void)
+      Effect.suspend(() =>
+        nodes.has(nodeId) ? Effect.fail(new NodeRegistryError({ reason: "Duplicate", nodeId })) : Effect.void
+      )
     const live = Effect.sync(() => [...nodes.values()].filter((e) => !removing.has(e.handle.nodeId)))
 
     // Building is interruptible (it closes its own scope); once built, the node is registered or closed.
@@ -127,7 +135,8 @@ export const make = (options: Partial<RegistryConfig> = {}): Effect.Effect<NodeR
     const remove = (nodeId: NodeId, deadline: Duration.DurationInput = config.removeDeadline) =>
       Effect.gen(function*() {
         const entry = yield* lookup(nodeId)
-        if (!(yield* lock.withPermits(1)(Effect.sync(() => !removing.has(nodeId) && Boolean(removing.add(nodeId)))))) return
+        const claim = Effect.sync(() => removing.has(nodeId) ? false : Boolean(removing.add(nodeId)))
+        if (!(yield* lock.withPermits(1)(claim))) return // another remove is already draining it
         yield* entry.handle.actor.send({ type: "admin.drain" })
         yield* entry.handle.load.awaitIdle.pipe(Effect.timeoutOption(deadline))
         yield* Scope.close(entry.scope, Exit.void)
@@ -171,13 +180,15 @@ export const make = (options: Partial<RegistryConfig> = {}): Effect.Effect<NodeR
       remove,
       drain: (nodeId) => Effect.flatMap(lookup(nodeId), (e) => e.handle.actor.send({ type: "admin.drain" })),
       include: (nodeId) =>
-        Effect.flatMap(lookup(nodeId), (e) => Effect.zipRight(e.handle.actor.send({ type: "admin.include" }), e.checkLiveness)),
+        Effect.flatMap(lookup(nodeId), (e) =>
+          Effect.zipRight(e.handle.actor.send({ type: "admin.include" }), e.checkLiveness)),
       get: (nodeId) => Option.fromNullable(nodes.get(nodeId)?.handle),
       list: Effect.flatMap(Effect.sync(() => [...nodes.values()]), (es) => Effect.forEach(es, viewOf)),
       candidates,
       refreshModels: (nodeId) => Effect.flatMap(lookup(nodeId), (e) => e.refreshModels),
       leastRecentlyFailed,
-      routableCount: Effect.flatMap(live, (es) => Effect.reduce(es, 0, (n, e) => Effect.map(e.handle.actor.routable, (r) => r ? n + 1 : n))),
+      routableCount: Effect.flatMap(live, (es) =>
+        Effect.reduce(es, 0, (n, e) => Effect.map(e.handle.actor.routable, (r) => r ? n + 1 : n))),
       changes: Stream.fromPubSub(events),
       subscribe: PubSub.subscribe(events)
     } satisfies NodeRegistryService

@@ -18,6 +18,11 @@ export interface Load {
   readonly ewmaMs: Effect.Effect<number>
   /** Runs `effect` as one in-flight request; records its elapsed time on success. */
   readonly track: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+  /**
+   * Counts one request in flight now and returns the effect that ends it (idempotent). For reservations that
+   * outlive the fiber that made them, such as an admission grant; the holder releases it in a finalizer.
+   */
+  readonly begin: Effect.Effect<Effect.Effect<void>>
   /** Records a latency sample measured elsewhere. */
   readonly observe: (latencyMs: number) => Effect.Effect<void>
   /** Completes as soon as nothing is in flight. */
@@ -50,9 +55,11 @@ export const makeLoad = (options: LoadOptions = {}): Effect.Effect<Load> =>
   Effect.gen(function*() {
     const decayMs = options.decayMs ?? 10_000
     const inFlight = yield* SubscriptionRef.make(0)
-    const estimate = yield* Ref.make<Estimate>({ rttMs: options.initialMs ?? 0, updatedAt: yield* Clock.currentTimeMillis })
+    const start = yield* Clock.currentTimeMillis
+    const estimate = yield* Ref.make<Estimate>({ rttMs: options.initialMs ?? 0, updatedAt: start })
     const observe = (latencyMs: number) =>
-      Effect.flatMap(Clock.currentTimeMillis, (now) => Ref.update(estimate, (e) => addSample(e, latencyMs, now, decayMs)))
+      Effect.flatMap(Clock.currentTimeMillis, (now) =>
+        Ref.update(estimate, (e) => addSample(e, latencyMs, now, decayMs)))
     return {
       inFlight: SubscriptionRef.get(inFlight),
       ewmaMs: Effect.flatMap(
@@ -68,6 +75,14 @@ export const makeLoad = (options: LoadOptions = {}): Effect.Effect<Load> =>
           (start) => Effect.tap(effect, () => Effect.flatMap(Clock.currentTimeMillis, (end) => observe(end - start))),
           () => SubscriptionRef.update(inFlight, (n) => n - 1)
         ),
+      begin: Effect.map(SubscriptionRef.update(inFlight, (n) => n + 1), () => {
+        let ended = false
+        return Effect.suspend(() => {
+          if (ended) return Effect.void
+          ended = true
+          return SubscriptionRef.update(inFlight, (n) => n - 1)
+        })
+      }),
       observe,
       awaitIdle: inFlight.changes.pipe(Stream.filter((n) => n === 0), Stream.take(1), Stream.runDrain)
     }

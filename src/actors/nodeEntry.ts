@@ -1,9 +1,8 @@
 /**
- * One registered node: its scope (upstream, actor, load and probe fibers live and die together), the facts the
- * probes learned, and the views the registry builds from them (NodeView for admin, Candidate for strategies).
+ * One registered node: its scope (upstream, actor, load and probe fibers live and die together) and the facts the
+ * probes learned about it.
  */
 import { Clock, Effect, ExecutionStrategy, Exit, Ref, Scope, Stream } from "effect"
-import type { Candidate } from "../domain/Candidate.js"
 import type { Health } from "../domain/Health.js"
 import type { NodeId } from "../domain/NodeId.js"
 import type { Upstream } from "../domain/Upstream.js"
@@ -11,7 +10,6 @@ import { makeLoad } from "./load.js"
 import type { Load } from "./load.js"
 import * as NodeActor from "./NodeActor.js"
 import type { NodeMachineInput } from "./nodeMachine.js"
-import { healthOf, isPreferred, isRoutable } from "./nodeMachine.js"
 import { forkEvery, probeLiveness, probeModels } from "./probe.js"
 import type { InstalledModel, LoadedModel } from "./probe.js"
 
@@ -99,7 +97,8 @@ export const makeEntry = (
       const failed = (reason: string) =>
         Effect.flatMap(Clock.currentTimeMillis, (now) =>
           Ref.update(facts, (f) => ({ ...f, lastError: reason, lastFailureAt: now })))
-      const probed = Effect.flatMap(Clock.currentTimeMillis, (now) => Ref.update(facts, (f) => ({ ...f, lastProbeAt: now })))
+      const probed = Effect.flatMap(Clock.currentTimeMillis, (now) =>
+        Ref.update(facts, (f) => ({ ...f, lastProbeAt: now })))
       const checkLiveness = probeLiveness(upstream, config.probeTimeout).pipe(
         Effect.matchEffect({
           onFailure: (e) => Effect.zipRight(failed(e.message), actor.send({ type: "probe.failed" })),
@@ -109,12 +108,17 @@ export const makeEntry = (
       const refreshModels = probeModels(upstream, config.probeTimeout).pipe(
         Effect.matchEffect({
           onFailure: (e) => Ref.update(facts, (f) => ({ ...f, lastError: e.message })),
-          onSuccess: (m) => Effect.zipRight(probed, Ref.update(facts, (f) => ({ ...f, models: m.installed, loaded: m.loaded })))
+          onSuccess: (m) =>
+            Effect.zipRight(probed, Ref.update(facts, (f) => ({ ...f, models: m.installed, loaded: m.loaded })))
         })
       )
       const report = (outcome: Outcome) =>
         outcome.ok
-          ? actor.send({ type: "request.succeeded", latencyMs: outcome.latencyMs, ...(outcome.slow === true ? { slow: true } : {}) })
+          ? actor.send({
+            type: "request.succeeded",
+            latencyMs: outcome.latencyMs,
+            ...(outcome.slow === true ? { slow: true } : {})
+          })
           : Effect.zipRight(failed(outcome.reason), actor.send({ type: "request.failed", reason: outcome.reason }))
 
       yield* Effect.all([checkLiveness, refreshModels], { concurrency: 2, discard: true })
@@ -133,74 +137,4 @@ export const makeEntry = (
       Scope.extend(scope),
       Effect.onExit((exit) => Exit.isSuccess(exit) ? Effect.void : Scope.close(scope, exit))
     )
-  })
-
-export interface NodeView {
-  readonly nodeId: NodeId
-  readonly url: string
-  readonly health: Health
-  readonly routable: boolean
-  /** Held excluded by an operator until `include`. */
-  readonly drained: boolean
-  readonly inFlight: number
-  readonly slots: number
-  readonly ewmaMs: number
-  readonly models: ReadonlyArray<InstalledModel>
-  readonly loaded: ReadonlyArray<LoadedModel>
-  readonly ejections: number
-  readonly consecutiveFailures: number
-  readonly lastProbeAt: number | undefined
-  readonly lastError: string | undefined
-}
-
-export const viewOf = (entry: NodeEntry): Effect.Effect<NodeView> =>
-  Effect.gen(function*() {
-    const s = yield* entry.handle.actor.snapshot
-    const f = yield* Ref.get(entry.facts)
-    return {
-      nodeId: entry.handle.nodeId,
-      url: entry.handle.url,
-      health: healthOf(s),
-      routable: isRoutable(s),
-      drained: s.hasTag("drained"),
-      inFlight: yield* entry.handle.load.inFlight,
-      slots: entry.slots,
-      ewmaMs: yield* entry.handle.load.ewmaMs,
-      models: f.models ?? [],
-      loaded: f.loaded,
-      ejections: s.context.ejections,
-      consecutiveFailures: s.context.consecutiveFailures,
-      lastProbeAt: f.lastProbeAt,
-      lastError: f.lastError
-    }
-  })
-
-export const hasModel = (facts: NodeFacts, model: string): boolean =>
-  facts.models !== undefined && facts.models.some((m) => m.name === model)
-
-/** The domain Candidate for a routable node that has `model`; `None`-like `undefined` when it is not routable. */
-export const candidateOf = (
-  entry: NodeEntry,
-  model: string,
-  loadOptions: Readonly<Record<string, number | string | boolean>> | undefined
-): Effect.Effect<Candidate | undefined> =>
-  Effect.gen(function*() {
-    const s = yield* entry.handle.actor.snapshot
-    const health = healthOf(s)
-    if (!isRoutable(s) || health === "excluded") return undefined
-    const f = yield* Ref.get(entry.facts)
-    const loaded = f.loaded.find((l) => l.name === model)
-    const numCtx = loadOptions?.["num_ctx"]
-    return {
-      nodeId: entry.handle.nodeId,
-      health,
-      preferred: isPreferred(s),
-      inFlight: yield* entry.handle.load.inFlight,
-      slots: entry.slots,
-      ewmaMs: yield* entry.handle.load.ewmaMs,
-      modelLoaded: loaded !== undefined,
-      optionsMatch: loaded?.contextLength === undefined || typeof numCtx !== "number" || numCtx === loaded.contextLength,
-      recentFailures: s.context.window.filter((failed) => failed).length,
-      perf: undefined
-    }
   })

@@ -117,7 +117,13 @@ export const nodeMachine = setup({
     })),
     resetProbeFailures: assign({ consecutiveProbeFailures: 0 }),
     /** Every exclusion starts recovery from a clean slate. */
-    clearCounters: assign({ consecutiveFailures: 0, consecutiveProbeFailures: 0, consecutiveSlow: 0, goodStreak: 0, window: [] }),
+    clearCounters: assign({
+      consecutiveFailures: 0,
+      consecutiveProbeFailures: 0,
+      consecutiveSlow: 0,
+      goodStreak: 0,
+      window: []
+    }),
     /** linkerd's breaker: each consecutive ejection doubles the cooldown, up to the ceiling; it never shrinks. */
     countEjection: assign(({ context }) => {
       const ejections = context.ejections + 1
@@ -172,7 +178,10 @@ export const nodeMachine = setup({
       tags: ["routable"],
       entry: [{ type: "announce", params: { health: "degraded" } }, assign({ goodStreak: 0 })],
       on: {
-        "request.succeeded": [{ guard: "recovered", target: "healthy", actions: "recordSuccess" }, { actions: "recordSuccess" }],
+        "request.succeeded": [
+          { guard: "recovered", target: "healthy", actions: "recordSuccess" },
+          { actions: "recordSuccess" }
+        ],
         "request.failed": [
           { guard: "failureBudgetSpent", target: "excluded", actions: "recordFailure" },
           { actions: "recordFailure" }
@@ -207,7 +216,10 @@ export const nodeMachine = setup({
       on: { "admin.drain": "#node.excluded.drained" },
       states: {
         awaitingProbe: {
-          on: { "probe.succeeded": "trial", "probe.failed": { target: "#node.excluded", actions: "recordProbeFailure" } }
+          on: {
+            "probe.succeeded": "trial",
+            "probe.failed": { target: "#node.excluded", actions: "recordProbeFailure" }
+          }
         },
         trial: {
           tags: ["routable"],

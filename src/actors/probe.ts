@@ -56,7 +56,10 @@ export const getJson = (upstream: Upstream, path: string, timeout: Duration.Dura
       catch: () => new ProbeFailed({ path, reason: "Decode", detail: "invalid JSON" })
     })
   }).pipe(
-    Effect.timeoutFail({ duration: timeout, onTimeout: () => new ProbeFailed({ path, reason: "Timeout", detail: Duration.format(timeout) }) })
+    Effect.timeoutFail({
+      duration: timeout,
+      onTimeout: () => new ProbeFailed({ path, reason: "Timeout", detail: Duration.format(timeout) })
+    })
   )
 
 const record = (value: unknown): Record<string, unknown> =>
@@ -77,11 +80,18 @@ export const probeLiveness = (upstream: Upstream, timeout: Duration.DurationInpu
   Effect.asVoid(getJson(upstream, "/api/version", timeout))
 
 /** `GET /api/tags` and `GET /api/ps`, in parallel; fails if either does. */
-export const probeModels = (upstream: Upstream, timeout: Duration.DurationInput): Effect.Effect<ModelsSnapshot, ProbeFailed> =>
+export const probeModels = (
+  upstream: Upstream,
+  timeout: Duration.DurationInput
+): Effect.Effect<ModelsSnapshot, ProbeFailed> =>
   Effect.all({
     installed: Effect.flatMap(getJson(upstream, "/api/tags", timeout), (b) => modelsOf("/api/tags", b)).pipe(
       Effect.map((ms) =>
-        ms.map((m): InstalledModel => ({ name: normalizeModel(str(m["name"] ?? m["model"])), digest: str(m["digest"]), size: num(m["size"]) }))
+        ms.map((m): InstalledModel => ({
+          name: normalizeModel(str(m["name"] ?? m["model"])),
+          digest: str(m["digest"]),
+          size: num(m["size"])
+        }))
       )
     ),
     loaded: Effect.flatMap(getJson(upstream, "/api/ps", timeout), (b) => modelsOf("/api/ps", b)).pipe(
@@ -100,5 +110,8 @@ export const probeModels = (upstream: Upstream, timeout: Duration.DurationInput)
  * Forks `once` into the current scope, repeated every `interval` after a first wait of `interval`
  * (the caller runs the first probe itself). A failure is handled by `once`; the loop never dies.
  */
-export const forkEvery = (once: Effect.Effect<void>, interval: Duration.DurationInput): Effect.Effect<void, never, Scope.Scope> =>
+export const forkEvery = (
+  once: Effect.Effect<void>,
+  interval: Duration.DurationInput
+): Effect.Effect<void, never, Scope.Scope> =>
   Effect.asVoid(Effect.forkScoped(Effect.schedule(once, Schedule.spaced(interval))))

@@ -5,6 +5,7 @@ import { UpstreamError } from "../../src/domain/errors.js"
 import { NodeId } from "../../src/domain/NodeId.js"
 import type { Upstream } from "../../src/domain/Upstream.js"
 
+const expiresAt = "2030-01-01T00:00:00Z"
 type Reply = { readonly status: number; readonly body: unknown } | "refuse" | "hang"
 type Behaviour = (path: string) => Reply
 
@@ -12,11 +13,13 @@ const ollama = (models: ReadonlyArray<string>, loaded: ReadonlyArray<string> = [
   path === "/api/version"
     ? { status: 200, body: { version: "0.12.0" } }
     : path === "/api/tags"
-    ? { status: 200, body: { models: models.map((name, i) => ({ name, model: name, digest: `d${i}`, size: 1000 + i })) } }
+    ? { status: 200, body: { models: models.map((name, i) => ({ name, digest: `d${i}`, size: 1000 + i })) } }
     : path === "/api/ps"
     ? {
       status: 200,
-      body: { models: loaded.map((name) => ({ name, size_vram: 42, expires_at: "2030-01-01T00:00:00Z", context_length: 4096 })) }
+      body: {
+        models: loaded.map((name) => ({ name, size_vram: 42, expires_at: expiresAt, context_length: 4_096 }))
+      }
     }
     : { status: 404, body: { error: "not found" } }
 
@@ -34,7 +37,9 @@ const fakeNode = (id: string, behaviour: Behaviour) =>
           const reply = f(request.path)
           if (reply === "refuse") return Effect.fail(new UpstreamError({ nodeId, reason: "Transport" }))
           if (reply === "hang") return Effect.never
-          return Effect.sync(() => accept({ status: reply.status, headers: {} }).write(Buffer.from(JSON.stringify(reply.body))))
+          return Effect.sync(() =>
+            accept({ status: reply.status, headers: {} }).write(Buffer.from(JSON.stringify(reply.body)))
+          )
         })
     }
     const makeUpstream = Effect.acquireRelease(Effect.as(Ref.update(open, (n) => n + 1), upstream), () =>
@@ -136,7 +141,8 @@ describe("NodeRegistry", () => {
     Effect.gen(function*() {
       const registry = yield* NodeRegistry.make()
       const good = ollama(["llama3"])
-      const a = yield* fakeNode("a:1", (path) => path === "/api/tags" ? { status: 500, body: { error: "x" } } : good(path))
+      const tagsBroken: Behaviour = (path) => path === "/api/tags" ? { status: 500, body: { error: "x" } } : good(path)
+      const a = yield* fakeNode("a:1", tagsBroken)
       yield* registry.add(a.spec)
       assert.deepStrictEqual((yield* registry.candidates("llama3")).hasModel, [])
       yield* Ref.set(a.behave, good)
@@ -162,7 +168,8 @@ describe("NodeRegistry", () => {
       const a = yield* fakeNode("a:1", ollama(["llama3"]))
       yield* registry.add(a.spec)
       const again = yield* Effect.exit(registry.add(a.spec))
-      assert.deepStrictEqual(again, Exit.fail(new NodeRegistry.NodeRegistryError({ reason: "Duplicate", nodeId: a.nodeId })))
+      const duplicate = new NodeRegistry.NodeRegistryError({ reason: "Duplicate", nodeId: a.nodeId })
+      assert.deepStrictEqual(again, Exit.fail(duplicate))
       assert.strictEqual(yield* Ref.get(a.open), 1)
       const missing = yield* Effect.flip(registry.drain(NodeId("zz:1")))
       assert.strictEqual(missing.reason, "NotFound")
@@ -223,7 +230,8 @@ describe("NodeRegistry", () => {
       const b = yield* fakeNode("b:1", ollama(["llama3"]))
       const ha = yield* registry.add(a.spec)
       const hb = yield* registry.add(b.spec)
-      const failThrice = (h: NodeRegistry.NodeHandle) => Effect.forEach([1, 2, 3], () => h.report({ ok: false, reason: "x" }))
+      const failThrice = (h: NodeRegistry.NodeHandle) =>
+        Effect.forEach([1, 2, 3], () => h.report({ ok: false, reason: "x" }))
       assert.isTrue(Option.isNone(yield* registry.leastRecentlyFailed("llama3")))
       yield* failThrice(hb)
       yield* TestClock.adjust("1 second")

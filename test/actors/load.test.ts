@@ -2,7 +2,8 @@ import { assert, describe, it } from "@effect/vitest"
 import { Deferred, Effect, Fiber, Option, TestClock } from "effect"
 import { makeLoad } from "../../src/actors/load.js"
 
-const close = (actual: number, expected: number) => assert.isTrue(Math.abs(actual - expected) < 1e-6, `${actual} ≠ ${expected}`)
+const close = (actual: number, expected: number) =>
+  assert.isTrue(Math.abs(actual - expected) < 1e-6, `${actual} ≠ ${expected}`)
 
 describe("load", () => {
   it.effect("in-flight returns to 0 after a success, and the elapsed time is recorded", () =>
