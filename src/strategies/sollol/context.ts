@@ -55,11 +55,9 @@ export const ratesFor = (
   config: SollolConfig
 ): Rates => {
   const p: NodeModelPerf | undefined = c.perf
-  const successRate = p?.successRate ?? 1
-  if (p !== undefined && p.samples > 0) return { ...p, successRate }
-  if (cluster !== undefined) return { ...cluster, successRate }
-  if (p !== undefined) return { ...p, successRate }
-  return { ...config.defaults, successRate }
+  if (p !== undefined && (p.samples > 0 || cluster === undefined)) return p
+  const src = cluster ?? config.defaults
+  return { prefillTps: src.prefillTps, decodeTps: src.decodeTps, loadMs: src.loadMs, successRate: p?.successRate ?? 1 }
 }
 
 export const makeContext = (
@@ -68,24 +66,32 @@ export const makeContext = (
   config: SollolConfig,
   affinityNode: NodeId | undefined
 ): ScoringContext => {
-  const cluster = clusterMedian(candidates)
-  const rates = new Map<Candidate, Rates>()
+  // the cluster median is needed only for a candidate without observed figures
+  const cluster = candidates.some((c) => c.perf === undefined || c.perf.samples <= 0)
+    ? clusterMedian(candidates)
+    : undefined
   const estimates = new Map<Candidate, Estimate>()
   let fastest = Infinity
   let slowest = 0
   for (const c of candidates) {
-    const r = ratesFor(c, cluster, config)
-    const e = estimate(intent, c, r, config)
-    rates.set(c, r)
+    const e = estimate(intent, c, ratesFor(c, cluster, config), config)
     estimates.set(c, e)
-    fastest = Math.min(fastest, e.serviceMs)
-    slowest = Math.max(slowest, e.serviceMs)
+    if (e.serviceMs < fastest) fastest = e.serviceMs
+    if (e.serviceMs > slowest) slowest = e.serviceMs
   }
-  const ratesOf = (c: Candidate) => rates.get(c) ?? ratesFor(c, cluster, config)
+  // scorers ask about one candidate several times in a row: remember the last lookup
+  let last: Candidate | undefined
+  let lastEstimate: Estimate | undefined
+  const estimateOf = (c: Candidate): Estimate => {
+    if (c === last && lastEstimate !== undefined) return lastEstimate
+    last = c
+    lastEstimate = estimates.get(c) ?? estimate(intent, c, ratesFor(c, cluster, config), config)
+    return lastEstimate
+  }
   return {
     config,
-    ratesOf,
-    estimateOf: (c) => estimates.get(c) ?? estimate(intent, c, ratesOf(c), config),
+    ratesOf: (c) => ratesFor(c, cluster, config),
+    estimateOf,
     fastestServiceMs: Number.isFinite(fastest) ? fastest : 0,
     slowestServiceMs: slowest,
     affinityNode

@@ -13,7 +13,9 @@ import {
   priority,
   resolveSollolConfig
 } from "../../../src/strategies/sollol/index.js"
+import { emptyAffinity, lookupAffinity, rememberAffinity } from "../../../src/strategies/sollol/affinity.js"
 import { clusterMedian, ratesFor } from "../../../src/strategies/sollol/context.js"
+import { selectBest } from "../../../src/strategies/sollol/picker.js"
 import { candidate } from "../fixtures.js"
 import { fast, mid, perf, slow, work } from "./helpers.js"
 
@@ -99,6 +101,33 @@ describe("affinity", () => {
     expect(affinity(work, fast(), ctxOf([fast()], work, "fast"))).toBe(0)
     const full = fast({ inFlight: 4, slots: 4 })
     expect(affinity(keyed, full, ctxOf([full], keyed, "fast"))).toBe(0)
+  })
+})
+
+describe("affinity memory", () => {
+  it("remembers keys, forgets the oldest generation past its capacity, and ignores keyless requests", () => {
+    let m = emptyAffinity
+    m = rememberAffinity(m, "k0", NodeId("a"), 4)
+    m = rememberAffinity(m, "k1", NodeId("b"), 4) // current is full (capacity / 2): becomes previous
+    expect(lookupAffinity(m, "k0")).toBe("a")
+    m = rememberAffinity(m, "k2", NodeId("c"), 4)
+    m = rememberAffinity(m, "k3", NodeId("d"), 4) // rotates again: k0 and k1 are dropped
+    expect(lookupAffinity(m, "k0")).toBeUndefined()
+    expect(lookupAffinity(m, "k3")).toBe("d")
+    expect(rememberAffinity(m, undefined, NodeId("a"), 4)).toBe(m)
+    expect(lookupAffinity(m, undefined)).toBeUndefined()
+  })
+})
+
+describe("selectBest", () => {
+  const s = (id: string, score: number, inFlight = 0) =>
+    ({ candidate: candidate(id, { inFlight }), score, factors: [] })
+  it("takes the lowest score, then the lowest inFlight, then turns among equal nodes in id order", () => {
+    expect(selectBest([s("b", 2), s("a", 1)], 0)?.best.candidate.nodeId).toBe("a")
+    expect(selectBest([s("a", 1, 2), s("b", 1, 1)], 0)?.best.candidate.nodeId).toBe("b")
+    const eq = [s("c", 1), s("a", 1), s("b", 1)]
+    expect([0, 1, 2, 3].map((k) => selectBest(eq, k)?.best.candidate.nodeId)).toEqual(["a", "b", "c", "a"])
+    expect(selectBest([], 0)).toBeUndefined()
   })
 })
 
