@@ -31,6 +31,11 @@ export interface LearningConfig {
   readonly minSlotSamples: number
   /** Aggregate decode growth (fraction) that justifies one more slot. Default 0.1. */
   readonly slotGrowth: number
+  /**
+   * A prefill sample counts at most this many times the current average: Ollama's `prompt_eval_count` includes a
+   * cached prefix its `prompt_eval_duration` does not, so follow-up turns show inflated rates. Default 4.
+   */
+  readonly maxPrefillJump: number
   /** Per-model priors by normalised model name. Default none. */
   readonly priors: Readonly<Record<string, ModelPrior>>
   /** Figures for fields neither observed nor given a prior. Default 500 / 30 tok/s, 5 000 ms load, 200 ms TTFT. */
@@ -45,6 +50,7 @@ export const defaultLearningConfig: LearningConfig = {
   maxSlots: 16,
   minSlotSamples: 3,
   slotGrowth: 0.1,
+  maxPrefillJump: 4,
   priors: {},
   fallback: { prefillTps: 500, decodeTps: 30, loadMs: 5_000, ttftMs: 200 }
 }
@@ -142,9 +148,12 @@ const record = (s: State, o: Observation, now: number, c: LearningConfig): State
   const prev = Option.getOrUndefined(HashMap.get(s.perf, k))
   const loadMs = t === undefined ? 0 : t.loadNs / 1e6
   const cold = loadMs >= c.coldLoadMs
-  const prefill = t !== undefined && t.promptEvalNs > 0 && t.promptEvalCount > 0
+  const rawPrefill = t !== undefined && t.promptEvalNs > 0 && t.promptEvalCount > 0
     ? t.promptEvalCount / (t.promptEvalNs / 1e9)
     : undefined
+  const prefill = rawPrefill !== undefined && prev?.prefillTps !== undefined
+    ? Math.min(rawPrefill, prev.prefillTps.value * c.maxPrefillJump)
+    : rawPrefill
   const decode = t !== undefined && t.evalNs > 0 && t.evalCount > 0 ? t.evalCount / (t.evalNs / 1e9) : undefined
   const ttft = o.ttftMs !== undefined
     ? Math.max(0, o.ttftMs - (cold ? loadMs : 0))

@@ -63,6 +63,14 @@ describe("LearningStore", () => {
       assert.isBelow(p.ttftMs, 150)
     }))
 
+  it.effect("bounds the inflated prefill rate of a cached prompt prefix", () =>
+    Effect.gen(function*() {
+      const store = yield* make({ halfLifeSamples: 1 })
+      yield* store.observe(ok(50, { timings: timings(50, { prefill: 1000 }) }))
+      yield* store.observe(ok(50, { timings: timings(50, { prefill: 100_000 }) }))
+      near((yield* store.perf(gpu, model))!.prefillTps, (1000 + 4000) / 2)
+    }))
+
   it.effect("averages with a half-life in samples", () =>
     Effect.gen(function*() {
       const store = yield* make({ halfLifeSamples: 1 })
