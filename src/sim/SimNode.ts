@@ -141,18 +141,19 @@ export const makeSimNode = (options: SimNodeOptions): Effect.Effect<SimNode, nev
           counts.faulted++
           return yield* Effect.fail(transport("connection refused"))
         }
-        if (current.mode === "hang") return yield* Effect.never
         const resolved = resolve(method, path)
         const inference = resolved._tag === "Route" && resolved.route.inference
         const r = reply(inference && current.mode === "truncate" ? current.afterChunks : undefined)
         counts.inFlight++
         counts.maxInFlight = Math.max(counts.maxInFlight, counts.inFlight)
-        const openai = path.startsWith("/v1/")
-        const work = !inference || (current.mode !== "busy" && current.mode !== "error500")
-          ? dispatch(ctx, r, resolved, request.body)
-          : current.mode === "busy"
-          ? (openai ? openaiError(r, 503, BUSY_MESSAGE) : ollamaError(r, 503, BUSY_MESSAGE))
-          : (openai ? openaiError : ollamaError)(r, 500, "llama runner process has terminated: exit status 2")
+        const error = path.startsWith("/v1/") ? openaiError : ollamaError
+        const work = current.mode === "hang"
+          ? Effect.never
+          : inference && current.mode === "busy"
+          ? error(r, 503, BUSY_MESSAGE)
+          : inference && current.mode === "error500"
+          ? error(r, 500, "llama runner process has terminated: exit status 2")
+          : dispatch(ctx, r, resolved, request.body)
         yield* work.pipe(
           Effect.tapError(() => Effect.sync(() => counts.faulted++)),
           Effect.ensuring(Effect.sync(() => counts.inFlight--))
