@@ -194,6 +194,8 @@ export class LearningStore extends Context.Tag("sollol/LearningStore")<LearningS
   readonly perf: (nodeId: NodeId, model: string) => Effect.Effect<NodeModelPerf | undefined>
   /** Learned mean output tokens for (model, task type). */
   readonly outputEstimate: (model: string, taskType: TaskType) => Effect.Effect<number | undefined>
+  /** A synchronous view of `outputEstimate` as of now, for `analyzeBody`'s `outputEstimate` hint. */
+  readonly outputEstimator: Effect.Effect<(model: string, taskType: TaskType) => number | undefined>
   /** Configured slots, else learned ones, else undefined. */
   readonly slots: (nodeId: NodeId) => Effect.Effect<number | undefined>
   /** Adds or replaces per-model priors. */
@@ -202,6 +204,9 @@ export class LearningStore extends Context.Tag("sollol/LearningStore")<LearningS
   /** Replaces what was learned with a snapshot (priors and configured slots stay). */
   readonly restore: (snapshot: LearningSnapshot) => Effect.Effect<void>
 }>() {}
+
+const estimateIn = (s: State, model: string, taskType: TaskType): number | undefined =>
+  Option.getOrUndefined(Option.map(HashMap.get(s.outputs, key(model, taskType)), (e) => Math.round(e.value)))
 
 const emptyState: State = { perf: HashMap.empty(), outputs: HashMap.empty(), levels: HashMap.empty() }
 
@@ -235,9 +240,9 @@ export const make = (config: Partial<LearningConfig> = {}) =>
     return LearningStore.of({
       observe: (o) => Effect.flatMap(Clock.currentTimeMillis, (now) => Ref.update(state, (s) => record(s, o, now, c))),
       perf,
-      outputEstimate: (model, taskType) =>
-        Effect.map(Ref.get(state), (s) =>
-          Option.getOrUndefined(Option.map(HashMap.get(s.outputs, key(model, taskType)), (e) => Math.round(e.value)))),
+      outputEstimate: (model, taskType) => Effect.map(Ref.get(state), (s) => estimateIn(s, model, taskType)),
+      outputEstimator: Effect.map(Ref.get(state), (s) => (model: string, taskType: TaskType) =>
+        estimateIn(s, model, taskType)),
       slots: (nodeId) =>
         c.slots[nodeId] !== undefined
           ? Effect.succeed(c.slots[nodeId])

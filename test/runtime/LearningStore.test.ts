@@ -50,6 +50,9 @@ describe("LearningStore", () => {
       assert.strictEqual(p!.samples, 1)
       assert.strictEqual(yield* store.outputEstimate(model, "generation"), 100)
       assert.isUndefined(yield* store.outputEstimate(model, "analysis"))
+      const estimator = yield* store.outputEstimator
+      assert.strictEqual(estimator(model, "generation"), 100)
+      assert.isUndefined(estimator("qwen:7b", "generation"))
     }))
 
   it.effect("learns load time only from cold loads, without counting it in TTFT", () =>
