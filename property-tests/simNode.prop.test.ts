@@ -14,9 +14,11 @@ const arrival = fc.record({
   promptChars: fc.integer({ min: 1, max: 400 })
 })
 
+type Arrival = typeof arrival extends fc.Arbitrary<infer A> ? A : never
+
 const profile = { ...testProfile, maxQueue: 4 }
 
-const simulate = (arrivals: ReadonlyArray<fc.ValueOf<typeof arrival>>) =>
+const simulate = (arrivals: ReadonlyArray<Arrival>) =>
   Effect.gen(function*() {
     const trace: Array<SimTraceEvent> = []
     const node = yield* makeSimNode({ name: "p", profile, seed: 3, trace: (e) => void trace.push(e) })
