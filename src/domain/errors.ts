@@ -11,7 +11,8 @@ export class BadRequest extends Data.TaggedError("BadRequest")<{
 /** No node has the model (Ollama's own 404 text). */
 export class ModelNotFound extends Data.TaggedError("ModelNotFound")<{ readonly model: string }> {
   override get message() {
-    return `model '${this.model}' not found`
+    // Ollama names the model as the client wrote it; the implicit `:latest` is not shown.
+    return `model '${this.model.replace(/:latest$/, "")}' not found`
   }
 }
 
@@ -64,3 +65,6 @@ export class ShuttingDown extends Data.TaggedError("ShuttingDown")<{}> {
     return "server is shutting down"
   }
 }
+
+/** Every error a request can end with; src/http/errorResponse.ts turns each into a status. */
+export type GatewayError = BadRequest | ModelNotFound | NoCandidates | QueueFull | UpstreamError | AuthError | ShuttingDown
