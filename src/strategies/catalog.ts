@@ -7,6 +7,7 @@ import { layerLeastLoaded } from "./leastLoaded.js"
 import { layerP2cEwma } from "./p2cEwma.js"
 import { layerRandom } from "./random.js"
 import { layerRoundRobin } from "./roundRobin.js"
+import { layerSollol } from "./sollol/index.js"
 import type { Strategy } from "./Strategy.js"
 
 export type StrategyName = string
@@ -15,16 +16,17 @@ export type StrategyName = string
 export type StrategyCatalog = Readonly<Record<StrategyName, Layer.Layer<Strategy>>>
 
 export const builtinStrategies: Readonly<
-  Record<"round-robin" | "random" | "least-loaded" | "p2c-ewma", Layer.Layer<Strategy>>
+  Record<"round-robin" | "random" | "least-loaded" | "p2c-ewma" | "sollol", Layer.Layer<Strategy>>
 > = {
   "round-robin": layerRoundRobin,
   "random": layerRandom,
   "least-loaded": layerLeastLoaded,
-  "p2c-ewma": layerP2cEwma
+  "p2c-ewma": layerP2cEwma,
+  "sollol": layerSollol()
 }
 
 /** The strategy used when config names none. */
-export const defaultStrategyName: StrategyName = "p2c-ewma"
+export const defaultStrategyName: StrategyName = "sollol"
 
 /** The config names a strategy the catalog does not have. */
 export class UnknownStrategy extends Data.TaggedError("UnknownStrategy")<{

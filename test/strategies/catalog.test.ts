@@ -16,16 +16,16 @@ const nameOf = (layer: Layer.Layer<Strategy>) => Effect.map(Effect.provide(Strat
 describe("catalog", () => {
   it.effect("finds every built-in by the name it reports", () =>
     Effect.gen(function*() {
-      assert.deepStrictEqual(Object.keys(builtinStrategies), ["round-robin", "random", "least-loaded", "p2c-ewma"])
+      assert.deepStrictEqual(Object.keys(builtinStrategies), ["round-robin", "random", "least-loaded", "p2c-ewma", "sollol"])
       for (const name of Object.keys(builtinStrategies)) {
         assert.strictEqual(yield* nameOf(yield* strategyLayer(name)), name)
       }
     }))
 
-  it.effect("defaults to p2c-ewma, which is in the catalog", () =>
+  it.effect("defaults to sollol, which is in the catalog", () =>
     Effect.gen(function*() {
-      assert.strictEqual(defaultStrategyName, "p2c-ewma")
-      assert.strictEqual(yield* nameOf(yield* strategyLayer(defaultStrategyName)), "p2c-ewma")
+      assert.strictEqual(defaultStrategyName, "sollol")
+      assert.strictEqual(yield* nameOf(yield* strategyLayer(defaultStrategyName)), "sollol")
     }))
 
   it("rejects an unknown name with an error that lists the known ones", () => {
@@ -35,7 +35,7 @@ describe("catalog", () => {
       assert.instanceOf(result.left, UnknownStrategy)
       assert.strictEqual(
         result.left.message,
-        "unknown strategy 'fastest'; known strategies: round-robin, random, least-loaded, p2c-ewma"
+        "unknown strategy 'fastest'; known strategies: round-robin, random, least-loaded, p2c-ewma, sollol"
       )
     }
     assert.isTrue(Either.isLeft(strategyLayer("toString")))

@@ -1,0 +1,23 @@
+/**
+ * The client side of one request, as the workflow writes to it. The gateway backs it with a node:http response,
+ * the embedded runtime with an async iterable; the workflow never knows which.
+ */
+import type { GatewayError } from "../domain/errors.js"
+
+export type ResponseHeaders = Record<string, string | Array<string>>
+
+export interface ClientSink {
+  /** Sends status and headers. Called at most once, before any `write`. */
+  readonly start: (status: number, headers: ResponseHeaders) => void
+  /** Sends one body chunk; `false` asks the writer to wait for `onDrain`. */
+  readonly write: (chunk: Uint8Array) => boolean | void
+  readonly onDrain?: (resume: () => void) => void
+  /** Ends the body, optionally with a last chunk. */
+  readonly end: (last?: Uint8Array) => void
+  /** The body broke after `start`: ends it with an explicit error in the route's framing (never a silent cut). */
+  readonly fail: (message: string) => void
+  /** Nothing was sent yet: answers with this error instead. */
+  readonly reject: (error: GatewayError, headers: ResponseHeaders) => void
+  /** Whether the response to the client is in the SSE framing (OpenAI streams) rather than NDJSON/JSON. */
+  readonly framing: "ndjson" | "sse" | "json"
+}

@@ -1,0 +1,107 @@
+/**
+ * How one attempt's response reaches the client: streamed bodies pass through chunk by chunk (the tail is kept
+ * to read Ollama's final timing fields); non-streaming bodies are held until complete, so a node that dies
+ * mid-body can still be retried, and so `_sollol_routing` can be added.
+ */
+import { encoder, stringifyJson } from "../domain/json.js"
+import type { BodySink, UpstreamHead } from "../domain/Upstream.js"
+import { forwardResponseHeaders } from "./headers.js"
+import type { ClientSink, ResponseHeaders } from "./ClientSink.js"
+
+/** Keeps the last complete line seen and the bytes after it (a line may span chunks). */
+export interface TailTracker {
+  readonly push: (chunk: Uint8Array) => void
+  /** The last non-empty line, parsed, if it is JSON. */
+  readonly lastJson: () => unknown
+}
+
+const MAX_TAIL = 64 * 1024
+
+export const makeTailTracker = (): TailTracker => {
+  let tail = ""
+  const decoder = new TextDecoder()
+  return {
+    push: (chunk) => {
+      tail += decoder.decode(chunk, { stream: true })
+      if (tail.length > MAX_TAIL) {
+        // Keep from the last line start that still fits; the final line is what matters.
+        const cut = tail.lastIndexOf("\n", tail.length - 2)
+        tail = cut >= 0 ? tail.slice(cut + 1) : tail.slice(-MAX_TAIL)
+      }
+    },
+    lastJson: () => {
+      const lines = tail.split("\n").filter((l) => l.trim() !== "")
+      const last = lines[lines.length - 1]
+      if (last === undefined) return undefined
+      const text = last.startsWith("data: ") ? last.slice(6) : last
+      try {
+        return JSON.parse(text)
+      } catch {
+        return undefined
+      }
+    }
+  }
+}
+
+/** Collects a whole body (error bodies, non-streaming answers). */
+export const makeCollector = () => {
+  const chunks: Array<Uint8Array> = []
+  let size = 0
+  const sink: BodySink = {
+    write: (chunk) => {
+      chunks.push(chunk)
+      size += chunk.byteLength
+    }
+  }
+  return { sink, bytes: () => Buffer.concat(chunks, size), size: () => size }
+}
+
+/** Ollama's error text out of an error body, else the raw text. */
+export const errorTextOf = (body: Buffer): string => {
+  const text = body.toString("utf8")
+  try {
+    const parsed: unknown = JSON.parse(text)
+    if (typeof parsed === "object" && parsed !== null) {
+      const error = (parsed as Record<string, unknown>)["error"]
+      if (typeof error === "string") return error
+      if (typeof error === "object" && error !== null && typeof (error as Record<string, unknown>)["message"] === "string") {
+        return (error as Record<string, string>)["message"]!
+      }
+    }
+  } catch {
+    // not JSON: fall through to the text
+  }
+  return text.trim().slice(0, 500)
+}
+
+export const responseHeaders = (head: UpstreamHead, extra: ResponseHeaders): ResponseHeaders => ({
+  ...forwardResponseHeaders(head.headers),
+  ...extra
+})
+
+/** Adds `routing` as `_sollol_routing` to a JSON object body; other bodies are returned unchanged. */
+export const withRoutingInfo = (body: Buffer, routing: unknown): Uint8Array => {
+  if (body.length === 0 || body[0] !== 0x7b) return body
+  try {
+    const parsed = JSON.parse(body.toString("utf8")) as Record<string, unknown>
+    return encoder.encode(stringifyJson({ ...parsed, _sollol_routing: routing }))
+  } catch {
+    return body
+  }
+}
+
+/** Passes a streamed body to the client, honouring backpressure, and remembers its tail. */
+export const passThrough = (client: ClientSink, tail: TailTracker, onFirstChunk: () => void): BodySink => {
+  let first = true
+  return {
+    write: (chunk) => {
+      if (first) {
+        first = false
+        onFirstChunk()
+      }
+      tail.push(chunk)
+      return client.write(chunk)
+    },
+    ...(client.onDrain !== undefined ? { onDrain: client.onDrain } : {})
+  }
+}
