@@ -1,0 +1,85 @@
+/**
+ * Config for `sollol serve`: flags > env (`SOLLOL_*`) > config file (YAML or JSON) > defaults, validated by the
+ * one schema in AppConfig.ts. Errors name the field and the source that set it.
+ */
+import { readFileSync } from "node:fs"
+import { Either } from "effect"
+import { parse as parseYaml } from "yaml"
+import { decodeAppConfig } from "../AppConfig.js"
+import type { AppConfig } from "../AppConfig.js"
+
+export interface ServeFlags {
+  readonly host?: string | undefined
+  readonly port?: string | undefined
+  readonly node?: ReadonlyArray<string> | undefined
+  readonly strategy?: string | undefined
+  readonly config?: string | undefined
+}
+
+type Raw = Record<string, unknown>
+
+const isRecord = (v: unknown): v is Raw => typeof v === "object" && v !== null && !Array.isArray(v)
+
+/** Deep merge of plain objects; arrays and scalars of `over` replace those of `base`. */
+export const mergeConfig = (base: Raw, over: Raw): Raw => {
+  const out: Raw = { ...base }
+  for (const [key, value] of Object.entries(over)) {
+    if (value === undefined) continue
+    const prev = out[key]
+    out[key] = isRecord(prev) && isRecord(value) ? mergeConfig(prev, value) : value
+  }
+  return out
+}
+
+const numberOr = (s: string): number | string => (/^-?\d+(\.\d+)?$/.test(s.trim()) ? Number(s) : s)
+
+const nodesFrom = (list: string): Array<Raw> =>
+  list.split(",").map((s) => s.trim()).filter((s) => s !== "").map((url) => ({ url }))
+
+/** `SOLLOL_NODES`, `SOLLOL_HOST`, `SOLLOL_PORT`, `SOLLOL_STRATEGY`, `SOLLOL_DB`, `SOLLOL_LOG_LEVEL`, `SOLLOL_AUTH`. */
+export const fromEnv = (env: NodeJS.ProcessEnv): Raw => {
+  const out: Raw = {}
+  if (env.SOLLOL_NODES !== undefined && env.SOLLOL_NODES !== "") out.nodes = nodesFrom(env.SOLLOL_NODES)
+  if (env.SOLLOL_HOST !== undefined) out.host = env.SOLLOL_HOST
+  if (env.SOLLOL_PORT !== undefined) out.port = numberOr(env.SOLLOL_PORT)
+  if (env.SOLLOL_STRATEGY !== undefined) out.strategy = env.SOLLOL_STRATEGY
+  if (env.SOLLOL_DB !== undefined) out.database = env.SOLLOL_DB
+  if (env.SOLLOL_LOG_LEVEL !== undefined) out.logLevel = env.SOLLOL_LOG_LEVEL
+  if (env.SOLLOL_AUTH !== undefined) out.auth = { mode: env.SOLLOL_AUTH }
+  return out
+}
+
+export const fromFlags = (flags: ServeFlags): Raw => {
+  const out: Raw = {}
+  if (flags.host !== undefined) out.host = flags.host
+  if (flags.port !== undefined) out.port = numberOr(flags.port)
+  if (flags.strategy !== undefined) out.strategy = flags.strategy
+  if (flags.node !== undefined && flags.node.length > 0) out.nodes = flags.node.flatMap(nodesFrom)
+  return out
+}
+
+export const readConfigFile = (path: string): Either.Either<Raw, string> => {
+  let text: string
+  try {
+    text = readFileSync(path, "utf8")
+  } catch (error) {
+    return Either.left(`cannot read config file ${path}: ${(error as Error).message}`)
+  }
+  try {
+    const parsed: unknown = path.endsWith(".json") ? JSON.parse(text) : parseYaml(text)
+    if (parsed === null || parsed === undefined) return Either.right({})
+    return isRecord(parsed) ? Either.right(parsed) : Either.left(`config file ${path}: expected a mapping at the top level`)
+  } catch (error) {
+    return Either.left(`config file ${path} is not valid ${path.endsWith(".json") ? "JSON" : "YAML"}: ${(error as Error).message}`)
+  }
+}
+
+/** Merges the sources and validates; with no node anywhere, the local Ollama default is used. */
+export const loadConfig = (flags: ServeFlags, env: NodeJS.ProcessEnv): Either.Either<AppConfig, string> => {
+  const path = flags.config ?? env.SOLLOL_CONFIG
+  const file: Either.Either<Raw, string> = path === undefined ? Either.right({}) : readConfigFile(path)
+  if (Either.isLeft(file)) return Either.left(file.left)
+  const merged = mergeConfig(mergeConfig(file.right, fromEnv(env)), fromFlags(flags))
+  if (!Array.isArray(merged.nodes) || merged.nodes.length === 0) merged.nodes = [{ url: "http://127.0.0.1:11434" }]
+  return Either.mapLeft(decodeAppConfig(merged), (message) => `invalid configuration: ${message}`)
+}

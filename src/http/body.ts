@@ -1,0 +1,38 @@
+/** Reads a request body with a size limit; past the limit the answer is 413 and nothing more is buffered. */
+import type { IncomingMessage } from "node:http"
+import { BadRequest } from "../domain/errors.js"
+
+export const readBody = (
+  req: IncomingMessage,
+  maxBytes: number,
+  done: (error: BadRequest | undefined, body: Buffer) => void
+): void => {
+  const declared = Number(req.headers["content-length"] ?? -1)
+  const tooLarge = () =>
+    new BadRequest({ reason: "TooLarge", message: `request body too large (limit ${maxBytes} bytes)` })
+  if (declared > maxBytes) {
+    req.resume()
+    return done(tooLarge(), Buffer.alloc(0))
+  }
+  const chunks: Array<Buffer> = []
+  let size = 0
+  let finished = false
+  req.on("data", (chunk: Buffer) => {
+    if (finished) return
+    size += chunk.length
+    if (size > maxBytes) {
+      finished = true
+      chunks.length = 0
+      return done(tooLarge(), Buffer.alloc(0))
+    }
+    chunks.push(chunk)
+  })
+  req.on("end", () => {
+    if (finished) return
+    finished = true
+    done(undefined, chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size))
+  })
+  req.on("error", () => {
+    finished = true
+  })
+}

@@ -1,0 +1,165 @@
+/**
+ * The gateway's request handler: one table from (method, path) to a handler. Inference routes take the plain
+ * node:http hot path; merged, admin and control routes run as Effects; everything else is 404 or 405.
+ */
+import type { IncomingMessage, ServerResponse } from "node:http"
+import { NodeHttpServer } from "@effect/platform-node"
+import { Clock, Effect, Either, Runtime } from "effect"
+import { BadRequest } from "../domain/errors.js"
+import type { GatewayError } from "../domain/errors.js"
+import type { RequestKind, RoutingIntent } from "../domain/Request.js"
+import type { ClientSink } from "../runtime/ClientSink.js"
+import { handle } from "../runtime/workflow.js"
+import type { WorkflowServices } from "../runtime/workflow.js"
+import { runAdmin } from "./admin.js"
+import type { AdminOp } from "./admin.js"
+import { readBody } from "./body.js"
+import { applyCors, isPreflight, preflightHeaders } from "./cors.js"
+import { makeControlRouter } from "./control.js"
+import type { ControlOptions } from "./control.js"
+import type { ErrorFlavor } from "./errorResponse.js"
+import { makeInferenceHandler } from "./inference.js"
+import type { InferenceDeps } from "./inference.js"
+import { mergedPs, mergedTags, openAiModel_, openAiModels } from "./merged.js"
+import { sendError, sendJson } from "./nodeSink.js"
+import { parseJsonObject } from "./validate.js"
+
+/** The Ollama version this gateway reports (`GET /api/version`); clients only check it is a semver. */
+export const OLLAMA_COMPAT_VERSION = "0.12.6"
+
+type Handler = (req: IncomingMessage, res: ServerResponse) => void
+
+interface Route {
+  readonly methods: Readonly<Record<string, Handler>>
+  readonly flavor: ErrorFlavor
+}
+
+const ROUTED: ReadonlyArray<readonly [string, RequestKind, ErrorFlavor]> = [
+  ["/api/chat", "chat", "ollama"],
+  ["/api/generate", "generate", "ollama"],
+  ["/api/embed", "embed", "ollama"],
+  ["/api/embeddings", "embeddings", "ollama"],
+  ["/api/show", "show", "ollama"],
+  ["/v1/chat/completions", "openai-chat", "openai"],
+  ["/v1/completions", "openai-completions", "openai"],
+  ["/v1/embeddings", "openai-embeddings", "openai"]
+]
+
+const ADMIN: ReadonlyArray<readonly [string, string, AdminOp]> = [
+  ["/api/pull", "POST", "pull"],
+  ["/api/create", "POST", "create"],
+  ["/api/copy", "POST", "copy"],
+  ["/api/delete", "DELETE", "delete"]
+]
+
+export interface GatewayOptions extends ControlOptions {
+  readonly maxBodyBytes: number
+  /** Extra control-plane handlers by exact path (metrics, dashboard), GET only. */
+  readonly extraGet?: Readonly<Record<string, Handler>>
+  readonly authorize?: InferenceDeps["authorize"]
+  /** Checks admin permission for fan-out and membership routes; undefined when auth is off. */
+  readonly authorizeAdmin?: (req: IncomingMessage) => Effect.Effect<void, GatewayError>
+  readonly track: (res: ServerResponse) => void
+}
+
+export const makeGatewayHandler = (options: GatewayOptions) =>
+  Effect.gen(function*() {
+    const runtime = yield* Effect.runtime<WorkflowServices>()
+    const runFork = Runtime.runFork(runtime)
+    const run = (intent: RoutingIntent, sink: ClientSink) =>
+      runFork(Effect.flatMap(Clock.currentTimeMillis, (now) => handle({ ...intent, arrivedAt: now }, sink)))
+    const deps: InferenceDeps = {
+      maxBodyBytes: options.maxBodyBytes,
+      run,
+      runtime: runtime as Runtime.Runtime<never>,
+      track: options.track,
+      ...(options.authorize !== undefined ? { authorize: options.authorize } : {})
+    }
+    const control = yield* NodeHttpServer.makeHandler(yield* makeControlRouter(options))
+
+    const runJson = (effect: Effect.Effect<unknown, never, WorkflowServices>): Handler => (_req, res) => {
+      runFork(Effect.map(effect, (body) => sendJson(res, 200, body)))
+    }
+    const admin = (op: AdminOp): Handler => (req, res) =>
+      readBody(req, options.maxBodyBytes, (tooLarge, raw) => {
+        if (tooLarge !== undefined) return sendError(res, tooLarge, "ollama")
+        const parsed = parseJsonObject(raw)
+        if (Either.isLeft(parsed)) return sendError(res, parsed.left, "ollama")
+        const only = new URL(req.url ?? "/", "http://gateway").searchParams.get("node") ?? undefined
+        const go = runAdmin(op, res, req.method ?? "POST", parsed.right, raw, only)
+        runFork(
+          options.authorizeAdmin === undefined
+            ? go
+            : Effect.matchEffect(options.authorizeAdmin(req), {
+              onFailure: (e) => Effect.sync(() => sendError(res, e, "ollama")),
+              onSuccess: () => go
+            })
+        )
+      })
+    const text = (body: string): Handler => (req, res) => {
+      res.writeHead(200, { "content-type": "text/plain; charset=utf-8", "content-length": Buffer.byteLength(body) })
+      res.end(req.method === "HEAD" ? undefined : body)
+    }
+    const version: Handler = (req, res) =>
+      req.method === "HEAD" ? void res.writeHead(200).end() : sendJson(res, 200, { version: OLLAMA_COMPAT_VERSION })
+    const controlHandler: Handler = (req, res) => {
+      if (options.authorizeAdmin === undefined || req.method === "GET" && !req.url?.startsWith("/api/sollol/nodes")) {
+        return control(req, res)
+      }
+      runFork(Effect.matchEffect(options.authorizeAdmin(req), {
+        onFailure: (e) => Effect.sync(() => sendError(res, e, "ollama")),
+        onSuccess: () => Effect.sync(() => control(req, res))
+      }))
+    }
+
+    const routes = new Map<string, Route>()
+    for (const [path, kind, flavor] of ROUTED) {
+      routes.set(path, { methods: { POST: makeInferenceHandler({ kind, flavor, upstreamPath: path }, deps) }, flavor })
+    }
+    for (const [path, method, op] of ADMIN) routes.set(path, { methods: { [method]: admin(op) }, flavor: "ollama" })
+    routes.set("/", { methods: { GET: text("Ollama is running"), HEAD: text("Ollama is running") }, flavor: "ollama" })
+    routes.set("/api/version", { methods: { GET: version, HEAD: version }, flavor: "ollama" })
+    routes.set("/api/tags", { methods: { GET: runJson(mergedTags), HEAD: runJson(mergedTags) }, flavor: "ollama" })
+    routes.set("/api/ps", { methods: { GET: runJson(mergedPs) }, flavor: "ollama" })
+    routes.set("/v1/models", { methods: { GET: runJson(openAiModels) }, flavor: "openai" })
+    for (const path of ["/healthz", "/readyz", "/api/sollol/stats", "/api/sollol/decisions", "/api/sollol/events"]) {
+      routes.set(path, { methods: { GET: controlHandler }, flavor: "ollama" })
+    }
+    routes.set("/api/sollol/nodes", {
+      methods: { GET: controlHandler, POST: controlHandler, DELETE: controlHandler },
+      flavor: "ollama"
+    })
+    for (const [path, h] of Object.entries(options.extraGet ?? {})) routes.set(path, { methods: { GET: h }, flavor: "ollama" })
+
+    const modelRetrieve: Handler = (req, res) => {
+      const model = decodeURIComponent((req.url ?? "").split("?")[0]!.slice("/v1/models/".length))
+      runFork(Effect.map(openAiModel_(model), (found) =>
+        found === undefined
+          ? sendJson(res, 404, { error: { message: `model '${model}' not found`, type: "not_found_error", param: null, code: null } })
+          : sendJson(res, 200, found)))
+    }
+
+    return (req: IncomingMessage, res: ServerResponse): void => {
+      const url = req.url ?? "/"
+      const q = url.indexOf("?")
+      const path = q >= 0 ? url.slice(0, q) : url
+      applyCors(req, res)
+      if (isPreflight(req)) {
+        preflightHeaders(res)
+        return void res.writeHead(204).end()
+      }
+      const route = routes.get(path)
+      if (route === undefined) {
+        if (path.startsWith("/v1/models/") && req.method === "GET") return modelRetrieve(req, res)
+        if (path.startsWith("/api/sollol/decisions/") && req.method === "GET") return controlHandler(req, res)
+        return sendError(res, new BadRequest({ reason: "Path", message: "404 page not found" }), path.startsWith("/v1/") ? "openai" : "ollama")
+      }
+      const handler = route.methods[req.method ?? "GET"]
+      if (handler === undefined) {
+        return sendError(res, new BadRequest({ reason: "Method", message: "405 method not allowed" }), route.flavor, {
+          allow: Object.keys(route.methods).join(", ")
+        })
+      }
+      handler(req, res)
+    }
+  })

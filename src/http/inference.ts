@@ -1,0 +1,105 @@
+/**
+ * The hot path: a plain node:http handler per routed endpoint. It reads and validates the body, reads the
+ * priority, builds the intent and starts one workflow fiber; bytes flow from undici to `res` without Effect.
+ */
+import type { IncomingMessage, ServerResponse } from "node:http"
+import { Effect, Either, Fiber, Runtime } from "effect"
+import { BadRequest } from "../domain/errors.js"
+import type { GatewayError } from "../domain/errors.js"
+import { DEFAULT_PRIORITY, parsePriority } from "../domain/Priority.js"
+import type { RequestKind, RoutingIntent } from "../domain/Request.js"
+import type { ClientSink } from "../runtime/ClientSink.js"
+import { forwardRequestHeaders } from "../runtime/headers.js"
+import { makeIntent } from "../runtime/intent.js"
+import { readBody } from "./body.js"
+import type { ErrorFlavor } from "./errorResponse.js"
+import { makeNodeSink, sendError } from "./nodeSink.js"
+import { parseJsonObject, validateBody } from "./validate.js"
+
+export interface RoutedEndpoint {
+  readonly kind: RequestKind
+  readonly flavor: ErrorFlavor
+  /** Path forwarded to the node. */
+  readonly upstreamPath: string
+}
+
+/** What the hot path needs from the runtime, resolved once when the server starts. */
+export interface InferenceDeps {
+  readonly maxBodyBytes: number
+  /** Runs one request's workflow (stamping `arrivedAt`); the fiber is interrupted if the client goes away. */
+  readonly run: (intent: RoutingIntent, sink: ClientSink) => Fiber.RuntimeFiber<void, never>
+  /** Authorises (and may clamp the priority of) a request; `undefined` when auth is off. */
+  readonly authorize?: (
+    req: IncomingMessage,
+    kind: RequestKind,
+    model: string,
+    priority: number,
+    promptTokens: number
+  ) => Effect.Effect<{ readonly priority: number; readonly done: (outputTokens: number) => Effect.Effect<void> }, GatewayError>
+  readonly runtime: Runtime.Runtime<never>
+  /** Counts requests in flight at the HTTP edge (for graceful shutdown). */
+  readonly track: (res: ServerResponse) => void
+}
+
+const badPriority = new BadRequest({ reason: "Field", message: "priority must be an integer between 1 and 10" })
+
+/** Header first, then the body's top-level `priority` (always stripped before forwarding). */
+const priorityOf = (req: IncomingMessage, body: Record<string, unknown>): Either.Either<number, BadRequest> => {
+  const header = parsePriority(req.headers["x-sollol-priority"])
+  const fromBody = parsePriority(body.priority)
+  if (header === null || fromBody === null) return Either.left(badPriority)
+  return Either.right(header ?? fromBody ?? DEFAULT_PRIORITY)
+}
+
+const framingOf = (kind: RequestKind, stream: boolean): ClientSink["framing"] =>
+  !stream ? "json" : kind.startsWith("openai-") ? "sse" : "ndjson"
+
+export const makeInferenceHandler = (endpoint: RoutedEndpoint, deps: InferenceDeps) => {
+  const runFork = Runtime.runFork(deps.runtime)
+  return (req: IncomingMessage, res: ServerResponse): void => {
+    deps.track(res)
+    readBody(req, deps.maxBodyBytes, (tooLarge, raw) => {
+      if (tooLarge !== undefined) return sendError(res, tooLarge, endpoint.flavor, { connection: "close" })
+      const parsed = Either.flatMap(parseJsonObject(raw), (body) => validateBody(endpoint.kind, body))
+      if (Either.isLeft(parsed)) return sendError(res, parsed.left, endpoint.flavor)
+      const body = parsed.right
+      const priority = priorityOf(req, body)
+      if (Either.isLeft(priority)) return sendError(res, priority.left, endpoint.flavor)
+      const changed = body.priority !== undefined || endpoint.kind === "show" && body.model === undefined
+      if (body.priority !== undefined) delete body.priority
+      const requestId = req.headers["x-sollol-request-id"]
+      const intent = makeIntent({
+        kind: endpoint.kind,
+        body,
+        priority: priority.right,
+        arrivedAt: 0, // stamped from Effect's Clock when the workflow fiber starts
+        path: endpoint.upstreamPath,
+        headers: forwardRequestHeaders(req.headers),
+        ...(changed ? {} : { raw }),
+        ...(typeof requestId === "string" ? { requestId } : {})
+      })
+      const sink = makeNodeSink(res, framingOf(endpoint.kind, intent.stream), endpoint.flavor)
+      const start = (finalIntent: RoutingIntent) => {
+        const fiber = deps.run(finalIntent, sink)
+        res.once("close", () => {
+          if (!res.writableFinished) runFork(Fiber.interrupt(fiber))
+        })
+        return fiber
+      }
+      if (deps.authorize === undefined) return void start(intent)
+      runFork(
+        deps.authorize(req, endpoint.kind, intent.model, intent.priority, intent.promptTokens).pipe(
+          Effect.matchEffect({
+            onFailure: (error) => Effect.sync(() => sendError(res, error, endpoint.flavor)),
+            onSuccess: ({ done, priority: clamped }) =>
+              Effect.gen(function*() {
+                const fiber = start(clamped === intent.priority ? intent : { ...intent, priority: clamped })
+                yield* Fiber.await(fiber)
+                yield* done(intent.expectedOutputTokens)
+              })
+          })
+        )
+      )
+    })
+  }
+}
