@@ -52,7 +52,7 @@ describe("the ollama client through the gateway", () => {
   it("generates, without and with streaming", async () => {
     const res = await ollama.generate({ model: "llama3.2:3b", prompt: "Hi", options: { num_predict: 4 } })
     expect(res.done).toBe(true)
-    expect(res.response.length).toBeGreaterThan(0)
+    expect(res.response?.length).toBeGreaterThan(0)
     expect(Array.isArray(res.context)).toBe(true)
     const stream = await ollama.generate({ model: "llama3.2:3b", prompt: "Hi", stream: true, options: { num_predict: 4 } })
     let chunks = 0
