@@ -1,39 +1,44 @@
 /**
- * Per-key rate limits as token buckets on Effect's Clock: one bucket of requests per minute and one of tokens per
- * minute, each refilled continuously. Over the limit fails with `AuthError("RateLimited")` and a Retry-After.
+ * Per-key rate limits on Effect's Clock. Requests per minute: a sliding-window log, so no 60 s window ever holds more
+ * than `rpm` admitted requests. Tokens per minute: a token bucket refilled continuously (bursty costs average out).
+ * Over a limit fails with `AuthError("RateLimited")` and a Retry-After.
  */
 import { Clock, Context, Effect, HashMap, Layer, Option, Ref } from "effect"
 import { AuthError } from "../domain/errors.js"
 
 export interface Limits {
-  /** Requests per minute: bucket capacity `rpm`, refilled at `rpm / 60` per second. Absent = unlimited. */
+  /**
+   * Requests per minute, enforced exactly over every sliding 60 s window (a log of the admission times in the last
+   * minute, at most `rpm` entries per key). Absent = unlimited.
+   */
   readonly rpm?: number | undefined
-  /** Tokens per minute, the same way. Absent = unlimited. */
+  /** Tokens per minute: bucket capacity `tpm`, refilled at `tpm / 60` per second. Absent = unlimited. */
   readonly tpm?: number | undefined
 }
 
 export interface Cost {
-  /** Requests this call counts for (1 per HTTP request). */
+  /** Requests this call counts for (1 per HTTP request; a cost above `rpm` counts as `rpm`). */
   readonly requests: number
   /** Tokens charged up front (the prompt estimate); the rest comes later through `commitTokens`. */
   readonly tokens: number
 }
 
 export interface RateLimiterOptions {
-  /** Keys with buckets kept; past it, idle (full) buckets go first, then the least recently used. Default 10_000. */
+  /** Keys with state kept; past it, idle keys go first, then the least recently used. Default 10_000. */
   readonly maxKeys?: number
 }
 
 export interface RateLimiterService {
   /**
-   * Takes `cost` from the key's buckets, or takes nothing and fails with `RateLimited` and `retryAfterSeconds` (the
-   * time until enough has refilled, rounded up, at least 1). A cost above a bucket's capacity is admitted once the
-   * bucket is full, and drives it negative, so one huge request is possible but is paid for by the next ones.
+   * Takes `cost` from the key's limits, or takes nothing and fails with `RateLimited` and `retryAfterSeconds` (the
+   * time until the request would be admitted, rounded up, at least 1). A token cost above the bucket's capacity is
+   * admitted once the bucket is full, and drives it negative, so one huge request is possible but is paid for by the
+   * next ones.
    */
   readonly take: (keyId: string, limits: Limits, cost: Cost) => Effect.Effect<void, AuthError>
   /** Charges tokens known after the response (the output); may drive the bucket negative, delaying later requests. */
   readonly commitTokens: (keyId: string, tpm: number | undefined, actualTokens: number) => Effect.Effect<void>
-  /** Keys with a bucket in memory. */
+  /** Keys with state in memory. */
   readonly trackedKeys: Effect.Effect<number>
 }
 
@@ -45,8 +50,9 @@ interface Bucket {
   readonly at: number
 }
 
-interface KeyBuckets {
-  readonly requests: Bucket | undefined
+interface KeyState {
+  /** Admission times of the last minute, oldest first (possibly with expired ones at the front). */
+  readonly requests: ReadonlyArray<number>
   readonly tokens: Bucket | undefined
   readonly seenAt: number
 }
@@ -64,81 +70,106 @@ const levelAt = (bucket: Bucket | undefined, capacity: number, now: number): num
 const isFull = (bucket: Bucket | undefined, now: number): boolean =>
   bucket === undefined || levelAt(bucket, bucket.capacity, now) >= bucket.capacity - EPSILON
 
-/** Seconds until `level` reaches `need` at `capacity` per minute. */
-const secondsUntil = (level: number, need: number, capacity: number): number => ((need - level) * 60) / capacity
+/** The admission times still inside the window ending at `now` (a time `t` counts while `now - t < 1 minute`). */
+const liveTimes = (times: ReadonlyArray<number>, now: number): ReadonlyArray<number> => {
+  let first = 0
+  while (first < times.length && now - times[first]! >= MINUTE_MS) first++
+  return first === 0 ? times : times.slice(first)
+}
+
+const isIdle = (state: KeyState, now: number): boolean =>
+  liveTimes(state.requests, now).length === 0 && isFull(state.tokens, now)
 
 /**
- * Keeps at most `maxKeys` entries: 1. drop idle ones (every bucket full again, so forgetting them changes nothing);
- * 2. if still over, drop the least recently seen down to 90% of the bound, so eviction does not run on every call.
+ * Keeps at most `maxKeys` entries: 1. drop idle ones (nothing admitted in the last minute and the token bucket full
+ * again, so forgetting them changes nothing); 2. if still over, drop the least recently seen down to 90% of the
+ * bound, so eviction does not run on every call.
  */
 export const evict = (
-  map: HashMap.HashMap<string, KeyBuckets>,
+  map: HashMap.HashMap<string, KeyState>,
   maxKeys: number,
   now: number
-): HashMap.HashMap<string, KeyBuckets> => {
+): HashMap.HashMap<string, KeyState> => {
   if (HashMap.size(map) <= maxKeys) return map
-  const busy = HashMap.filter(map, (k) => !(isFull(k.requests, now) && isFull(k.tokens, now)))
+  const busy = HashMap.filter(map, (k) => !isIdle(k, now))
   if (HashMap.size(busy) <= maxKeys) return busy
   const keep = Math.max(1, Math.floor(maxKeys * 0.9))
   const newest = Array.from(busy).sort(([, a], [, b]) => b.seenAt - a.seenAt).slice(0, keep)
   return HashMap.fromIterable(newest)
 }
 
-type Verdict = { readonly ok: true } | { readonly ok: false; readonly wait: number; readonly what: string }
+type Verdict = { readonly ok: true } | { readonly ok: false; readonly waitMs: number; readonly what: string }
+
+/**
+ * The sliding-window log: 1. drop times a minute old or older; 2. admit `need` more when at most `rpm - need` remain;
+ * 3. otherwise the wait is until the time whose expiry frees the last needed place leaves the window.
+ */
+const checkRequests = (live: ReadonlyArray<number>, need: number, rpm: number, now: number): number | undefined => {
+  const excess = live.length + need - rpm
+  return excess <= 0 ? undefined : live[excess - 1]! + MINUTE_MS - now
+}
 
 export const make = (options: RateLimiterOptions = {}): Effect.Effect<RateLimiterService> =>
   Effect.gen(function*() {
     const maxKeys = Math.max(1, options.maxKeys ?? 10_000)
-    const state = yield* Ref.make(HashMap.empty<string, KeyBuckets>())
+    const state = yield* Ref.make(HashMap.empty<string, KeyState>())
 
-    const store = (map: HashMap.HashMap<string, KeyBuckets>, keyId: string, entry: KeyBuckets, now: number) =>
+    const store = (map: HashMap.HashMap<string, KeyState>, keyId: string, entry: KeyState, now: number) =>
       evict(HashMap.set(map, keyId, entry), maxKeys, now)
 
-    const take = (keyId: string, limits: Limits, cost: Cost): Effect.Effect<void, AuthError> => {
+    const decide = (
+      map: HashMap.HashMap<string, KeyState>,
+      keyId: string,
+      limits: Limits,
+      cost: Cost,
+      now: number
+    ): readonly [Verdict, HashMap.HashMap<string, KeyState>] => {
       const { rpm, tpm } = limits
-      if (rpm === undefined && tpm === undefined) return Effect.void
-      return Effect.flatMap(Clock.currentTimeMillis, (now) =>
-        Ref.modify(state, (map): [Verdict, HashMap.HashMap<string, KeyBuckets>] => {
-          const current = Option.getOrUndefined(HashMap.get(map, keyId))
-          const requests = Math.max(0, cost.requests)
-          const tokens = Math.max(0, cost.tokens)
-          let verdict: Verdict = { ok: true }
-          const check = (level: number, need: number, capacity: number, what: string) => {
-            if (level + EPSILON >= need) return
-            const wait = secondsUntil(level, need, capacity)
-            if (verdict.ok || wait > verdict.wait) verdict = { ok: false, wait, what }
-          }
-          const reqLevel = rpm === undefined ? 0 : levelAt(current?.requests, rpm, now)
-          const tokLevel = tpm === undefined ? 0 : levelAt(current?.tokens, tpm, now)
-          if (rpm !== undefined) check(reqLevel, Math.min(requests, rpm), rpm, `${rpm} requests per minute`)
-          if (tpm !== undefined) check(tokLevel, Math.min(tokens, tpm), tpm, `${tpm} tokens per minute`)
-          if (!verdict.ok) return [verdict, map]
-          const entry: KeyBuckets = {
-            requests: rpm === undefined ? undefined : { level: reqLevel - requests, capacity: rpm, at: now },
-            tokens: tpm === undefined ? current?.tokens : { level: tokLevel - tokens, capacity: tpm, at: now },
-            seenAt: now
-          }
-          return [verdict, store(map, keyId, entry, now)]
-        })).pipe(
-          Effect.flatMap((verdict) =>
+      const current = Option.getOrUndefined(HashMap.get(map, keyId))
+      const need = rpm === undefined ? 0 : Math.min(Math.max(0, Math.ceil(cost.requests)), rpm)
+      const tokens = Math.max(0, cost.tokens)
+      let verdict: Verdict = { ok: true }
+      const refuse = (waitMs: number, what: string) => {
+        if (verdict.ok || waitMs > verdict.waitMs) verdict = { ok: false, waitMs, what }
+      }
+      const live = liveTimes(current?.requests ?? [], now)
+      const reqWait = rpm === undefined ? undefined : checkRequests(live, need, rpm, now)
+      if (reqWait !== undefined) refuse(reqWait, `${rpm} requests per minute`)
+      const tokLevel = tpm === undefined ? 0 : levelAt(current?.tokens, tpm, now)
+      const tokNeed = tpm === undefined ? 0 : Math.min(tokens, tpm)
+      if (tpm !== undefined && tokLevel + EPSILON < tokNeed) {
+        refuse(((tokNeed - tokLevel) * MINUTE_MS) / tpm, `${tpm} tokens per minute`)
+      }
+      if (!verdict.ok) return [verdict, map]
+      const entry: KeyState = {
+        requests: need === 0 ? live : [...live, ...Array.from({ length: need }, () => now)],
+        tokens: tpm === undefined ? current?.tokens : { level: tokLevel - tokens, capacity: tpm, at: now },
+        seenAt: now
+      }
+      return [verdict, store(map, keyId, entry, now)]
+    }
+
+    const take = (keyId: string, limits: Limits, cost: Cost): Effect.Effect<void, AuthError> =>
+      limits.rpm === undefined && limits.tpm === undefined ? Effect.void : Effect.flatMap(
+        Clock.currentTimeMillis,
+        (now) =>
+          Effect.flatMap(Ref.modify(state, (map) => decide(map, keyId, limits, cost, now)), (verdict) =>
             verdict.ok ? Effect.void : Effect.fail(
               new AuthError({
                 reason: "RateLimited",
                 message: `rate limit exceeded: ${verdict.what}`,
-                retryAfterSeconds: Math.max(1, Math.ceil(verdict.wait - EPSILON))
+                retryAfterSeconds: Math.max(1, Math.ceil(verdict.waitMs / 1000 - EPSILON))
               })
-            )
-          )
-        )
-    }
+            ))
+      )
 
     const commitTokens = (keyId: string, tpm: number | undefined, actualTokens: number): Effect.Effect<void> =>
       tpm === undefined || !(actualTokens > 0) ? Effect.void : Effect.flatMap(Clock.currentTimeMillis, (now) =>
         Ref.update(state, (map) => {
           const current = Option.getOrUndefined(HashMap.get(map, keyId))
           const level = levelAt(current?.tokens, tpm, now) - actualTokens
-          const entry: KeyBuckets = {
-            requests: current?.requests,
+          const entry: KeyState = {
+            requests: current?.requests ?? [],
             tokens: { level, capacity: tpm, at: now },
             seenAt: now
           }

@@ -5,21 +5,35 @@ import * as RateLimiter from "../../src/runtime/RateLimiter.js"
 const one = { requests: 1, tokens: 0 }
 
 describe("RateLimiter", () => {
-  it.effect("rejects the request over the rate with a Retry-After, and admits it once the bucket refills", () =>
+  it.effect("rejects the request over the rate with a Retry-After, and admits it once the window has passed", () =>
     Effect.gen(function*() {
       const limiter = yield* RateLimiter.make()
       for (let i = 0; i < 3; i++) yield* limiter.take("k", { rpm: 3 }, one)
       const error = yield* Effect.flip(limiter.take("k", { rpm: 3 }, one))
       assert.strictEqual(error.reason, "RateLimited")
-      assert.strictEqual(error.retryAfterSeconds, 20)
+      assert.strictEqual(error.retryAfterSeconds, 60)
       assert.include(error.message, "3 requests per minute")
-      yield* TestClock.adjust("19 seconds")
+      yield* TestClock.adjust("59 seconds")
       const early = yield* Effect.flip(limiter.take("k", { rpm: 3 }, one))
       assert.strictEqual(early.retryAfterSeconds, 1)
       yield* TestClock.adjust("1 second")
       yield* limiter.take("k", { rpm: 3 }, one)
       yield* TestClock.adjust("1 minute")
       for (let i = 0; i < 3; i++) yield* limiter.take("k", { rpm: 3 }, one)
+    }))
+
+  it.effect("counts requests over a sliding minute: each admission frees its place exactly 60 s later", () =>
+    Effect.gen(function*() {
+      const limiter = yield* RateLimiter.make()
+      yield* limiter.take("k", { rpm: 2 }, one) // t = 0
+      yield* TestClock.adjust("30 seconds")
+      yield* limiter.take("k", { rpm: 2 }, one) // t = 30
+      yield* TestClock.adjust("15 seconds")
+      assert.strictEqual((yield* Effect.flip(limiter.take("k", { rpm: 2 }, one))).retryAfterSeconds, 15)
+      yield* TestClock.adjust("15 seconds")
+      yield* limiter.take("k", { rpm: 2 }, one) // t = 60: the first left the window
+      yield* TestClock.adjust("1 second")
+      assert.strictEqual((yield* Effect.flip(limiter.take("k", { rpm: 2 }, one))).retryAfterSeconds, 29)
     }))
 
   it.effect("keeps keys apart and lets unlimited keys through", () =>
@@ -75,7 +89,7 @@ describe("RateLimiter", () => {
     Effect.gen(function*() {
       const limiter = yield* RateLimiter.make({ maxKeys: 10 })
       for (let i = 0; i < 10; i++) yield* limiter.take(`idle-${i}`, { rpm: 60 }, one)
-      yield* TestClock.adjust("2 seconds") // every bucket full again
+      yield* TestClock.adjust("1 minute") // nothing admitted in the last minute: every key idle
       yield* limiter.take("busy", { rpm: 1 }, one)
       assert.strictEqual(yield* limiter.trackedKeys, 1)
       for (let i = 0; i < 20; i++) {
