@@ -8,6 +8,16 @@ import { Context, Either, ParseResult, Schema } from "effect"
 const PositiveInt = Schema.Int.pipe(Schema.positive())
 const NonNegative = Schema.Number.pipe(Schema.nonNegative())
 
+/** Per-route-class overrides of the attempt time limits, ms. */
+const ClassTimeouts = Schema.Struct({
+  /** Time to first byte. */
+  firstByteMs: Schema.optional(PositiveInt),
+  /** Longest silence between chunks. */
+  idleMs: Schema.optional(PositiveInt),
+  /** Whole attempt. */
+  totalMs: Schema.optional(PositiveInt)
+})
+
 export const NodeConfig = Schema.Struct({
   /** Base URL, e.g. `http://gpu-1:11434`. */
   url: Schema.String.pipe(Schema.filter((s) => URL.canParse(s) && /^https?:/.test(s), { message: () => "must be an http(s) URL" })),
@@ -43,7 +53,15 @@ export const AppConfigSchema = Schema.Struct({
     /** Add `_sollol_routing` to non-streaming JSON responses. Default true. */
     includeRoutingInfo: Schema.optionalWith(Schema.Boolean, { default: () => true }),
     /** Hedge non-streaming requests after the observed p95. Default false. */
-    hedging: Schema.optionalWith(Schema.Boolean, { default: () => false })
+    hedging: Schema.optionalWith(Schema.Boolean, { default: () => false }),
+    /** Latency samples per (model, kind) before hedging starts. Default 20. */
+    hedgeMinSamples: Schema.optionalWith(PositiveInt, { default: () => 20 }),
+    /** Consecutive "cannot load this model" failures that exclude a node for that model only. Default 2. */
+    modelFailureThreshold: Schema.optionalWith(PositiveInt, { default: () => 2 }),
+    /** How long a node stays excluded for a model it could not load, ms (doubles per re-opening, up to 8×). Default 60 000. */
+    modelCooldownMs: Schema.optionalWith(PositiveInt, { default: () => 60_000 }),
+    /** How long a node that answered 503 "server busy" is treated as saturated, ms. Default 1 000. */
+    busyBackoffMs: Schema.optionalWith(NonNegative, { default: () => 1_000 })
   }),
   timeouts: Schema.Struct({
     /** TCP connect, ms. Default 5 000. */
@@ -53,7 +71,11 @@ export const AppConfigSchema = Schema.Struct({
     /** Longest silence between chunks, ms. Default 120 000. */
     idleMs: Schema.optionalWith(PositiveInt, { default: () => 120_000 }),
     /** Whole request, ms. Default 900 000. */
-    totalMs: Schema.optionalWith(PositiveInt, { default: () => 900_000 })
+    totalMs: Schema.optionalWith(PositiveInt, { default: () => 900_000 }),
+    /** Embedding routes (`/api/embed`, `/api/embeddings`, `/v1/embeddings`); unset fields use the values above. */
+    embedding: Schema.optionalWith(ClassTimeouts, { default: () => ({}) }),
+    /** `/api/show`; unset fields: first byte and idle 30 000, total 60 000. */
+    show: Schema.optionalWith(ClassTimeouts, { default: () => ({}) })
   }),
   queue: Schema.Struct({
     /** Most requests waiting for a slot. Default 1 000. */

@@ -1,6 +1,7 @@
 /** The one place where tagged errors become HTTP statuses and bodies (Ollama's shape, or OpenAI's on /v1). */
 import type { GatewayError } from "../domain/errors.js"
 import { stringifyJson } from "../domain/json.js"
+import { describeUpstreamError } from "../runtime/timeouts.js"
 
 export type { GatewayError }
 
@@ -47,9 +48,11 @@ const statusOf = (error: GatewayError): { status: number; retryAfter?: number } 
 
 /** The message a client sees: the node's own text for a relayed status, else the error's message. */
 export const messageOf = (error: GatewayError): string =>
-  error._tag === "UpstreamError" && error.reason === "StatusCode" && error.detail !== undefined
+  error._tag !== "UpstreamError"
+    ? error.message
+    : error.reason === "StatusCode" && error.detail !== undefined
     ? error.detail
-    : error.message
+    : describeUpstreamError(error)
 
 const openAiType = (status: number) =>
   status === 400 || status === 413 || status === 405

@@ -15,7 +15,9 @@ import * as Admission from "./Admission.js"
 import * as DecisionLog from "./DecisionLog.js"
 import { makeHttpUpstream } from "./httpUpstream.js"
 import * as LearningStore from "./LearningStore.js"
+import * as Reliability from "./Reliability.js"
 import { makeRetryBudget } from "./retryPolicy.js"
+import { timeoutTableOf } from "./timeouts.js"
 import { RetryBudgetTag, WorkflowConfig } from "./workflow.js"
 import type { WorkflowServices } from "./workflow.js"
 
@@ -90,9 +92,8 @@ export const layer = (config: AppConfig, options: RuntimeOptions = {}) => {
     retryBackoffMs: config.routing.retryBackoffMs,
     includeRoutingInfo: config.routing.includeRoutingInfo,
     panicMode: config.routing.panicMode,
-    firstByteTimeoutMs: config.timeouts.firstByteMs,
-    idleTimeoutMs: config.timeouts.idleMs,
-    totalTimeoutMs: config.timeouts.totalMs,
+    timeouts: timeoutTableOf(config),
+    hedging: config.routing.hedging,
     configuredSlots: new Set(config.nodes.filter((n) => n.slots !== undefined).map(nodeIdOf))
   })
   const budget = Layer.effect(
@@ -107,7 +108,13 @@ export const layer = (config: AppConfig, options: RuntimeOptions = {}) => {
     LearningStore.layer(),
     DecisionLog.layer(),
     settings,
-    budget
+    budget,
+    Reliability.layer({
+      modelFailureThreshold: config.routing.modelFailureThreshold,
+      modelCooldownMs: config.routing.modelCooldownMs,
+      busyBackoffMs: config.routing.busyBackoffMs,
+      minLatencySamples: config.routing.hedgeMinSamples
+    })
   )
   return Layer.provideMerge(Layer.merge(addConfiguredNodes(config, factory), wakeOnChanges), services) as Layer.Layer<
     WorkflowServices,

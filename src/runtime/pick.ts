@@ -1,21 +1,24 @@
 /**
- * The score step: candidates from the registry (routable, has the model, not yet tried), joined with what the
- * learning store knows, handed to the strategy; a pick on a node with a free slot reserves that slot at once.
+ * The score step: candidates from the registry (routable, has the model, not yet tried, not blocked for this
+ * model, not backing off after "server busy"), joined with what the learning store knows, handed to the
+ * strategy; a pick on a node with a free slot reserves that slot at once. Panic mode lives here too.
  */
-import { Effect, Option } from "effect"
+import { Clock, Effect, Option } from "effect"
 import type { NodeHandle } from "../actors/NodeRegistry.js"
 import type { NodeRegistry } from "../actors/NodeRegistry.js"
 import type { Candidate } from "../domain/Candidate.js"
+import { simplePick } from "../domain/Decision.js"
 import type { Pick } from "../domain/Decision.js"
 import type { NodeId } from "../domain/NodeId.js"
 import type { RoutingIntent } from "../domain/Request.js"
 import type { Strategy } from "../strategies/Strategy.js"
 import type { Grant } from "./Admission.js"
 import type { LearningStore } from "./LearningStore.js"
+import type { ReliabilityService } from "./Reliability.js"
 
 export type Reservation =
   | { readonly _tag: "Picked"; readonly pick: Pick; readonly handle: NodeHandle; readonly candidates: number }
-  /** Nothing can ever serve this attempt: no node has the model, or every routable one was tried. */
+  /** Nothing can ever serve this attempt: no node has the model, or every routable one was tried or blocked. */
   | { readonly _tag: "Unservable"; readonly hasModel: number }
 
 /** Joins learned figures; a learned slot count replaces the default one unless slots were configured. */
@@ -29,38 +32,88 @@ const enrich = (learning: LearningStore["Type"], configuredSlots: ReadonlySet<No
       : { ...candidate, perf, slots: learnedSlots ?? candidate.slots }
   })
 
-/**
- * One look at the cluster for `intent`. `None` means "wait": the chosen node has no free slot now.
- * Must not block: it runs inside the admission critical section.
- */
 export interface ScoringServices {
   readonly registry: NodeRegistry["Type"]
   readonly strategy: Strategy["Type"]
   readonly learning: LearningStore["Type"]
+  readonly reliability: ReliabilityService
 }
 
+export interface ScoringOptions {
+  readonly configuredSlots: ReadonlySet<NodeId>
+  /** When nothing is routable for the model: try the least-recently-failed node instead of failing fast. */
+  readonly panicMode: boolean
+}
+
+const reserve = (handle: NodeHandle, pick: Pick, candidates: number) =>
+  Effect.map(handle.load.begin, (end): Option.Option<Grant<Reservation>> =>
+    Option.some({ value: { _tag: "Picked", pick, handle, candidates }, release: end }))
+
+const unservable = (hasModel: number): Option.Option<Grant<Reservation>> =>
+  Option.some({ value: { _tag: "Unservable", hasModel }, release: Effect.void })
+
+/**
+ * Panic mode (Envoy's panic threshold, reduced to its last resort): the excluded node whose last failure is the
+ * oldest, else a routable node whose model breaker is open. Only for a first attempt; retries never panic.
+ */
+const panicPick = (services: ScoringServices, intent: RoutingIntent, blocked: ReadonlyArray<Candidate>) =>
+  Effect.gen(function*() {
+    const excluded = yield* services.registry.leastRecentlyFailed(intent.model)
+    const handle = Option.isSome(excluded)
+      ? excluded
+      : Option.flatMap(Option.fromNullable(blocked[0]), (c) => services.registry.get(c.nodeId))
+    if (Option.isNone(handle)) return Option.none<NodeHandle>()
+    return Option.some(handle.value)
+  })
+
+const panicCandidate = (handle: NodeHandle, inFlight: number): Candidate => ({
+  nodeId: handle.nodeId,
+  health: "degraded",
+  preferred: false,
+  inFlight,
+  slots: 1,
+  ewmaMs: 0,
+  modelLoaded: false,
+  optionsMatch: true,
+  recentFailures: 0,
+  perf: undefined
+})
+
+/**
+ * One look at the cluster for `intent`. `None` means "wait": the chosen node has no free slot now, or every
+ * eligible node backs off after "server busy" (a wake-up is scheduled when that ends).
+ * Must not block: it runs inside the admission critical section.
+ */
 export const tryReserve = (
   services: ScoringServices,
   intent: RoutingIntent,
   tried: ReadonlySet<NodeId>,
-  configuredSlots: ReadonlySet<NodeId>
+  options: ScoringOptions
 ): Effect.Effect<Option.Option<Grant<Reservation>>> =>
   Effect.gen(function*() {
-    const { learning, registry, strategy } = services
+    const { learning, registry, reliability, strategy } = services
+    const now = yield* Clock.currentTimeMillis
     const { candidates, hasModel } = yield* registry.candidates(intent.model, intent.loadOptions)
-    const eligible = candidates.filter((c) => !tried.has(c.nodeId))
+    const untried = candidates.filter((c) => !tried.has(c.nodeId))
+    const eligible = untried.filter((c) => !reliability.modelBlocked(c.nodeId, intent.model, now))
     if (eligible.length === 0) {
-      return Option.some({ value: { _tag: "Unservable", hasModel: hasModel.length }, release: Effect.void })
+      if (options.panicMode && tried.size === 0 && hasModel.length > 0) {
+        const handle = yield* panicPick(services, intent, untried)
+        if (Option.isSome(handle)) {
+          const inFlight = yield* handle.value.load.inFlight
+          const pick = simplePick(panicCandidate(handle.value, inFlight), "panic mode: no routable node, trying the least-recently-failed one")
+          return yield* reserve(handle.value, pick, 0)
+        }
+      }
+      return unservable(hasModel.length)
     }
-    const enriched = yield* Effect.forEach(eligible, enrich(learning, configuredSlots, intent.model))
+    const open = eligible.filter((c) => !reliability.busy(c.nodeId, now))
+    if (open.length === 0) return Option.none()
+    const enriched = yield* Effect.forEach(open, enrich(learning, options.configuredSlots, intent.model))
     const picked = yield* strategy.choose(intent, enriched)
     if (Option.isNone(picked)) return Option.none()
     const chosen = picked.value.candidate
     const handle = registry.get(chosen.nodeId)
     if (Option.isNone(handle) || chosen.inFlight >= chosen.slots) return Option.none()
-    const end = yield* handle.value.load.begin
-    return Option.some({
-      value: { _tag: "Picked", pick: picked.value, handle: handle.value, candidates: enriched.length },
-      release: end
-    })
+    return yield* reserve(handle.value, picked.value, enriched.length)
   })

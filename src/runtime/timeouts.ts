@@ -1,0 +1,114 @@
+/**
+ * Per-route-class time limits for one attempt, enforced on Effect's clock (so TestClock drives them and every
+ * transport gets them, the in-process one included): time to first byte, idle gap between chunks, and total.
+ * The HTTP transport also passes the first two to undici, and enforces connect there.
+ */
+import { Clock, Effect } from "effect"
+import { UpstreamError } from "../domain/errors.js"
+import type { NodeId } from "../domain/NodeId.js"
+import type { RequestKind } from "../domain/Request.js"
+
+export interface ClassTimeouts {
+  /** Time to the response head, ms. */
+  readonly firstByteMs: number
+  /** Longest gap between body chunks, ms. */
+  readonly idleMs: number
+  /** Whole attempt, ms. */
+  readonly totalMs: number
+}
+
+export type TimeoutClass = "generation" | "embedding" | "show"
+
+export type TimeoutTable = Readonly<Record<TimeoutClass, ClassTimeouts>>
+
+export const timeoutClassOf = (kind: RequestKind): TimeoutClass =>
+  kind === "show" ? "show" : kind === "embed" || kind === "embeddings" || kind === "openai-embeddings" ? "embedding" : "generation"
+
+/** What the attempt saw of the response so far; its callbacks run outside Effect, on every chunk. */
+export interface Activity {
+  readonly sentAt: number
+  headAt: number | undefined
+  lastAt: number
+}
+
+export const makeActivity = (now: number): Activity => ({ sentAt: now, headAt: undefined, lastAt: now })
+
+const watchdog = (nodeId: NodeId, activity: Activity, limits: ClassTimeouts, cls: TimeoutClass) =>
+  Effect.gen(function*() {
+    for (;;) {
+      const now = yield* Clock.currentTimeMillis
+      const waitingHead = activity.headAt === undefined
+      const deadline = waitingHead ? activity.sentAt + limits.firstByteMs : activity.lastAt + limits.idleMs
+      if (now >= deadline) {
+        return yield* new UpstreamError({
+          nodeId,
+          reason: waitingHead ? "FirstByteTimeout" : "IdleTimeout",
+          detail: waitingHead
+            ? `no response within ${limits.firstByteMs} ms (${cls} first-byte timeout)`
+            : `no data for ${limits.idleMs} ms (${cls} idle timeout)`
+        })
+      }
+      yield* Effect.sleep(deadline - now)
+    }
+  })
+
+/**
+ * Runs one upstream send under the three limits. Whichever fires first interrupts the send, which aborts the
+ * upstream request; the error names the limit.
+ */
+export const withTimeouts = <R>(
+  send: Effect.Effect<void, UpstreamError, R>,
+  nodeId: NodeId,
+  activity: Activity,
+  limits: ClassTimeouts,
+  cls: TimeoutClass
+): Effect.Effect<void, UpstreamError, R> =>
+  Effect.raceFirst(send, watchdog(nodeId, activity, limits, cls)).pipe(
+    Effect.timeoutFail({
+      duration: limits.totalMs,
+      onTimeout: () =>
+        new UpstreamError({ nodeId, reason: "TotalTimeout", detail: `not finished within ${limits.totalMs} ms (${cls} total timeout)` })
+    })
+  )
+
+/** A client-facing sentence for a failed attempt that names the limit or failure. */
+export const describeUpstreamError = (error: UpstreamError): string => {
+  const detail = error.detail !== undefined ? `: ${error.detail}` : ""
+  switch (error.reason) {
+    case "ConnectTimeout":
+      return `connect timeout: could not connect to node ${error.nodeId}${detail}`
+    case "FirstByteTimeout":
+      return `first-byte timeout: node ${error.nodeId} did not answer in time${detail}`
+    case "IdleTimeout":
+      return `idle timeout: node ${error.nodeId} stopped sending mid-response${detail}`
+    case "TotalTimeout":
+      return `total timeout: node ${error.nodeId} took too long${detail}`
+    case "Truncated":
+      return `node ${error.nodeId} cut the response short${detail}`
+    case "Transport":
+      return `node ${error.nodeId} is unreachable${detail}`
+    case "StatusCode":
+      return error.message
+  }
+}
+
+type Overrides = { readonly [K in keyof ClassTimeouts]?: number | undefined }
+
+const over = (base: ClassTimeouts, o: Overrides): ClassTimeouts => ({
+  firstByteMs: o.firstByteMs ?? base.firstByteMs,
+  idleMs: o.idleMs ?? base.idleMs,
+  totalMs: o.totalMs ?? base.totalMs
+})
+
+/** The table from config: generation takes the top-level limits; embedding and show override field by field. */
+export const timeoutTableOf = (config: {
+  readonly timeouts: ClassTimeouts & { readonly embedding: Overrides; readonly show: Overrides }
+}): TimeoutTable => {
+  const { embedding, firstByteMs, idleMs, show, totalMs } = config.timeouts
+  const generation = { firstByteMs, idleMs, totalMs }
+  return {
+    generation,
+    embedding: over(generation, embedding),
+    show: over({ firstByteMs: 30_000, idleMs: 30_000, totalMs: 60_000 }, show)
+  }
+}
