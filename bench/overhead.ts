@@ -1,0 +1,220 @@
+/**
+ * Gateway overhead: a near-instant upstream reached directly, through SOLLOL, and through nginx (when installed),
+ * for short non-streaming chats at concurrency 1 and 32 and for 64-chunk token streams. Prints added p50/p99
+ * latency, req/s ratios, and the gateway process's CPU µs per request and per chunk (from /proc).
+ *
+ *   npm run build && npx tsx bench/overhead.ts [--seconds 5]
+ */
+import { spawn } from "node:child_process"
+import type { ChildProcess } from "node:child_process"
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs"
+import { createServer } from "node:http"
+import type { AddressInfo } from "node:net"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { parseArgs } from "node:util"
+import { Pool } from "undici"
+
+const { values } = parseArgs({ options: { seconds: { type: "string", default: "5" } } })
+const SECONDS = Number(values.seconds)
+const CHUNKS = 64
+const MODEL = "llama3.2:3b"
+
+// ---- the upstream: answers like Ollama, instantly -------------------------------------------------------------
+const startUpstream = () =>
+  new Promise<number>((resolve) => {
+    const finalLine = JSON.stringify({
+      model: MODEL,
+      created_at: "2026-11-27T00:00:00Z",
+      message: { role: "assistant", content: "" },
+      done: true,
+      done_reason: "stop",
+      total_duration: 1000000,
+      load_duration: 0,
+      prompt_eval_count: 5,
+      prompt_eval_duration: 100000,
+      eval_count: CHUNKS,
+      eval_duration: 900000
+    })
+    const chunk = JSON.stringify({ model: MODEL, created_at: "2026-11-27T00:00:00Z", message: { role: "assistant", content: "tok" }, done: false }) + "\n"
+    const short = JSON.stringify({ ...JSON.parse(finalLine), message: { role: "assistant", content: "Hello there!" } })
+    const server = createServer((req, res) => {
+      if (req.url === "/api/version") return res.end('{"version":"0.12.6"}')
+      if (req.url === "/api/tags") {
+        return res.end(JSON.stringify({ models: [{ name: MODEL, model: MODEL, digest: "d", size: 1 }] }))
+      }
+      if (req.url === "/api/ps") return res.end(JSON.stringify({ models: [{ name: MODEL, model: MODEL, size_vram: 1, expires_at: "2318-01-01T00:00:00Z" }] }))
+      let body = ""
+      req.on("data", (c: Buffer) => (body += c.toString()))
+      req.on("end", () => {
+        if (body.includes('"stream":true')) {
+          res.writeHead(200, { "content-type": "application/x-ndjson" })
+          for (let i = 0; i < CHUNKS; i++) res.write(chunk)
+          res.end(finalLine + "\n")
+        } else {
+          res.writeHead(200, { "content-type": "application/json; charset=utf-8", "content-length": Buffer.byteLength(short) })
+          res.end(short)
+        }
+      })
+    })
+    server.keepAliveTimeout = 60_000
+    server.listen(0, "127.0.0.1", () => resolve((server.address() as AddressInfo).port))
+  })
+
+// ---- processes under test ---------------------------------------------------------------------------------------
+const freePort = () =>
+  new Promise<number>((resolve) => {
+    const s = createServer()
+    s.listen(0, "127.0.0.1", () => {
+      const port = (s.address() as AddressInfo).port
+      s.close(() => resolve(port))
+    })
+  })
+
+const waitReady = async (url: string) => {
+  for (let i = 0; i < 200; i++) {
+    try {
+      const r = await fetch(url)
+      if (r.status < 500) return
+    } catch {
+      // not up yet
+    }
+    await new Promise((r) => setTimeout(r, 50))
+  }
+  throw new Error(`${url} did not come up`)
+}
+
+const startGateway = async (upstreamPort: number) => {
+  const port = await freePort()
+  const child = spawn(process.execPath, ["bin/sollol.js", "serve", "--port", String(port), "--node", `http://127.0.0.1:${upstreamPort}`], {
+    stdio: ["ignore", "ignore", "inherit"],
+    env: { ...process.env, SOLLOL_DB: ":memory:", SOLLOL_LOG_LEVEL: "none" }
+  })
+  await waitReady(`http://127.0.0.1:${port}/healthz`)
+  return { port, child }
+}
+
+const startNginx = async (upstreamPort: number) => {
+  const nginx = ["/usr/sbin/nginx", "/usr/bin/nginx"].find(existsSync)
+  if (nginx === undefined) return undefined
+  const port = await freePort()
+  const dir = mkdtempSync(join(tmpdir(), "sollol-nginx-"))
+  writeFileSync(join(dir, "nginx.conf"), `
+worker_processes 1; daemon off; pid ${dir}/nginx.pid; error_log ${dir}/error.log;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}; proxy_temp_path ${dir}; fastcgi_temp_path ${dir}; uwsgi_temp_path ${dir}; scgi_temp_path ${dir};
+  upstream ollama { server 127.0.0.1:${upstreamPort}; keepalive 64; }
+  server {
+    listen 127.0.0.1:${port};
+    location / { proxy_pass http://ollama; proxy_http_version 1.1; proxy_set_header Connection ""; proxy_buffering off; }
+  }
+}`)
+  const child = spawn(nginx, ["-c", join(dir, "nginx.conf"), "-p", dir], { stdio: "ignore" })
+  await waitReady(`http://127.0.0.1:${port}/api/version`)
+  return { port, child }
+}
+
+/** CPU time (µs) of a process so far, from /proc/<pid>/stat (utime + stime, in clock ticks of 10 ms). */
+const cpuMicros = (child: ChildProcess | undefined): number => {
+  if (child?.pid === undefined) return Number.NaN
+  const fields = readFileSync(`/proc/${child.pid}/stat`, "utf8").split(") ")[1]!.split(" ")
+  return (Number(fields[11]) + Number(fields[12])) * 10_000
+}
+
+// ---- the load generator -----------------------------------------------------------------------------------------
+interface Result {
+  readonly rps: number
+  readonly p50: number
+  readonly p99: number
+  readonly requests: number
+  readonly cpuPerRequestUs: number
+}
+
+const quantile = (sorted: ReadonlyArray<number>, q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0
+
+const run = async (port: number, concurrency: number, stream: boolean, measured?: ChildProcess): Promise<Result> => {
+  const pool = new Pool(`http://127.0.0.1:${port}`, { connections: concurrency, pipelining: 1 })
+  const body = JSON.stringify({ model: MODEL, messages: [{ role: "user", content: "Hello!" }], stream })
+  const one = async () => {
+    const { body: b } = await pool.request({ path: "/api/chat", method: "POST", body, headers: { "content-type": "application/json" } })
+    for await (const _ of b) void _
+  }
+  for (let i = 0; i < 200; i++) await one() // warm up JIT and connections
+  const latencies: Array<number> = []
+  const cpuBefore = cpuMicros(measured)
+  const deadline = performance.now() + SECONDS * 1000
+  await Promise.all(Array.from({ length: concurrency }, async () => {
+    while (performance.now() < deadline) {
+      const t = performance.now()
+      await one()
+      latencies.push(performance.now() - t)
+    }
+  }))
+  const cpu = cpuMicros(measured) - cpuBefore
+  await pool.close()
+  latencies.sort((a, b) => a - b)
+  return {
+    rps: latencies.length / SECONDS,
+    p50: quantile(latencies, 0.5),
+    p99: quantile(latencies, 0.99),
+    requests: latencies.length,
+    cpuPerRequestUs: cpu / latencies.length
+  }
+}
+
+const fmt = (n: number, digits = 2) => (Number.isFinite(n) ? n.toFixed(digits) : "—")
+
+const main = async () => {
+  const upstreamPort = await startUpstream()
+  const gateway = await startGateway(upstreamPort)
+  const nginx = await startNginx(upstreamPort)
+  try {
+    const rows: Array<Array<string>> = []
+    const cases = [
+      { name: "short JSON, c=1", concurrency: 1, stream: false },
+      { name: "short JSON, c=32", concurrency: 32, stream: false },
+      { name: `stream of ${CHUNKS} chunks, c=8`, concurrency: 8, stream: true }
+    ]
+    const figures: Record<string, { direct: Result; sollol: Result; nginx: Result | undefined }> = {}
+    for (const c of cases) {
+      const direct = await run(upstreamPort, c.concurrency, c.stream)
+      const sollol = await run(gateway.port, c.concurrency, c.stream, gateway.child)
+      const viaNginx = nginx === undefined ? undefined : await run(nginx.port, c.concurrency, c.stream, nginx.child)
+      figures[c.name] = { direct, sollol, nginx: viaNginx }
+      rows.push([
+        c.name,
+        fmt(direct.rps, 0),
+        fmt(sollol.rps, 0),
+        viaNginx === undefined ? "—" : fmt(viaNginx.rps, 0),
+        viaNginx === undefined ? "—" : fmt(sollol.rps / viaNginx.rps),
+        fmt(sollol.p50 - direct.p50, 3),
+        fmt(sollol.p99 - direct.p99, 3),
+        viaNginx === undefined ? "—" : fmt(viaNginx.p50 - direct.p50, 3),
+        fmt(sollol.cpuPerRequestUs, 0),
+        viaNginx === undefined ? "—" : fmt(viaNginx.cpuPerRequestUs, 0)
+      ])
+    }
+    const header = ["case", "direct req/s", "sollol req/s", "nginx req/s", "sollol/nginx", "sollol +p50 ms", "sollol +p99 ms", "nginx +p50 ms", "sollol CPU µs/req", "nginx CPU µs/req"]
+    const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)))
+    const line = (r: ReadonlyArray<string>) => r.map((v, i) => v.padStart(widths[i]!)).join("  ")
+    console.log(`\nSOLLOL gateway overhead (${SECONDS} s per run, upstream answers instantly)\n`)
+    console.log(line(header))
+    for (const r of rows) console.log(line(r))
+    const short = figures["short JSON, c=32"]!.sollol
+    const stream = figures[`stream of ${CHUNKS} chunks, c=8`]!.sollol
+    const perChunk = (stream.cpuPerRequestUs - short.cpuPerRequestUs) / (CHUNKS + 1)
+    const streamVsNginx = figures[`stream of ${CHUNKS} chunks, c=8`]!.nginx
+    console.log(`\ntargets: added p50 at c=1 ≤ 0.3 ms → ${fmt(figures["short JSON, c=1"]!.sollol.p50 - figures["short JSON, c=1"]!.direct.p50, 3)} ms`)
+    console.log(`         CPU per short request ≤ 150 µs → ${fmt(short.cpuPerRequestUs, 0)} µs`)
+    console.log(`         CPU per streamed chunk ≤ 10 µs → ${fmt(perChunk, 1)} µs`)
+    console.log(`         token streams ≥ 0.9 × nginx req/s → ${streamVsNginx === undefined ? "nginx not installed" : fmt(stream.rps / streamVsNginx.rps)}`)
+  } finally {
+    gateway.child.kill("SIGTERM")
+    nginx?.child.kill("SIGTERM")
+    setTimeout(() => process.exit(0), 500)
+  }
+}
+
+void main()
