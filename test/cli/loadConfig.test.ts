@@ -1,0 +1,62 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { Either } from "effect"
+import { afterAll, describe, expect, it } from "vitest"
+import { loadConfig } from "../../src/cli/loadConfig.js"
+
+const dir = mkdtempSync(join(tmpdir(), "sollol-config-"))
+afterAll(() => rmSync(dir, { recursive: true, force: true }))
+
+const file = (name: string, text: string) => {
+  const path = join(dir, name)
+  writeFileSync(path, text)
+  return path
+}
+
+describe("loadConfig", () => {
+  it("falls back to the local Ollama when no node is configured", () => {
+    const config = Either.getOrThrow(loadConfig({}, {}))
+    expect(config.nodes).toEqual([{ url: "http://127.0.0.1:11434" }])
+    expect(config.port).toBe(8000)
+    expect(config.strategy).toBe("sollol")
+  })
+
+  it("lets flags beat env and env beat the file", () => {
+    const path = file("a.yaml", "port: 9000\nstrategy: random\nnodes:\n  - url: http://file:11434\nqueue:\n  maxSize: 7\n")
+    const fromFile = Either.getOrThrow(loadConfig({ config: path }, {}))
+    expect(fromFile.port).toBe(9000)
+    expect(fromFile.queue.maxSize).toBe(7)
+    expect(fromFile.queue.agingIntervalMs).toBe(5000)
+    const withEnv = Either.getOrThrow(loadConfig({ config: path }, { SOLLOL_PORT: "9100", SOLLOL_NODES: "http://a:1,http://b:2" }))
+    expect(withEnv.port).toBe(9100)
+    expect(withEnv.nodes.map((n) => n.url)).toEqual(["http://a:1", "http://b:2"])
+    const withFlags = Either.getOrThrow(loadConfig({ config: path, port: "9200", node: ["http://c:3"] }, { SOLLOL_PORT: "9100" }))
+    expect(withFlags.port).toBe(9200)
+    expect(withFlags.nodes.map((n) => n.url)).toEqual(["http://c:3"])
+    expect(withFlags.strategy).toBe("random")
+  })
+
+  it("reads JSON config files too", () => {
+    const path = file("b.json", JSON.stringify({ nodes: [{ url: "http://j:1", name: "j", slots: 2 }] }))
+    expect(Either.getOrThrow(loadConfig({ config: path }, {})).nodes).toEqual([{ url: "http://j:1", name: "j", slots: 2 }])
+  })
+
+  it("stops with a message that names the bad field", () => {
+    const path = file("bad.yaml", "port: not-a-port\nnodes:\n  - url: ftp://x\nrouting:\n  maxAttempts: 0\nbogus: 1\n")
+    const result = loadConfig({ config: path }, {})
+    expect(Either.isLeft(result)).toBe(true)
+    const message = Either.isLeft(result) ? result.left : ""
+    expect(message).toContain("port")
+    expect(message).toContain("nodes.0.url")
+    expect(message).toContain("routing.maxAttempts")
+    expect(message).toContain("bogus")
+  })
+
+  it("reports an unreadable or malformed file", () => {
+    expect(Either.isLeft(loadConfig({ config: join(dir, "missing.yaml") }, {}))).toBe(true)
+    const path = file("broken.yaml", "nodes: [unclosed\n")
+    const result = loadConfig({ config: path }, {})
+    expect(Either.isLeft(result) && result.left).toMatch(/not valid YAML/)
+  })
+})
