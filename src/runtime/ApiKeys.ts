@@ -111,6 +111,15 @@ export const allowsModel = (record: KeyRecord, model: string): boolean =>
 export const clampPriority = (record: KeyRecord, priority: Priority): Priority =>
   Math.min(priority, record.maxPriority ?? MAX_PRIORITY)
 
+const UNIT_MS: Readonly<Record<string, number>> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 }
+
+/** A key lifetime such as `30d` in ms (units s, m, h, d, w); `undefined` when malformed. */
+export const parseDuration = (text: string): number | undefined => {
+  const match = /^(\d+)([smhdw])$/.exec(text.trim())
+  const unit = match?.[2] === undefined ? undefined : UNIT_MS[match[2]]
+  return match?.[1] === undefined || unit === undefined ? undefined : Number(match[1]) * unit
+}
+
 export const hashToken = (token: string): string => createHash("sha256").update(token, "utf8").digest("hex")
 
 const displayPrefix = (stored: string): string => `${stored}…`

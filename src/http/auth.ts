@@ -1,0 +1,126 @@
+/**
+ * Gateway authentication and authorisation: which permission each route needs, the key from the request headers,
+ * whether auth is on (by `auth.mode` and, in `auto`, by whether any key exists), per-key limits and priority ceiling.
+ */
+import type { IncomingMessage } from "node:http"
+import { Effect, Ref } from "effect"
+import type { AuthError } from "../domain/errors.js"
+import type { RequestKind } from "../domain/Request.js"
+import { ApiKeys, clampPriority } from "../runtime/ApiKeys.js"
+import type { KeyRecord, Permission } from "../runtime/ApiKeys.js"
+import { RateLimiter } from "../runtime/RateLimiter.js"
+
+export type AuthMode = "auto" | "required" | "off"
+
+/** The permission an inference request needs, by kind. */
+export const kindPermission = (kind: RequestKind): Permission => {
+  switch (kind) {
+    case "chat":
+    case "openai-chat":
+      return "chat"
+    case "generate":
+    case "openai-completions":
+      return "generate"
+    case "embed":
+    case "embeddings":
+    case "openai-embeddings":
+      return "embed"
+    case "show":
+      return "models"
+  }
+}
+
+const STATS_PATHS = new Set(["/api/sollol/stats", "/api/sollol/decisions", "/api/sollol/events", "/metrics", "/dashboard"])
+const MODELS_PATHS = new Set(["/api/tags", "/api/ps", "/v1/models"])
+const ADMIN_PATHS = new Set(["/api/pull", "/api/create", "/api/copy", "/api/delete", "/api/sollol/admin/keys"])
+
+/**
+ * The permission a non-inference route needs when auth is on; `undefined` for open routes (`/`, `/api/version`,
+ * `/healthz`, `/readyz`), for unknown paths (404 either way) and for inference routes, which `authorize` checks with
+ * the request's model once the body is read.
+ */
+export const routePermission = (method: string, path: string): Permission | undefined => {
+  if (MODELS_PATHS.has(path) || path.startsWith("/v1/models/")) return "models"
+  if (STATS_PATHS.has(path) || path.startsWith("/api/sollol/decisions/")) return "stats"
+  if (ADMIN_PATHS.has(path) || path.startsWith("/api/sollol/admin/")) return "admin"
+  if (path === "/api/sollol/nodes") return method === "GET" || method === "HEAD" ? "stats" : "admin"
+  return undefined
+}
+
+/** The key from `Authorization: Bearer …` (what the openai and ollama clients send), else from `X-API-Key`. */
+export const tokenOf = (req: IncomingMessage): string | undefined => {
+  const header = req.headers.authorization
+  if (header !== undefined) {
+    const match = /^\s*bearer\s+(\S+)\s*$/i.exec(header)
+    if (match?.[1] !== undefined) return match[1]
+  }
+  const apiKey = req.headers["x-api-key"]
+  return typeof apiKey === "string" ? apiKey : undefined
+}
+
+export interface Authorized {
+  /** The priority to route with: the asked one lowered to the key's ceiling. */
+  readonly priority: number
+  /** Charges the request's output tokens to the key's tokens-per-minute bucket. */
+  readonly done: (outputTokens: number) => Effect.Effect<void>
+}
+
+export interface GatewayAuth {
+  /** Whether requests are checked right now (in `auto`, turns on with the first key and stays on). */
+  readonly enabled: Effect.Effect<boolean>
+  /**
+   * For inference: authenticate, check the kind's permission and the model allow-list, take one request and the
+   * prompt's tokens from the key's limits, and clamp the priority. Passes everything through when auth is off.
+   */
+  readonly authorize: (
+    req: IncomingMessage,
+    kind: RequestKind,
+    model: string,
+    priority: number,
+    promptTokens: number
+  ) => Effect.Effect<Authorized, AuthError>
+  /** For every other route: authenticate and check `permission`. */
+  readonly authorizeRoute: (req: IncomingMessage, permission: Permission) => Effect.Effect<void, AuthError>
+}
+
+const pass = (priority: number): Authorized => ({ priority, done: () => Effect.void })
+
+/**
+ * Needs `ApiKeys` and `RateLimiter`. In `auto`, the key count is read from the store on each request until it is
+ * above zero (a `COUNT(*)` on an empty table), then auth stays on: keys are revoked, never deleted, so the count
+ * never falls back, and a key created by `sollol keys create` while the gateway runs takes effect on the next request.
+ */
+export const makeGatewayAuth = (mode: AuthMode): Effect.Effect<GatewayAuth, never, ApiKeys | RateLimiter> =>
+  Effect.gen(function*() {
+    const keys = yield* ApiKeys
+    const limiter = yield* RateLimiter
+    const on = yield* Ref.make(mode === "required")
+    const enabled: Effect.Effect<boolean> = mode === "off" ? Effect.succeed(false) : Effect.flatMap(
+      Ref.get(on),
+      (known) =>
+        known ? Effect.succeed(true) : Effect.flatMap(Effect.orDie(keys.count), (n) =>
+          n > 0 ? Effect.as(Ref.set(on, true), true) : Effect.succeed(false))
+    )
+
+    const authenticate = (req: IncomingMessage): Effect.Effect<KeyRecord, AuthError> =>
+      keys.authenticate(tokenOf(req))
+
+    const authorize: GatewayAuth["authorize"] = (req, kind, model, priority, promptTokens) =>
+      Effect.flatMap(enabled, (isOn) =>
+        !isOn ? Effect.succeed(pass(priority)) : Effect.gen(function*() {
+          const record = yield* authenticate(req)
+          yield* keys.authorize(record, kindPermission(kind), model === "" ? undefined : model)
+          yield* limiter.take(record.id, { rpm: record.rpm, tpm: record.tpm }, { requests: 1, tokens: promptTokens })
+          return {
+            priority: clampPriority(record, priority),
+            done: (outputTokens: number) => limiter.commitTokens(record.id, record.tpm, outputTokens)
+          }
+        }))
+
+    const authorizeRoute: GatewayAuth["authorizeRoute"] = (req, permission) =>
+      Effect.flatMap(enabled, (isOn) =>
+        !isOn ? Effect.void : Effect.flatMap(authenticate(req), (record) => keys.authorize(record, permission)))
+
+    return { enabled, authorize, authorizeRoute }
+  })
+
