@@ -1,0 +1,206 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Effect } from "effect"
+import { NodeRegistry } from "../../src/actors/NodeRegistry.js"
+import { UpstreamError } from "../../src/domain/errors.js"
+import { errorResponse } from "../../src/http/errorResponse.js"
+import { DecisionLog } from "../../src/runtime/DecisionLog.js"
+import { chatIntent, firstLineThen, hang, makeNodes, recordingSink, reply, run, runtimeOf } from "../reliability/harness.js"
+import type { Override, TestNode, WorkflowEnv } from "../reliability/harness.js"
+
+/** The first inference call anywhere gets `first`; later calls reach the sim node. */
+const firstCallOnly = (nodes: ReadonlyArray<TestNode>, first: Override) => {
+  let used = false
+  const o: Override = (r, a, id) => {
+    if (used) return undefined
+    used = true
+    return first(r, a, id)
+  }
+  for (const n of nodes) n.override = o
+}
+
+const totalCalls = (nodes: ReadonlyArray<TestNode>) => nodes.reduce((s, n) => s + n.calls, 0)
+
+const withRuntime = (names: ReadonlyArray<string>, config: Record<string, unknown>, body: (nodes: ReadonlyArray<TestNode>) => Effect.Effect<void, never, WorkflowEnv>) =>
+  Effect.gen(function*() {
+    const nodes = yield* makeNodes(names)
+    yield* body(nodes).pipe(Effect.provide(runtimeOf(nodes, config)))
+  })
+
+describe("workflow retry rules", () => {
+  it.scoped("retries a 500 on a different node", () =>
+    withRuntime(["a", "b"], {}, (nodes) =>
+      Effect.gen(function*() {
+        firstCallOnly(nodes, reply(500, { error: "boom" }))
+        const out = yield* run()
+        assert.strictEqual(out.status, 200)
+        assert.deepStrictEqual(nodes.map((n) => n.calls), [1, 1])
+        assert.strictEqual(out.headers?.["x-sollol-attempts"], "2")
+      })))
+
+  it.scoped("retries a refused connection on a different node", () =>
+    withRuntime(["a", "b"], {}, (nodes) =>
+      Effect.gen(function*() {
+        firstCallOnly(nodes, (_r, _a, nodeId) => Effect.fail(new UpstreamError({ nodeId, reason: "Transport" })))
+        const out = yield* run()
+        assert.strictEqual(out.status, 200)
+        assert.deepStrictEqual(nodes.map((n) => n.calls), [1, 1])
+      })))
+
+  it.scoped("does not retry after the first byte: the stream ends with an error line", () =>
+    withRuntime(["a", "b"], {}, (nodes) =>
+      Effect.gen(function*() {
+        for (const n of nodes) n.override = firstLineThen("break")
+        const out = yield* run(chatIntent({ stream: true }), recordingSink("ndjson"))
+        assert.strictEqual(out.status, 200)
+        assert.strictEqual(totalCalls(nodes), 1)
+        assert.include(out.failed ?? "", "mid-stream")
+        assert.include(out.body, "Hi")
+      })))
+
+  it.scoped("relays a 4xx without retrying", () =>
+    withRuntime(["a", "b"], {}, (nodes) =>
+      Effect.gen(function*() {
+        for (const n of nodes) n.override = reply(400, { error: "invalid options" })
+        const out = yield* run()
+        assert.strictEqual(out.status, 400)
+        assert.include(out.body, "invalid options")
+        assert.strictEqual(totalCalls(nodes), 1)
+      })))
+
+  it.scoped("retries a 404 on another node after refreshing the first node's models", () =>
+    withRuntime(["a", "b"], {}, (nodes) =>
+      Effect.gen(function*() {
+        firstCallOnly(nodes, reply(404, { error: "model 'llama3.2:3b' not found" }))
+        const out = yield* run()
+        assert.strictEqual(out.status, 200)
+        assert.strictEqual(totalCalls(nodes), 2)
+      })))
+
+  it.scoped("does not retry when the retry budget is spent", () =>
+    withRuntime(["a", "b"], { routing: { retryBudgetRatio: 0, retryBudgetMinPerSecond: 0 } }, (nodes) =>
+      Effect.gen(function*() {
+        firstCallOnly(nodes, reply(500, { error: "boom" }))
+        const out = yield* run()
+        assert.strictEqual(out.rejected?._tag, "UpstreamError")
+        assert.strictEqual(errorResponse(out.rejected!).status, 500)
+        assert.strictEqual(totalCalls(nodes), 1)
+      })))
+
+  it.scoped("does not hammer a sick cluster: attempts stay within requests × (1 + ratio) + floor", () =>
+    withRuntime(["a", "b", "c"], {
+      routing: { retryBudgetRatio: 0.2, retryBudgetMinPerSecond: 0.5 },
+      health: { failureThreshold: 1_000 }
+    }, (nodes) =>
+      Effect.gen(function*() {
+        for (const n of nodes) n.override = reply(500, { error: "sick" })
+        const requests = 60
+        for (let i = 0; i < requests; i++) yield* run()
+        // floor = 0.5/s × 10 s window = 5; without the budget it would be 3 × 60 = 180
+        assert.isAtMost(totalCalls(nodes), requests * 1.2 + 5)
+        assert.isAtLeast(totalCalls(nodes), requests + 1)
+      })))
+})
+
+describe("workflow timeouts", () => {
+  it.scoped("a node that never answers gets a 504 naming the first-byte timeout", () =>
+    withRuntime(["a"], { routing: { maxAttempts: 1 }, timeouts: { firstByteMs: 1_000 } }, (nodes) =>
+      Effect.gen(function*() {
+        nodes[0]!.override = hang
+        const out = yield* run()
+        const r = errorResponse(out.rejected!)
+        assert.strictEqual(r.status, 504)
+        assert.include(r.body, "first-byte timeout")
+        const views = yield* (yield* NodeRegistry).list
+        assert.strictEqual(views[0]!.inFlight, 0)
+      })))
+
+  it.scoped("a stream that goes silent ends with an idle-timeout error line", () =>
+    withRuntime(["a"], { timeouts: { idleMs: 500 } }, (nodes) =>
+      Effect.gen(function*() {
+        nodes[0]!.override = firstLineThen("silent")
+        const out = yield* run(chatIntent({ stream: true }), recordingSink("ndjson"))
+        assert.include(out.failed ?? "", "idle timeout")
+      })))
+
+  it.scoped("embedding routes use their own limits", () =>
+    withRuntime(["a"], { routing: { maxAttempts: 1 }, timeouts: { firstByteMs: 100_000, embedding: { firstByteMs: 700 } } }, (nodes) =>
+      Effect.gen(function*() {
+        nodes[0]!.override = hang
+        const out = yield* run(chatIntent({ kind: "embed" }))
+        assert.include(errorResponse(out.rejected!).body, "700 ms (embedding first-byte timeout)")
+      })))
+
+  it.scoped("a stream that trickles forever hits the total timeout", () =>
+    withRuntime(["a"], { timeouts: { totalMs: 3_000, idleMs: 1_000 } }, (nodes) =>
+      Effect.gen(function*() {
+        nodes[0]!.override = (_r, accept) =>
+          Effect.gen(function*() {
+            const sink = accept({ status: 200, headers: {} })
+            for (;;) {
+              sink.write(new TextEncoder().encode(`{"done":false}\n`))
+              yield* Effect.sleep(200)
+            }
+          })
+        const out = yield* run(chatIntent({ stream: true }), recordingSink("ndjson"))
+        assert.include(out.failed ?? "", "total timeout")
+      })))
+})
+
+describe("workflow breakers, back-off, panic mode and hedging", () => {
+  it.scoped("a model that cannot load blocks that (node, model) only, never ejecting the node", () =>
+    withRuntime(["a", "b"], { routing: { modelFailureThreshold: 2 } }, (nodes) =>
+      Effect.gen(function*() {
+        nodes[0]!.override = reply(500, { error: "model requires more system memory (12.0 GiB) than is available (4.0 GiB)" })
+        for (let i = 0; i < 12; i++) assert.strictEqual((yield* run()).status, 200)
+        assert.isAtMost(nodes[0]!.calls, 2)
+        const views = yield* (yield* NodeRegistry).list
+        assert.strictEqual(views.find((v) => v.nodeId === "a")!.health, "healthy")
+      })))
+
+  it.scoped("a 503 server busy makes the node back off without counting as a failure", () =>
+    withRuntime(["a", "b"], { routing: { busyBackoffMs: 60_000 } }, (nodes) =>
+      Effect.gen(function*() {
+        nodes[0]!.override = reply(503, { error: "server busy, please try again.  maximum pending requests exceeded" })
+        for (let i = 0; i < 8; i++) assert.strictEqual((yield* run()).status, 200)
+        assert.isAtMost(nodes[0]!.calls, 1)
+        const views = yield* (yield* NodeRegistry).list
+        assert.strictEqual(views.find((v) => v.nodeId === "a")!.consecutiveFailures, 0)
+      })))
+
+  for (const panicMode of [false, true]) {
+    it.scoped(`with every node excluded, ${panicMode ? "panic mode tries the least-recently-failed one" : "fails fast with 503"}`, () =>
+      withRuntime(["a", "b"], { routing: { panicMode }, health: { failureThreshold: 1, baseCooldownMs: 600_000 } }, (nodes) =>
+        Effect.gen(function*() {
+          for (const n of nodes) n.override = reply(500, { error: "boom" })
+          yield* run()
+          const views = yield* (yield* NodeRegistry).list
+          assert.deepStrictEqual(views.map((v) => v.health), ["excluded", "excluded"])
+          for (const n of nodes) n.override = undefined
+          const before = totalCalls(nodes)
+          const out = yield* run()
+          if (panicMode) {
+            assert.strictEqual(out.status, 200)
+            assert.strictEqual(totalCalls(nodes), before + 1)
+          } else {
+            assert.strictEqual(errorResponse(out.rejected!).status, 503)
+            assert.strictEqual(totalCalls(nodes), before)
+          }
+        })))
+  }
+
+  it.scoped("hedges a slow request after the p95: the first answer wins and the loser is cancelled", () =>
+    withRuntime(["a", "b"], { routing: { hedging: true, hedgeMinSamples: 5 } }, (nodes) =>
+      Effect.gen(function*() {
+        for (let i = 0; i < 10; i++) yield* run()
+        let cancelled = 0
+        firstCallOnly(nodes, () => Effect.never.pipe(Effect.onInterrupt(() => Effect.sync(() => void cancelled++))))
+        const intent = chatIntent()
+        const out = yield* run(intent)
+        assert.strictEqual(out.status, 200)
+        assert.strictEqual(cancelled, 1)
+        const decision = yield* (yield* DecisionLog).get(intent.requestId)
+        assert.isTrue(decision?.hedged)
+        const views = yield* (yield* NodeRegistry).list
+        assert.deepStrictEqual(views.map((v) => v.inFlight), [0, 0])
+      })))
+})
