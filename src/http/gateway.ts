@@ -17,6 +17,8 @@ import { readBody } from "./body.js"
 import { applyCors, isPreflight, preflightHeaders } from "./cors.js"
 import { makeControlRouter } from "./control.js"
 import type { ControlOptions } from "./control.js"
+import { routePermission } from "./auth.js"
+import type { GatewayAuth } from "./auth.js"
 import type { ErrorFlavor } from "./errorResponse.js"
 import { makeInferenceHandler } from "./inference.js"
 import type { InferenceDeps } from "./inference.js"
@@ -59,6 +61,10 @@ export interface GatewayOptions extends ControlOptions {
   readonly authorize?: InferenceDeps["authorize"]
   /** Checks admin permission for fan-out and membership routes; undefined when auth is off. */
   readonly authorizeAdmin?: (req: IncomingMessage) => Effect.Effect<void, GatewayError>
+  /** Checks every non-inference route's permission (`routePermission`) before its handler; undefined when auth is off. */
+  readonly authorizeRoute?: GatewayAuth["authorizeRoute"]
+  /** Serves `/api/sollol/admin/keys` (GET, POST) and `/api/sollol/admin/keys/:id` (DELETE). */
+  readonly keysHandler?: Handler
   readonly track: (res: ServerResponse) => void
 }
 
@@ -130,6 +136,10 @@ export const makeGatewayHandler = (options: GatewayOptions) =>
       flavor: "ollama"
     })
     for (const [path, h] of Object.entries(options.extraGet ?? {})) routes.set(path, { methods: { GET: h }, flavor: "ollama" })
+    const keysHandler = options.keysHandler
+    if (keysHandler !== undefined) {
+      routes.set("/api/sollol/admin/keys", { methods: { GET: keysHandler, POST: keysHandler }, flavor: "ollama" })
+    }
 
     const modelRetrieve: Handler = (req, res) => {
       const model = decodeURIComponent((req.url ?? "").split("?")[0]!.slice("/v1/models/".length))
@@ -137,6 +147,17 @@ export const makeGatewayHandler = (options: GatewayOptions) =>
         found === undefined
           ? sendJson(res, 404, { error: { message: `model '${model}' not found`, type: "not_found_error", param: null, code: null } })
           : sendJson(res, 200, found)))
+    }
+
+    /** Runs `handler` once the route's permission is granted (straight away when auth is off or the route is open). */
+    const authorizeRoute = options.authorizeRoute
+    const guarded = (path: string, flavor: ErrorFlavor, handler: Handler, req: IncomingMessage, res: ServerResponse) => {
+      const permission = authorizeRoute === undefined ? undefined : routePermission(req.method ?? "GET", path)
+      if (authorizeRoute === undefined || permission === undefined) return handler(req, res)
+      runFork(Effect.matchEffect(authorizeRoute(req, permission), {
+        onFailure: (e) => Effect.sync(() => sendError(res, e, flavor)),
+        onSuccess: () => Effect.sync(() => handler(req, res))
+      }))
     }
 
     return (req: IncomingMessage, res: ServerResponse): void => {
@@ -150,8 +171,13 @@ export const makeGatewayHandler = (options: GatewayOptions) =>
       }
       const route = routes.get(path)
       if (route === undefined) {
-        if (path.startsWith("/v1/models/") && req.method === "GET") return modelRetrieve(req, res)
-        if (path.startsWith("/api/sollol/decisions/") && req.method === "GET") return controlHandler(req, res)
+        if (path.startsWith("/v1/models/") && req.method === "GET") return guarded(path, "openai", modelRetrieve, req, res)
+        if (path.startsWith("/api/sollol/decisions/") && req.method === "GET") {
+          return guarded(path, "ollama", controlHandler, req, res)
+        }
+        if (keysHandler !== undefined && path.startsWith("/api/sollol/admin/keys/") && req.method === "DELETE") {
+          return guarded(path, "ollama", keysHandler, req, res)
+        }
         return sendError(res, new BadRequest({ reason: "Path", message: "404 page not found" }), path.startsWith("/v1/") ? "openai" : "ollama")
       }
       const handler = route.methods[req.method ?? "GET"]
@@ -160,6 +186,6 @@ export const makeGatewayHandler = (options: GatewayOptions) =>
           allow: Object.keys(route.methods).join(", ")
         })
       }
-      handler(req, res)
+      guarded(path, route.flavor, handler, req, res)
     }
   })

@@ -19,6 +19,8 @@ export interface ServeOptions {
   readonly extraGet?: GatewayOptions["extraGet"]
   readonly authorize?: GatewayOptions["authorize"]
   readonly authorizeAdmin?: GatewayOptions["authorizeAdmin"]
+  readonly authorizeRoute?: GatewayOptions["authorizeRoute"]
+  readonly keysHandler?: GatewayOptions["keysHandler"]
 }
 
 export const serveGateway = (
@@ -35,7 +37,9 @@ export const serveGateway = (
       track: tracker.track,
       ...(options.extraGet !== undefined ? { extraGet: options.extraGet } : {}),
       ...(options.authorize !== undefined ? { authorize: options.authorize } : {}),
-      ...(options.authorizeAdmin !== undefined ? { authorizeAdmin: options.authorizeAdmin } : {})
+      ...(options.authorizeAdmin !== undefined ? { authorizeAdmin: options.authorizeAdmin } : {}),
+      ...(options.authorizeRoute !== undefined ? { authorizeRoute: options.authorizeRoute } : {}),
+      ...(options.keysHandler !== undefined ? { keysHandler: options.keysHandler } : {})
     })
     yield* Effect.addFinalizer(() => Effect.sync(() => {
       shuttingDown = true
