@@ -55,12 +55,12 @@ export const makeNodes = (names: ReadonlyArray<string>) =>
     ))
 
 /** The real runtime layer from Sollol.ts over the scripted nodes. */
-export const runtimeOf = (nodes: ReadonlyArray<TestNode>, config: Record<string, unknown> = {}) =>
+export const runtimeOf = (nodes: ReadonlyArray<TestNode>, config: Record<string, unknown> = {}, slots?: number) =>
   Sollol.layer(
     makeAppConfig({
       database: ":memory:",
       logLevel: "none",
-      nodes: nodes.map((n) => ({ url: `http://${n.name}:11434`, name: n.name })),
+      nodes: nodes.map((n) => ({ url: `http://${n.name}:11434`, name: n.name, ...(slots !== undefined ? { slots } : {}) })),
       ...config,
       routing: { retryBackoffMs: 1, ...(config["routing"] as object) }
     }),
@@ -111,13 +111,13 @@ export const recordingSink = (framing: ClientSink["framing"] = "json"): ClientSi
   }
 }
 
-export const chatIntent = (options: { stream?: boolean; kind?: "chat" | "embed" | "show" } = {}) => {
+export const chatIntent = (options: { stream?: boolean; kind?: "chat" | "embed" | "show"; content?: string } = {}) => {
   const kind = options.kind ?? "chat"
   const body: Record<string, unknown> = kind === "embed"
     ? { model: MODEL, input: "hello" }
     : kind === "show"
     ? { model: MODEL }
-    : { model: MODEL, messages: [{ role: "user", content: "Hello there" }], stream: options.stream ?? false, options: { num_predict: 4 } }
+    : { model: MODEL, messages: [{ role: "user", content: options.content ?? "Hello there" }], stream: options.stream ?? false, options: { num_predict: 4 } }
   return makeIntent({ kind, body, priority: 5, arrivedAt: 0, path: `/api/${kind}`, headers: {} })
 }
 
@@ -149,3 +149,6 @@ export const firstLineThen = (then: "break" | "silent"): Override => (_r, accept
   })
 
 export type WorkflowEnv = WorkflowServices | Scope.Scope
+
+/** The text of a forwarded request body (scripted nodes read markers from it). */
+export const bodyText = (request: UpstreamRequest) => request.body === undefined ? "" : new TextDecoder().decode(request.body)
