@@ -9,6 +9,7 @@ import { NodeRegistry } from "../actors/NodeRegistry.js"
 import { NodeId, nodeIdFromUrl, normalizeBaseUrl } from "../domain/NodeId.js"
 import { encoder, stringifyJson } from "../domain/json.js"
 import { AdmissionTag } from "../runtime/Admission.js"
+import { LiveStats } from "../observability/LiveStats.js"
 import { DecisionLog } from "../runtime/DecisionLog.js"
 import type { UpstreamFactory } from "../runtime/Sollol.js"
 
@@ -35,6 +36,8 @@ export const makeControlRouter = (options: ControlOptions) =>
     const registry = yield* NodeRegistry
     const decisions = yield* DecisionLog
     const admission = yield* AdmissionTag
+    /** Summaries and alerts, when the gateway installed observability. */
+    const live = yield* Effect.serviceOption(LiveStats)
 
     const healthz = Effect.map(registry.routableCount, (routable) =>
       HttpServerResponse.unsafeJson(
@@ -120,7 +123,14 @@ export const makeControlRouter = (options: ControlOptions) =>
         Effect.map(registry.list, (list) => sse("nodes", { nodes: list })).pipe(Effect.delay("1 second"), Effect.mapError(Option.some))
       )
       const initial = Stream.fromEffect(Effect.map(registry.list, (list) => sse("nodes", { nodes: list })))
-      const body = Stream.concat(initial, Stream.mergeAll([nodeEvents, decisionEvents, snapshots], { concurrency: 3 }))
+      const liveEvents = Option.match(live, {
+        onNone: () => Stream.empty,
+        onSome: (l) => l.events.pipe(Stream.map((e) => sse(e.event, e.data)))
+      })
+      const body = Stream.concat(
+        initial,
+        Stream.mergeAll([nodeEvents, decisionEvents, snapshots, liveEvents], { concurrency: 4 })
+      )
       return HttpServerResponse.stream(body, {
         contentType: "text/event-stream",
         headers: { "cache-control": "no-cache", "x-accel-buffering": "no" }
