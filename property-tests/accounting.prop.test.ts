@@ -13,11 +13,13 @@ import type { Override } from "../test/reliability/harness.js"
 
 type Kind = "ok" | "fail" | "timeout" | "abort" | "slow"
 
+const ok = reply(200, { done: true })
+
 const scripted: Override = (request, accept, nodeId) => {
   const text = bodyText(request)
   if (text.includes("#fail")) return reply(500, { error: "boom" })(request, accept, nodeId)
   if (text.includes("#timeout")) return hang(request, accept, nodeId)
-  if (text.includes("#slow")) return Effect.zipRight(Effect.sleep(3_000), reply(200, { done: true })(request, accept, nodeId))
+  if (text.includes("#slow")) return Effect.sleep(3_000).pipe(Effect.zipRight(Effect.suspend(() => ok(request, accept, nodeId)!)))
   return undefined
 }
 
