@@ -25,11 +25,15 @@ export class Metrics extends Context.Tag("sollol/Metrics")<Metrics, {
   readonly scrape: Effect.Effect<string>
 }>() {}
 
-/** Counts one finished request. Model is only a label when a node served it, so unknown names stay out. */
+/**
+ * Counts one finished request. Model is only a label when a node served it, so unknown names stay out. Status is
+ * the upstream's HTTP status, or "none" when the gateway answered without one (unknown model, no node, queue full).
+ */
 export const recordDecision = (m: SollolMetrics, d: DecisionRecord): void => {
   const node = d.node ?? "none"
   const route = d.kind
-  m.requests.inc({ route, model: d.node === null ? "unknown" : d.model, node, status: String(d.status) })
+  const status = d.status === 0 ? "none" : String(d.status)
+  m.requests.inc({ route, model: d.node === null ? "unknown" : d.model, node, status })
   m.duration.observe({ route, node }, d.durationMs / 1_000)
   if (d.ttftMs !== undefined) m.ttft.observe({ route, node }, d.ttftMs / 1_000)
   m.queueWait.observe({ priority: String(d.priority) }, d.queueWaitMs / 1_000)
