@@ -118,7 +118,12 @@ export const AppConfigSchema = Schema.Struct({
 })
 
 export type AppConfig = typeof AppConfigSchema.Type
-export type AppConfigInput = typeof AppConfigSchema.Encoded
+type Sections = "routing" | "timeouts" | "queue" | "health" | "limits" | "auth"
+
+/** What a caller writes: every section optional (a missing one takes its defaults). */
+export type AppConfigInput =
+  & Omit<typeof AppConfigSchema.Encoded, Sections>
+  & Partial<Pick<typeof AppConfigSchema.Encoded, Sections>>
 
 export class AppConfigTag extends Context.Tag("sollol/AppConfig")<AppConfigTag, AppConfig>() {}
 
