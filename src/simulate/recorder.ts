@@ -8,7 +8,7 @@ export interface RequestOutcome {
   readonly index: number
   readonly priority: number
   readonly model: string
-  readonly arrivedAt: number
+  arrivedAt: number
   /** 0 while unanswered. */
   status: number
   node: string | undefined
