@@ -8,19 +8,23 @@ import { makeGateway } from "../http/makeGateway.js"
 import { startScenario } from "../sim/scenarios.js"
 import { loadConfig } from "./loadConfig.js"
 
-const isLoopback = (host: string) => host === "localhost" || host === "::1" || host.startsWith("127.")
+const isLoopback = (host: string) =>
+  host === "localhost" || host === "::1" || host.startsWith("127.") || host.startsWith("::ffff:127.")
+
+/** The loud startup warning for a gateway reachable beyond this machine with auth off; `undefined` when safe. */
+export const authWarning = (host: string, authEnabled: boolean): string | undefined =>
+  isLoopback(host) || authEnabled ? undefined : (
+    `\n!!! WARNING: listening on ${host} with authentication OFF: anyone who can reach this port can use\n` +
+    `!!! every node. Create a key (sollol keys create --name admin --role admin) or set auth.mode: required.\n`
+  )
 
 /** Runs the gateway until SIGINT/SIGTERM, then shuts down gracefully. */
 const runGateway = (config: AppConfig, banner: (url: string) => string) =>
   Effect.gen(function*() {
     const gateway = yield* makeGateway(config)
     console.log(banner(gateway.url))
-    if (!isLoopback(config.host) && !gateway.authEnabled) {
-      console.warn(
-        `\n!!! WARNING: listening on ${config.host} with authentication OFF: anyone who can reach this port can use\n` +
-          `!!! every node. Create a key (sollol keys create --name admin --role admin) or set auth.mode: required.\n`
-      )
-    }
+    const warning = authWarning(config.host, gateway.authEnabled)
+    if (warning !== undefined) console.warn(warning)
     return yield* Effect.never
   })
 
