@@ -1,0 +1,89 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Layer, TestClock } from "effect"
+import * as NodeRegistry from "../../src/actors/NodeRegistry.js"
+import { NodeId } from "../../src/domain/NodeId.js"
+import * as Log from "../../src/observability/log.js"
+import * as DecisionLog from "../../src/runtime/DecisionLog.js"
+import type { DecisionRecord } from "../../src/runtime/DecisionLog.js"
+import { simUpstream } from "../../src/sim/inProcess.js"
+import { makeSimNode } from "../../src/sim/SimNode.js"
+
+const decision = (over: Partial<DecisionRecord> = {}): DecisionRecord => ({
+  requestId: "req-1",
+  at: 0,
+  kind: "chat",
+  model: "llama3.2:3b",
+  taskType: "generation",
+  complexity: "simple",
+  priority: 5,
+  strategy: "sollol",
+  node: "gpu-1",
+  score: 1,
+  factors: [],
+  candidates: [],
+  reasoning: "fastest expected completion",
+  queueWaitMs: 0,
+  attempts: 1,
+  hedged: false,
+  outcome: "ok",
+  status: 200,
+  error: undefined,
+  durationMs: 42,
+  ttftMs: undefined,
+  ...over
+})
+
+const withLog = (level: Log.LogLevelName, lines: Array<Record<string, unknown>>) =>
+  Log.layer({ level, write: (l) => void lines.push(JSON.parse(l)) }).pipe(
+    Layer.provideMerge(Layer.merge(DecisionLog.layer(), NodeRegistry.layer({ livenessInterval: "1 hour" })))
+  )
+
+describe("JSON logs", () => {
+  it.scoped("write one line per finished request with its id, node, model, status, duration and attempts", () => {
+    const lines: Array<Record<string, unknown>> = []
+    return Effect.gen(function*() {
+      yield* TestClock.setTime(Date.UTC(2026, 0, 1))
+      const log = yield* DecisionLog.DecisionLog
+      yield* log.record(decision())
+      yield* log.record(decision({ requestId: "req-2", outcome: "error", status: 502, attempts: 3, error: "Transport" }))
+      assert.strictEqual(lines.length, 2)
+      assert.deepInclude(lines[0], {
+        time: "2026-01-01T00:00:00.000Z",
+        level: "info",
+        msg: "request",
+        requestId: "req-1",
+        node: "gpu-1",
+        model: "llama3.2:3b",
+        status: 200,
+        durationMs: 42,
+        attempts: 1
+      })
+      assert.deepInclude(lines[1], { level: "error", requestId: "req-2", status: 502, attempts: 3, outcome: "error" })
+    }).pipe(Effect.provide(withLog("info", lines)))
+  })
+
+  it.scoped("log node membership and health changes, and honour the level", () => {
+    const lines: Array<Record<string, unknown>> = []
+    return Effect.gen(function*() {
+      const registry = yield* NodeRegistry.NodeRegistry
+      const node = yield* makeSimNode({ name: "gpu-1", profile: "gpu-datacenter", models: ["llama3.2:3b"], seed: 1 })
+      const nodeId = NodeId("gpu-1")
+      yield* registry.add({ nodeId, url: "sim://gpu-1", makeUpstream: Effect.succeed(simUpstream(node, nodeId)) })
+      yield* registry.drain(nodeId)
+      yield* (yield* DecisionLog.DecisionLog).record(decision())
+      yield* TestClock.adjust("10 millis")
+      // "warn": the ok request and the node joining stay out, the exclusion is in.
+      assert.deepStrictEqual(lines.map((l) => [l["level"], l["msg"], l["node"], l["health"]]), [
+        ["error", "node health changed", "gpu-1", "excluded"]
+      ])
+    }).pipe(Effect.provide(withLog("warn", lines)))
+  })
+
+  it.scoped("write nothing at level none", () => {
+    const lines: Array<Record<string, unknown>> = []
+    return Effect.gen(function*() {
+      yield* (yield* DecisionLog.DecisionLog).record(decision({ outcome: "error", status: 500 }))
+      assert.strictEqual(lines.length, 0)
+    }).pipe(Effect.provide(withLog("none", lines)))
+  })
+})
