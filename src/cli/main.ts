@@ -2,6 +2,7 @@
 import { keysMain } from "./keys.js"
 import { demoMain, serveMain } from "./serve.js"
 import { simNodeMain } from "./simNode.js"
+import { simulateMain } from "./simulate.js"
 
 const USAGE = `usage: sollol <command> [options]
 
@@ -28,6 +29,9 @@ const main = async (): Promise<void> => {
       return demoMain(rest)
     case "sim-node":
       return simNodeMain(rest)
+    case "simulate":
+      process.exitCode = await simulateMain(rest)
+      return
     case "keys":
       process.exitCode = await keysMain(rest)
       return

@@ -1,0 +1,95 @@
+/** `sollol simulate`: compares strategies on a simulated cluster in virtual time and prints the figures. */
+import { parseArgs } from "node:util"
+import { isScenarioName, scenarios } from "../sim/scenarios.js"
+import { formatSummaries } from "../simulate/report.js"
+import { simulate } from "../simulate/simulate.js"
+import { isWorkloadName, workloadNames } from "../simulate/workloads.js"
+import { builtinStrategies } from "../strategies/catalog.js"
+
+export const simulateUsage = `usage: sollol simulate --scenario NAME [--strategy a,b,…] [--workload W] [--requests N] [--rate R] [--seed S] [--json]
+  --scenario  ${Object.keys(scenarios).join(" | ")}
+  --strategy  comma-separated (default round-robin,least-loaded,p2c-ewma,sollol)
+  --workload  ${workloadNames.join(" | ")} (default mixed)
+  --requests  requests per strategy (default 2000)
+  --rate      arrivals per second, Poisson (default 70 % of the computed capacity; 130 % for priority)
+  --seed      seed of arrivals, nodes and strategies (default 1)
+  --json      print the figures as JSON`
+
+export interface SimulateArgs {
+  readonly scenario: keyof typeof scenarios
+  readonly strategies: ReadonlyArray<string>
+  readonly workload: (typeof workloadNames)[number]
+  readonly requests: number
+  readonly rate: number | undefined
+  readonly seed: number
+  readonly json: boolean
+}
+
+const positive = (s: string | undefined, name: string, integer: boolean): number | string | undefined => {
+  if (s === undefined) return undefined
+  const n = Number(s)
+  return Number.isFinite(n) && n > 0 && (!integer || Number.isInteger(n)) ? n : `--${name} must be a positive ${integer ? "integer" : "number"}`
+}
+
+/** Parses the flags; a string is the error to print. */
+export const parseSimulateArgs = (argv: ReadonlyArray<string>): SimulateArgs | string => {
+  let values
+  try {
+    values = parseArgs({
+      args: [...argv],
+      options: {
+        scenario: { type: "string" },
+        strategy: { type: "string" },
+        workload: { type: "string" },
+        requests: { type: "string" },
+        rate: { type: "string" },
+        seed: { type: "string" },
+        json: { type: "boolean" }
+      },
+      strict: true,
+      allowPositionals: false
+    }).values
+  } catch (e) {
+    return e instanceof Error ? e.message : String(e)
+  }
+  const scenario = values.scenario
+  if (scenario === undefined || !isScenarioName(scenario)) return `--scenario must be one of ${Object.keys(scenarios).join(", ")}`
+  const workload = values.workload ?? "mixed"
+  if (!isWorkloadName(workload)) return `--workload must be one of ${workloadNames.join(", ")}`
+  const strategies = (values.strategy ?? "round-robin,least-loaded,p2c-ewma,sollol").split(",").map((s) => s.trim())
+  const unknown = strategies.filter((s) => !(s in builtinStrategies))
+  if (unknown.length > 0 || strategies.length === 0) {
+    return `unknown strategy ${unknown.join(", ")}; known: ${Object.keys(builtinStrategies).join(", ")}`
+  }
+  const requests = positive(values.requests, "requests", true)
+  const rate = positive(values.rate, "rate", false)
+  const seed = values.seed === undefined ? 1 : Number(values.seed)
+  if (typeof requests === "string") return requests
+  if (typeof rate === "string") return rate
+  if (!Number.isInteger(seed)) return "--seed must be an integer"
+  return { scenario, strategies, workload, requests: requests ?? 2_000, rate, seed, json: values.json === true }
+}
+
+export const simulateMain = async (argv: ReadonlyArray<string>): Promise<number> => {
+  const args = parseSimulateArgs(argv)
+  if (typeof args === "string") {
+    console.error(`sollol simulate: ${args}\n\n${simulateUsage}`)
+    return 2
+  }
+  const result = simulate({
+    scenario: args.scenario,
+    strategies: args.strategies,
+    workload: args.workload,
+    requests: args.requests,
+    seed: args.seed,
+    ...(args.rate !== undefined ? { rate: args.rate } : {})
+  })
+  if (args.json) {
+    console.log(JSON.stringify(result, null, 2))
+    return 0
+  }
+  const header = `scenario ${result.scenario}, workload ${result.workload}: ${result.requests} requests at ${result.rate} req/s ` +
+    `(capacity ≈ ${result.capacity.toFixed(2)} req/s, ${((result.rate / result.capacity) * 100).toFixed(0)} %), seed ${result.seed}, virtual time`
+  console.log(formatSummaries(header, result.summaries, result.workload === "priority"))
+  return 0
+}

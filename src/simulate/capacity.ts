@@ -1,0 +1,63 @@
+/**
+ * How many requests per second a scenario can serve for a workload, computed from the sim profiles, so that
+ * `--rate` can default to a fixed share of it (70 %) whatever the cluster.
+ */
+import { normalizeModel } from "../domain/Model.js"
+import { profiles } from "../sim/profiles.js"
+import { countTokens } from "../sim/rng.js"
+import { scenarios } from "../sim/scenarios.js"
+import type { ScenarioName } from "../sim/scenarios.js"
+import type { Arrival } from "./workloads.js"
+
+/** The sim's mean output length when a request sets no `num_predict` (rng.ts `drawOutputTokens`). */
+export const SIM_MEAN_OUTPUT_TOKENS = 120
+
+const promptOf = (body: Record<string, unknown>): string => {
+  if (typeof body.prompt === "string") return body.prompt
+  if (typeof body.input === "string") return body.input
+  if (Array.isArray(body.messages)) {
+    return body.messages.map((m: unknown) =>
+      typeof m === "object" && m !== null && typeof (m as { content?: unknown }).content === "string"
+        ? (m as { content: string }).content
+        : ""
+    ).join("")
+  }
+  return ""
+}
+
+const outputOf = (body: Record<string, unknown>): number => {
+  const options = body.options
+  const n = typeof options === "object" && options !== null ? (options as { num_predict?: unknown }).num_predict : undefined
+  return typeof n === "number" && n > 0 ? n : SIM_MEAN_OUTPUT_TOKENS
+}
+
+/**
+ * Steady-state capacity in requests/s, with warm models and every slot busy:
+ * 1. per node and request: service = prompt tokens / prefill rate + output tokens / (decode rate × slots^-0.25)
+ *    (the sim's per-stream slowdown with all slots decoding); embeddings use one slot and prefill only;
+ * 2. a node's capacity = slots / mean service time over the requests whose model it has installed;
+ * 3. the cluster's capacity = the sum over nodes. Prompt caches and cold loads are ignored (it is an estimate).
+ */
+export const capacityOf = (scenario: ScenarioName, arrivals: ReadonlyArray<Arrival>): number => {
+  let total = 0
+  for (const spec of scenarios[scenario].nodes) {
+    const profile = profiles[spec.profile]
+    const installed = new Set(spec.models.map(normalizeModel))
+    let sum = 0
+    let count = 0
+    let slotsSum = 0
+    for (const a of arrivals) {
+      const model = profile.models[normalizeModel(String(a.body.model))]
+      if (model === undefined || !installed.has(model.name)) continue
+      const embedding = model.kind === "embedding"
+      const slots = embedding ? 1 : profile.slots
+      const prefill = countTokens(promptOf(a.body)) / model.prefillTps
+      const decode = embedding ? 0 : outputOf(a.body) / (model.decodeTps * slots ** -0.25)
+      sum += prefill + decode
+      slotsSum += slots
+      count++
+    }
+    if (count > 0 && sum > 0) total += slotsSum / count / (sum / count)
+  }
+  return total
+}
