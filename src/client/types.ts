@@ -70,6 +70,11 @@ export interface BatchEmbedCallOptions {
   readonly priority?: number
   readonly onProgress?: (progress: BatchProgress) => void
   readonly signal?: AbortSignal
+  /** Ollama's `/api/embed` options, sent with every chunk. */
+  readonly dimensions?: number
+  readonly truncate?: boolean
+  readonly keep_alive?: string | number
+  readonly options?: Readonly<Record<string, unknown>>
 }
 
 export interface BatchEmbedResponse {

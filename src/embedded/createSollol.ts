@@ -40,6 +40,15 @@ const priorityOf = (options: CallOptions | undefined): number => {
   return p ?? 5
 }
 
+/** The `/api/embed` fields a batch forwards with every chunk. */
+export const embedExtra = (options: BatchEmbedCallOptions): Record<string, unknown> => {
+  const extra: Record<string, unknown> = {}
+  for (const key of ["dimensions", "truncate", "keep_alive", "options"] as const) {
+    if (options[key] !== undefined) extra[key] = options[key]
+  }
+  return extra
+}
+
 /**
  * Builds the runtime (nodes probed, strategy resolved) and resolves when it is ready. Rejects with an Error
  * naming the field on a bad config, or an unknown strategy.
@@ -102,7 +111,8 @@ export const createSollol = async (config: SollolConfig): Promise<Sollol> => {
         model: options.model,
         ...(options.batchSize !== undefined ? { batchSize: options.batchSize } : {}),
         ...(priority !== undefined ? { priority } : {}),
-        ...(options.onProgress !== undefined ? { onProgress: options.onProgress } : {})
+        ...(options.onProgress !== undefined ? { onProgress: options.onProgress } : {}),
+        extra: embedExtra(options)
       }), options.signal).then((r) => ({
         model: r.model,
         embeddings: r.embeddings,
