@@ -6,7 +6,6 @@ import type { IncomingMessage, ServerResponse } from "node:http"
 import { NodeHttpServer } from "@effect/platform-node"
 import { Clock, Effect, Either, Runtime } from "effect"
 import { BadRequest } from "../domain/errors.js"
-import type { GatewayError } from "../domain/errors.js"
 import type { RequestKind, RoutingIntent } from "../domain/Request.js"
 import type { ClientSink } from "../runtime/ClientSink.js"
 import { handle } from "../runtime/workflow.js"
@@ -59,8 +58,6 @@ export interface GatewayOptions extends ControlOptions {
   /** Extra control-plane handlers by exact path (metrics, dashboard), GET only. */
   readonly extraGet?: Readonly<Record<string, Handler>>
   readonly authorize?: InferenceDeps["authorize"]
-  /** Checks admin permission for fan-out and membership routes; undefined when auth is off. */
-  readonly authorizeAdmin?: (req: IncomingMessage) => Effect.Effect<void, GatewayError>
   /** Checks every non-inference route's permission (`routePermission`) before its handler; undefined when auth is off. */
   readonly authorizeRoute?: GatewayAuth["authorizeRoute"]
   /** Serves `/api/sollol/admin/keys` (GET, POST) and `/api/sollol/admin/keys/:id` (DELETE). */
@@ -92,15 +89,7 @@ export const makeGatewayHandler = (options: GatewayOptions) =>
         const parsed = parseJsonObject(raw)
         if (Either.isLeft(parsed)) return sendError(res, parsed.left, "ollama")
         const only = new URL(req.url ?? "/", "http://gateway").searchParams.get("node") ?? undefined
-        const go = runAdmin(op, res, req.method ?? "POST", parsed.right, raw, only)
-        runFork(
-          options.authorizeAdmin === undefined
-            ? go
-            : Effect.matchEffect(options.authorizeAdmin(req), {
-              onFailure: (e) => Effect.sync(() => sendError(res, e, "ollama")),
-              onSuccess: () => go
-            })
-        )
+        runFork(runAdmin(op, res, req.method ?? "POST", parsed.right, raw, only))
       })
     const text = (body: string): Handler => (req, res) => {
       res.writeHead(200, { "content-type": "text/plain; charset=utf-8", "content-length": Buffer.byteLength(body) })
@@ -108,15 +97,7 @@ export const makeGatewayHandler = (options: GatewayOptions) =>
     }
     const version: Handler = (req, res) =>
       req.method === "HEAD" ? void res.writeHead(200).end() : sendJson(res, 200, { version: OLLAMA_COMPAT_VERSION })
-    const controlHandler: Handler = (req, res) => {
-      if (options.authorizeAdmin === undefined || req.method === "GET" && !req.url?.startsWith("/api/sollol/nodes")) {
-        return control(req, res)
-      }
-      runFork(Effect.matchEffect(options.authorizeAdmin(req), {
-        onFailure: (e) => Effect.sync(() => sendError(res, e, "ollama")),
-        onSuccess: () => Effect.sync(() => control(req, res))
-      }))
-    }
+    const controlHandler: Handler = control
 
     const routes = new Map<string, Route>()
     for (const [path, kind, flavor] of ROUTED) {

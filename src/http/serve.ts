@@ -18,7 +18,6 @@ export interface ServeOptions {
   readonly port?: number
   readonly extraGet?: GatewayOptions["extraGet"]
   readonly authorize?: GatewayOptions["authorize"]
-  readonly authorizeAdmin?: GatewayOptions["authorizeAdmin"]
   readonly authorizeRoute?: GatewayOptions["authorizeRoute"]
   readonly keysHandler?: GatewayOptions["keysHandler"]
 }
@@ -37,7 +36,6 @@ export const serveGateway = (
       track: tracker.track,
       ...(options.extraGet !== undefined ? { extraGet: options.extraGet } : {}),
       ...(options.authorize !== undefined ? { authorize: options.authorize } : {}),
-      ...(options.authorizeAdmin !== undefined ? { authorizeAdmin: options.authorizeAdmin } : {}),
       ...(options.authorizeRoute !== undefined ? { authorizeRoute: options.authorizeRoute } : {}),
       ...(options.keysHandler !== undefined ? { keysHandler: options.keysHandler } : {})
     })

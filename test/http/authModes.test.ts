@@ -3,6 +3,7 @@ import { Effect } from "effect"
 import { describe, expect, it } from "vitest"
 import { authWarning } from "../../src/cli/serve.js"
 import { kindPermission, routePermission, tokenOf } from "../../src/http/auth.js"
+import { forwardRequestHeaders } from "../../src/runtime/headers.js"
 import { startCluster } from "../support/cluster.js"
 
 const chat = (url: string, headers: Record<string, string> = {}) =>
@@ -107,6 +108,11 @@ describe("auth rules", () => {
     expect(tokenOf(req({ authorization: "Basic abc", "x-api-key": "sk-sollol-b" }))).toBe("sk-sollol-b")
     expect(tokenOf(req({ "x-api-key": "sk-sollol-c" }))).toBe("sk-sollol-c")
     expect(tokenOf(req({}))).toBeUndefined()
+  })
+
+  it("never forwards the key to a node", () => {
+    const out = forwardRequestHeaders({ authorization: "Bearer sk-sollol-a", "x-api-key": "sk-sollol-b", "user-agent": "t" })
+    expect(out).toEqual({ "user-agent": "t", "content-type": "application/json" })
   })
 
   it("warns loudly only for a non-loopback bind without auth", () => {
