@@ -12,6 +12,7 @@ import { handle } from "../runtime/workflow.js"
 import type { WorkflowServices } from "../runtime/workflow.js"
 import { runAdmin } from "./admin.js"
 import type { AdminOp } from "./admin.js"
+import { batchOf, runBatchEmbed } from "./batchEmbedRoute.js"
 import { readBody } from "./body.js"
 import { applyCors, isPreflight, preflightHeaders } from "./cors.js"
 import { makeControlRouter } from "./control.js"
@@ -70,7 +71,12 @@ export const makeGatewayHandler = (options: GatewayOptions) =>
     const runtime = yield* Effect.runtime<WorkflowServices>()
     const runFork = Runtime.runFork(runtime)
     const run = (intent: RoutingIntent, sink: ClientSink) =>
-      runFork(Effect.flatMap(Clock.currentTimeMillis, (now) => handle({ ...intent, arrivedAt: now }, sink)))
+      runFork(Effect.flatMap(Clock.currentTimeMillis, (now) => {
+        const batch = batchOf(intent) // a large /api/embed input is spread across nodes in chunks
+        return batch !== undefined
+          ? runBatchEmbed(batch, { ...intent, arrivedAt: now }, sink)
+          : handle({ ...intent, arrivedAt: now }, sink)
+      }))
     const deps: InferenceDeps = {
       maxBodyBytes: options.maxBodyBytes,
       run,

@@ -1,0 +1,117 @@
+/**
+ * The SDK for a running gateway: the same methods as `createSollol`, over HTTP with undici. Streams are async
+ * iterables parsed from NDJSON; every error is a SollolError with the gateway's status and message.
+ */
+import { fetch } from "undici"
+import { makeLineParser } from "../embedded/channel.js"
+import { SollolError } from "./SollolError.js"
+import type { BatchEmbedResponse, CallOptions, NodeInfo, SollolApi, Stats } from "./types.js"
+
+export interface ConnectOptions {
+  /** Sent as `Authorization: Bearer <key>` when the gateway has auth on. */
+  readonly apiKey?: string
+  /** Default priority of every call (1–10); a call's own `priority` wins. Default: the gateway's (5). */
+  readonly priority?: number
+}
+
+const errorOf = async (res: Response | import("undici").Response): Promise<SollolError> => {
+  const text = await res.text().catch(() => "")
+  let message = text || res.statusText
+  try {
+    const body = JSON.parse(text) as { error?: unknown }
+    if (typeof body.error === "string") message = body.error
+    else if (typeof body.error === "object" && body.error !== null && "message" in body.error) message = String(body.error.message)
+  } catch {
+    // not JSON: keep the text
+  }
+  const requestId = res.headers.get("x-sollol-request-id")
+  return new SollolError({ status: res.status, message, ...(requestId !== null ? { requestId } : {}) })
+}
+
+/** Parses an NDJSON body chunk by chunk; a `{"error": …}` line ends the iteration with a SollolError. */
+async function* ndjson<A>(body: AsyncIterable<Uint8Array>, requestId: string | undefined): AsyncGenerator<A> {
+  const values: Array<unknown> = []
+  const parser = makeLineParser((v) => values.push(v))
+  const drain = function*() {
+    for (const v of values.splice(0)) {
+      const error = typeof v === "object" && v !== null ? (v as { error?: unknown }).error : undefined
+      if (typeof error === "string") throw new SollolError({ status: 502, message: error, ...(requestId ? { requestId } : {}) })
+      yield v as A
+    }
+  }
+  for await (const chunk of body) {
+    parser.write(chunk)
+    yield* drain()
+  }
+  parser.end()
+  yield* drain()
+}
+
+/** A client for the gateway at `url` (e.g. `http://127.0.0.1:8000`). */
+export const connect = (url: string, options: ConnectOptions = {}): SollolApi => {
+  const base = url.replace(/\/+$/, "")
+  const headersFor = (call: CallOptions | undefined): Record<string, string> => {
+    const headers: Record<string, string> = { "content-type": "application/json" }
+    if (options.apiKey !== undefined) headers["authorization"] = `Bearer ${options.apiKey}`
+    const priority = call?.priority ?? options.priority
+    if (priority !== undefined) headers["x-sollol-priority"] = String(priority)
+    return headers
+  }
+  const send = async (method: string, path: string, body: unknown, call?: CallOptions) => {
+    const res = await fetch(`${base}${path}`, {
+      method,
+      headers: headersFor(call),
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+      ...(call?.signal !== undefined ? { signal: call.signal } : {})
+    }).catch((error: unknown) => {
+      const aborted = call?.signal?.aborted === true
+      throw new SollolError({ status: aborted ? 499 : 503, message: aborted ? "request aborted" : `cannot reach ${base}: ${String(error)}` })
+    })
+    if (res.status >= 400) throw await errorOf(res)
+    return res
+  }
+  const json = async <A>(method: string, path: string, body?: unknown, call?: CallOptions): Promise<A> =>
+    (await (await send(method, path, body, call)).json()) as A
+  const routed = async <A>(path: string, request: { readonly stream?: boolean }, call?: CallOptions): Promise<A> => {
+    const stream = request.stream === true
+    const res = await send("POST", path, { ...request, stream }, call)
+    if (!stream) return (await res.json()) as A
+    if (res.body === null) throw new SollolError({ status: 502, message: "empty stream" })
+    return ndjson(res.body, res.headers.get("x-sollol-request-id") ?? undefined) as A
+  }
+
+  return {
+    chat: (request, call) => routed("/api/chat", request, call),
+    generate: (request, call) => routed("/api/generate", request, call),
+    embed: (request, call) => json("POST", "/api/embed", request, call),
+    batchEmbed: async (documents, batch): Promise<BatchEmbedResponse> => {
+      const { batchSize, model, onProgress, priority, signal, ...extra } = batch
+      const res = await json<Record<string, unknown>>("POST", "/api/embed", {
+        ...extra,
+        model,
+        input: documents,
+        ...(batchSize !== undefined ? { sollol_batch_size: batchSize } : {})
+      }, {
+        ...(priority !== undefined ? { priority } : {}),
+        ...(signal !== undefined ? { signal } : {})
+      })
+      const routing = (res["_sollol_routing"] ?? {}) as Record<string, unknown>
+      onProgress?.({ done: documents.length, total: documents.length, chunksDone: 1, chunks: 1, node: String(routing["node"] ?? "") as never })
+      return {
+        model: String(res["model"] ?? model),
+        embeddings: (res["embeddings"] ?? []) as ReadonlyArray<ReadonlyArray<number>>,
+        total_duration: Number(res["total_duration"] ?? 0),
+        load_duration: Number(res["load_duration"] ?? 0),
+        prompt_eval_count: Number(res["prompt_eval_count"] ?? 0),
+        _sollol_routing: {
+          chunks_by_node: (routing["chunks_by_node"] ?? {}) as Record<string, number>,
+          docs_by_node: (routing["docs_by_node"] ?? {}) as Record<string, number>,
+          retries: Number(routing["retries"] ?? 0)
+        }
+      }
+    },
+    stats: () => json<Stats>("GET", "/api/sollol/stats"),
+    nodes: async (): Promise<ReadonlyArray<NodeInfo>> => (await json<{ nodes: ReadonlyArray<NodeInfo> }>("GET", "/api/sollol/nodes")).nodes,
+    close: async () => undefined
+  }
+}

@@ -1,0 +1,76 @@
+/**
+ * Large `/api/embed` bodies at the gateway: more than BATCH_THRESHOLD inputs go through the distributed batch path
+ * instead of one node, and the merged answer keeps Ollama's shape (plus `_sollol_routing` with chunks per node).
+ */
+import { Effect } from "effect"
+import { encoder, stringifyJson } from "../domain/json.js"
+import type { RoutingIntent } from "../domain/Request.js"
+import { batchEmbed } from "../runtime/batchEmbed.js"
+import type { ClientSink } from "../runtime/ClientSink.js"
+import type { WorkflowServices } from "../runtime/workflow.js"
+
+/** Inputs above this count are split across nodes. */
+export const BATCH_THRESHOLD = 64
+
+export interface BatchRequest {
+  readonly inputs: ReadonlyArray<string>
+  readonly model: string
+  readonly batchSize: number | undefined
+  readonly extra: Record<string, unknown>
+}
+
+/** The batch to run for this intent, or undefined when it is an ordinary request. */
+export const batchOf = (intent: RoutingIntent): BatchRequest | undefined => {
+  if (intent.kind !== "embed" || intent.upstream.body === undefined) return undefined
+  let body: Record<string, unknown>
+  try {
+    body = JSON.parse(Buffer.from(intent.upstream.body).toString("utf8")) as Record<string, unknown>
+  } catch {
+    return undefined
+  }
+  const { input, model, sollol_batch_size, stream: _stream, ...extra } = body
+  if (!Array.isArray(input) || input.length <= BATCH_THRESHOLD || !input.every((s) => typeof s === "string")) return undefined
+  const size = typeof sollol_batch_size === "number" && Number.isInteger(sollol_batch_size) && sollol_batch_size > 0
+    ? sollol_batch_size
+    : undefined
+  return { inputs: input, model: typeof model === "string" ? model : intent.model, batchSize: size, extra }
+}
+
+/** Runs the batch and answers through `sink` (the same sink the workflow would use). Never fails. */
+export const runBatchEmbed = (batch: BatchRequest, intent: RoutingIntent, sink: ClientSink) =>
+  Effect.gen(function*() {
+    const headers = { "x-sollol-request-id": intent.requestId }
+    const result = yield* Effect.either(batchEmbed(batch.inputs, {
+      model: batch.model,
+      priority: intent.priority,
+      extra: batch.extra,
+      requestId: intent.requestId,
+      ...(batch.batchSize !== undefined ? { batchSize: batch.batchSize } : {})
+    }))
+    if (result._tag === "Left") return sink.reject(result.left, headers)
+    const r = result.right
+    const nodes = Object.keys(r.chunksByNode)
+    const body = encoder.encode(stringifyJson({
+      model: r.model,
+      embeddings: r.embeddings,
+      total_duration: r.totalDuration,
+      load_duration: r.loadDuration,
+      prompt_eval_count: r.promptEvalCount,
+      _sollol_routing: {
+        request_id: intent.requestId,
+        strategy: "batch-embed",
+        nodes,
+        chunks_by_node: r.chunksByNode,
+        docs_by_node: r.docsByNode,
+        retries: r.retries
+      }
+    }))
+    sink.start(200, {
+      ...headers,
+      "content-type": "application/json; charset=utf-8",
+      "content-length": String(body.byteLength),
+      "x-sollol-node": nodes.join(","),
+      "x-sollol-attempts": String(Object.values(r.chunksByNode).reduce((a, b) => a + b, 0) + r.retries)
+    })
+    sink.end(body)
+  }) satisfies Effect.Effect<void, never, WorkflowServices>
