@@ -12,7 +12,7 @@ const exported = async () => {
   const names = new Set<string>()
   for (const m of await registry.getMetricsAsJSON()) {
     names.add(m.name)
-    if (m.type === "histogram") for (const s of ["_bucket", "_count", "_sum"]) names.add(m.name + s)
+    if (String(m.type) === "histogram") for (const s of ["_bucket", "_count", "_sum"]) names.add(m.name + s)
   }
   return names
 }
