@@ -86,4 +86,14 @@ describe("JSON logs", () => {
       assert.strictEqual(lines.length, 0)
     }).pipe(Effect.provide(withLog("none", lines)))
   })
+
+  it.effect("render Effect's own log calls as JSON lines with their annotations, above the level", () => {
+    const lines: Array<Record<string, unknown>> = []
+    const write = (l: string) => void lines.push(JSON.parse(l))
+    return Effect.gen(function*() {
+      yield* Effect.logDebug("hidden")
+      yield* Effect.logWarning("node not added").pipe(Effect.annotateLogs("node", "gpu-2"))
+      assert.deepStrictEqual(lines.map((l) => [l["level"], l["msg"], l["node"]]), [["warn", "node not added", "gpu-2"]])
+    }).pipe(Log.withJsonLogging({ level: "info", write }))
+  })
 })
