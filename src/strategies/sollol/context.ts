@@ -27,21 +27,28 @@ export interface ScoringContext {
 /** A cost in ms-equivalent; lower is better. */
 export type Scorer = (intent: RoutingIntent, candidate: Candidate, ctx: ScoringContext) => number
 
-const median = (xs: ReadonlyArray<number>): number => {
-  const s = [...xs].sort((a, b) => a - b)
-  const mid = s.length >> 1
-  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2
+/** Median of `n` values already written into `xs` (a typed array sorts numerically, without a comparator). */
+const medianOf = (xs: Float64Array, n: number): number => {
+  const s = xs.subarray(0, n).sort()
+  const mid = n >> 1
+  return n % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2
 }
 
 /** Per-field median of the candidates' observed figures (`samples > 0`); undefined when none has any. */
 export const clusterMedian = (candidates: ReadonlyArray<Candidate>): Omit<Rates, "successRate"> | undefined => {
-  const seen = candidates.flatMap((c) => c.perf !== undefined && c.perf.samples > 0 ? [c.perf] : [])
-  if (seen.length === 0) return undefined
-  return {
-    prefillTps: median(seen.map((p) => p.prefillTps)),
-    decodeTps: median(seen.map((p) => p.decodeTps)),
-    loadMs: median(seen.map((p) => p.loadMs))
+  const prefill = new Float64Array(candidates.length)
+  const decode = new Float64Array(candidates.length)
+  const load = new Float64Array(candidates.length)
+  let n = 0
+  for (const c of candidates) {
+    if (c.perf === undefined || c.perf.samples <= 0) continue
+    prefill[n] = c.perf.prefillTps
+    decode[n] = c.perf.decodeTps
+    load[n] = c.perf.loadMs
+    n++
   }
+  if (n === 0) return undefined
+  return { prefillTps: medianOf(prefill, n), decodeTps: medianOf(decode, n), loadMs: medianOf(load, n) }
 }
 
 /**

@@ -15,7 +15,8 @@ export const makeSollol = (input: SollolConfigInput = {}) =>
     const cursor = yield* Ref.make(0)
     return Strategy.of({
       name: "sollol",
-      choose: Effect.fn("Sollol.choose")(function*(intent, candidates) {
+      // untraced: a span and a captured call site per decision cost more than the decision itself
+      choose: Effect.fnUntraced(function*(intent, candidates) {
         if (candidates.length === 0) return Option.none()
         const remembered = lookupAffinity(yield* Ref.get(memory), intent.affinityKey)
         const turn = yield* Ref.getAndUpdate(cursor, (n) => n + 1)
