@@ -30,7 +30,13 @@ export const kindPermission = (kind: RequestKind): Permission => {
   }
 }
 
-const STATS_PATHS = new Set(["/api/sollol/stats", "/api/sollol/decisions", "/api/sollol/events", "/metrics", "/dashboard"])
+const STATS_PATHS = new Set([
+  "/api/sollol/stats",
+  "/api/sollol/decisions",
+  "/api/sollol/events",
+  "/metrics",
+  "/dashboard"
+])
 const MODELS_PATHS = new Set(["/api/tags", "/api/ps", "/v1/models"])
 const ADMIN_PATHS = new Set(["/api/pull", "/api/create", "/api/copy", "/api/delete", "/api/sollol/admin/keys"])
 

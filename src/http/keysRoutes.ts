@@ -76,7 +76,8 @@ export const makeKeysRouter = Effect.gen(function*() {
     if (Either.isLeft(body)) return error(400, "invalid JSON body")
     const parsed = Schema.decodeUnknownEither(CreateKeyBody)(body.right)
     if (Either.isLeft(parsed)) {
-      return error(400, "invalid request: expected {name, role, permissions?, rpm?, tpm?, max_priority?, models?, expires?}")
+      const fields = "name, role, permissions?, rpm?, tpm?, max_priority?, models?, expires?"
+      return error(400, `invalid request: expected {${fields}}`)
     }
     const input = toCreateInput(parsed.right)
     if (Either.isLeft(input)) return error(400, input.left)

@@ -15,7 +15,13 @@ const manualClock = (time: { ms: number }): Clock.Clock => ({
 })
 
 const chatBody = (extra: Record<string, unknown> = {}) =>
-  JSON.stringify({ model: "llama3.2:3b", messages: [{ role: "user", content: "Hi" }], stream: false, options: { num_predict: 4 }, ...extra })
+  JSON.stringify({
+    model: "llama3.2:3b",
+    messages: [{ role: "user", content: "Hi" }],
+    stream: false,
+    options: { num_predict: 4 },
+    ...extra
+  })
 
 describe("gateway auth (auth.mode auto, keys present)", () => {
   let cluster: Cluster
@@ -58,7 +64,8 @@ describe("gateway auth (auth.mode auto, keys present)", () => {
   })
 
   it("accepts the key as X-API-Key too, and answers OpenAI routes in OpenAI's error shape", async () => {
-    const res = await fetch(`${cluster.url}/api/chat`, { method: "POST", body: chatBody(), headers: { "x-api-key": keys.user! } })
+    const headers = { "x-api-key": keys.user! }
+    const res = await fetch(`${cluster.url}/api/chat`, { method: "POST", body: chatBody(), headers })
     expect(res.status).toBe(200)
     const openai = await fetch(`${cluster.url}/v1/chat/completions`, { method: "POST", body: chatBody() })
     expect(openai.status).toBe(401)
@@ -138,7 +145,11 @@ describe("gateway auth (auth.mode auto, keys present)", () => {
 
   it("needs the admin permission for fan-out admin and node membership", async () => {
     const pull = (key: string) =>
-      fetch(`${cluster.url}/api/pull`, { method: "POST", headers: { "x-api-key": key }, body: JSON.stringify({ model: "x", stream: false }) })
+      fetch(`${cluster.url}/api/pull`, {
+        method: "POST",
+        headers: { "x-api-key": key },
+        body: JSON.stringify({ model: "x", stream: false })
+      })
     expect((await pull(keys.user!)).status).toBe(403)
     const drain = (key: string) =>
       fetch(`${cluster.url}/api/sollol/nodes`, {
@@ -157,10 +168,18 @@ describe("gateway auth (auth.mode auto, keys present)", () => {
     const created = await fetch(path, {
       method: "POST",
       headers: admin,
-      body: JSON.stringify({ name: "ci", role: "user", rpm: 10, models: "llama3.2:3b,qwen2.5:7b", max_priority: 4, expires: "30d" })
+      body: JSON.stringify({
+        name: "ci",
+        role: "user",
+        rpm: 10,
+        models: "llama3.2:3b,qwen2.5:7b",
+        max_priority: 4,
+        expires: "30d"
+      })
     })
     expect(created.status).toBe(201)
-    const { key, record } = (await created.json()) as { key: string; record: { id: string; prefix: string; models: Array<string> } }
+    type Created = { key: string; record: { id: string; prefix: string; models: Array<string> } }
+    const { key, record } = (await created.json()) as Created
     expect(key.startsWith("sk-sollol-")).toBe(true)
     expect(record.models).toEqual(["llama3.2:3b", "qwen2.5:7b"])
     expect((await chat(key)).status).toBe(200)

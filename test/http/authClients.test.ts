@@ -19,16 +19,15 @@ describe("real clients and key hygiene with auth required", () => {
 
   it("works with the ollama client given the key as a Bearer header, and refuses it without", async () => {
     const ollama = new Ollama({ host: cluster.url, headers: { Authorization: `Bearer ${key}` } })
-    const res = await ollama.chat({ model: "llama3.2:3b", messages: [{ role: "user", content: "Hi" }], options: { num_predict: 4 } })
+    const messages = [{ role: "user", content: "Hi" }]
+    const res = await ollama.chat({ model: "llama3.2:3b", messages, options: { num_predict: 4 } })
     expect(res.done).toBe(true)
     expect((await ollama.list()).models.length).toBeGreaterThan(0)
     const anonymous = new Ollama({ host: cluster.url })
-    await expect(anonymous.chat({ model: "llama3.2:3b", messages: [{ role: "user", content: "Hi" }] })).rejects.toMatchObject({
-      status_code: 401
-    })
+    await expect(anonymous.chat({ model: "llama3.2:3b", messages })).rejects.toMatchObject({ status_code: 401 })
   })
 
-  it("works with the openai client given the key as apiKey, and reports a wrong key as AuthenticationError", async () => {
+  it("works with the openai client given the key as apiKey; a wrong key is an AuthenticationError", async () => {
     const openai = new OpenAI({ baseURL: `${cluster.url}/v1`, apiKey: key, maxRetries: 0 })
     const completion = await openai.chat.completions.create({
       model: "llama3.2:3b",
@@ -41,7 +40,8 @@ describe("real clients and key hygiene with auth required", () => {
   })
 
   it("never shows the raw key in logs, metrics, decisions or error bodies after traffic", async () => {
-    const key = (await Effect.runPromise(cluster.gateway.apiKeys.create({ name: "leak-check", role: "user", rpm: 3 }))).key
+    const created = cluster.gateway.apiKeys.create({ name: "leak-check", role: "user", rpm: 3 })
+    const key = (await Effect.runPromise(created)).key
     const captured: Array<string> = []
     const text = (args: ReadonlyArray<unknown>) => args.map((a) => (typeof a === "string" ? a : String(a))).join(" ")
     const spies = [
@@ -58,7 +58,12 @@ describe("real clients and key hygiene with auth required", () => {
         bodies.push(await res.text(), JSON.stringify([...res.headers]))
         return res.status
       }
-      const chat = { model: "llama3.2:3b", messages: [{ role: "user", content: "Hi" }], stream: false, options: { num_predict: 4 } }
+      const chat = {
+        model: "llama3.2:3b",
+        messages: [{ role: "user", content: "Hi" }],
+        stream: false,
+        options: { num_predict: 4 }
+      }
       const statuses = [
         await send("/api/chat", chat, { authorization: `Bearer ${key}` }),
         await send("/api/chat", { ...chat, stream: true }, { "x-api-key": key }),

@@ -10,7 +10,12 @@ const chat = (url: string, headers: Record<string, string> = {}) =>
   fetch(`${url}/api/chat`, {
     method: "POST",
     headers,
-    body: JSON.stringify({ model: "llama3.2:3b", messages: [{ role: "user", content: "Hi" }], stream: false, options: { num_predict: 4 } })
+    body: JSON.stringify({
+      model: "llama3.2:3b",
+      messages: [{ role: "user", content: "Hi" }],
+      stream: false,
+      options: { num_predict: 4 }
+    })
   })
 
 const req = (headers: Record<string, string>) => ({ headers }) as unknown as IncomingMessage
@@ -94,7 +99,9 @@ describe("auth rules", () => {
       ["GET", "/api/version", undefined],
       ["POST", "/api/chat", undefined]
     ]
-    for (const [method, path, permission] of table) expect(routePermission(method, path), `${method} ${path}`).toBe(permission)
+    for (const [method, path, permission] of table) {
+      expect(routePermission(method, path), `${method} ${path}`).toBe(permission)
+    }
     expect(kindPermission("openai-chat")).toBe("chat")
     expect(kindPermission("openai-completions")).toBe("generate")
     expect(kindPermission("embeddings")).toBe("embed")
@@ -111,7 +118,8 @@ describe("auth rules", () => {
   })
 
   it("never forwards the key to a node", () => {
-    const out = forwardRequestHeaders({ authorization: "Bearer sk-sollol-a", "x-api-key": "sk-sollol-b", "user-agent": "t" })
+    const headers = { authorization: "Bearer sk-sollol-a", "x-api-key": "sk-sollol-b", "user-agent": "t" }
+    const out = forwardRequestHeaders(headers)
     expect(out).toEqual({ "user-agent": "t", "content-type": "application/json" })
   })
 

@@ -19,7 +19,12 @@ const chat = (cluster: Cluster, key: string) =>
   fetch(`${cluster.url}/api/chat`, {
     method: "POST",
     headers: { authorization: `Bearer ${key}` },
-    body: JSON.stringify({ model: "llama3.2:3b", messages: [{ role: "user", content: "Hi" }], stream: false, options: { num_predict: 4 } })
+    body: JSON.stringify({
+      model: "llama3.2:3b",
+      messages: [{ role: "user", content: "Hi" }],
+      stream: false,
+      options: { num_predict: 4 }
+    })
   })
 
 describe("restart on the same SQLite file", () => {
