@@ -69,7 +69,10 @@ export const layer = (options: LogOptions = {}): Layer.Layer<never, never, Decis
     const line = makeWriter(options, () => clock.unsafeCurrentTimeMillis())
     const stop = yield* (yield* DecisionLog).listen((d) => line(requestLevel(d), requestLine(d)))
     yield* Effect.addFinalizer(() => stop)
-    yield* Stream.fromQueue(yield* (yield* NodeRegistry).subscribe).pipe(
+    const registry = yield* NodeRegistry
+    const changes = yield* registry.subscribe
+    for (const v of yield* registry.list) line("info", { msg: "node present", node: v.nodeId, health: v.health })
+    yield* Stream.fromQueue(changes).pipe(
       Stream.runForEach((e) => Effect.sync(() => line(...nodeLine(e)))),
       Effect.forkScoped
     )

@@ -96,4 +96,16 @@ describe("JSON logs", () => {
       assert.deepStrictEqual(lines.map((l) => [l["level"], l["msg"], l["node"]]), [["warn", "node not added", "gpu-2"]])
     }).pipe(Log.withJsonLogging({ level: "info", write }))
   })
+
+  it.scoped("list the nodes already present when logging starts", () => {
+    const lines: Array<Record<string, unknown>> = []
+    return Effect.gen(function*() {
+      const registry = yield* NodeRegistry.NodeRegistry
+      const node = yield* makeSimNode({ name: "gpu-1", profile: "gpu-datacenter", models: ["llama3.2:3b"], seed: 1 })
+      const nodeId = NodeId("gpu-1")
+      yield* registry.add({ nodeId, url: "sim://gpu-1", makeUpstream: Effect.succeed(simUpstream(node, nodeId)) })
+      yield* Layer.build(Log.layer({ level: "info", write: (l) => void lines.push(JSON.parse(l)) }))
+      assert.deepStrictEqual(lines.map((l) => [l["msg"], l["node"], l["health"]]), [["node present", "gpu-1", "healthy"]])
+    }).pipe(Effect.provide(Layer.merge(DecisionLog.layer(), NodeRegistry.layer({ livenessInterval: "1 hour" }))))
+  })
 })
