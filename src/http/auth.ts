@@ -38,19 +38,31 @@ const STATS_PATHS = new Set([
   "/dashboard"
 ])
 const MODELS_PATHS = new Set(["/api/tags", "/api/ps", "/v1/models"])
-const ADMIN_PATHS = new Set(["/api/pull", "/api/create", "/api/copy", "/api/delete", "/api/sollol/admin/keys"])
+
+const OPEN_PATHS = new Set(["/", "/api/version", "/healthz", "/readyz"])
+/** Checked by `authorize` with the request's model once the body is read. */
+const INFERENCE_PATHS = new Set([
+  "/api/chat",
+  "/api/generate",
+  "/api/embed",
+  "/api/embeddings",
+  "/api/show",
+  "/v1/chat/completions",
+  "/v1/completions",
+  "/v1/embeddings"
+])
 
 /**
- * The permission a non-inference route needs when auth is on; `undefined` for open routes (`/`, `/api/version`,
- * `/healthz`, `/readyz`), for unknown paths (404 either way) and for inference routes, which `authorize` checks with
- * the request's model once the body is read.
+ * The permission a route needs when auth is on; `undefined` for the open routes (`/`, `/api/version`, `/healthz`,
+ * `/readyz`) and for inference routes (their own check). Any other route not listed here needs `admin`: a route
+ * added later is closed until someone gives it a permission.
  */
 export const routePermission = (method: string, path: string): Permission | undefined => {
+  if (OPEN_PATHS.has(path) || INFERENCE_PATHS.has(path)) return undefined
   if (MODELS_PATHS.has(path) || path.startsWith("/v1/models/")) return "models"
   if (STATS_PATHS.has(path) || path.startsWith("/api/sollol/decisions/")) return "stats"
-  if (ADMIN_PATHS.has(path) || path.startsWith("/api/sollol/admin/")) return "admin"
   if (path === "/api/sollol/nodes") return method === "GET" || method === "HEAD" ? "stats" : "admin"
-  return undefined
+  return "admin"
 }
 
 /** The key from `Authorization: Bearer …` (what the openai and ollama clients send), else from `X-API-Key`. */

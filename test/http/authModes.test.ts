@@ -97,7 +97,9 @@ describe("auth rules", () => {
       ["GET", "/readyz", undefined],
       ["GET", "/", undefined],
       ["GET", "/api/version", undefined],
-      ["POST", "/api/chat", undefined]
+      ["POST", "/api/chat", undefined],
+      ["POST", "/v1/embeddings", undefined],
+      ["GET", "/api/sollol/some-later-route", "admin"]
     ]
     for (const [method, path, permission] of table) {
       expect(routePermission(method, path), `${method} ${path}`).toBe(permission)
