@@ -92,7 +92,11 @@ export const formatSummaries = (header: string, summaries: ReadonlyArray<Summary
     for (const s of summaries) {
       lines.push("", `queue wait by priority, ${s.strategy} (aging interval ${sec(s.agingIntervalMs)}):`)
       for (const w of s.waitByPriority) {
-        lines.push(`  p${String(w.priority).padEnd(3)} n=${String(w.count).padEnd(5)} mean ${sec(w.meanMs)}  max ${sec(w.maxMs)}`)
+        // past this wait no newcomer outranks the request any more (effective priority = p + waited / aging)
+        const horizon = (10 - w.priority) * s.agingIntervalMs
+        lines.push(`  p${String(w.priority).padEnd(3)} n=${String(w.count).padEnd(5)} mean ${sec(w.meanMs)}  max ${
+          sec(w.maxMs)
+        }  (aging horizon ${sec(horizon)})`)
       }
     }
   }

@@ -23,13 +23,26 @@ export const scorers: ReadonlyArray<readonly [keyof SollolWeights, Scorer]> = [
   ["options", options]
 ]
 
-/** Drops saturated nodes (inFlight ≥ slots) while at least one candidate has a free slot. */
-export const filterCandidates = (candidates: ReadonlyArray<Candidate>): ReadonlyArray<Candidate> => {
+/**
+ * Drops saturated nodes (inFlight ≥ slots) while at least one candidate has a free slot, except a saturated node
+ * whose expected completion, its queue included, is below `waitRatio` × the best free node's: that node is worth
+ * waiting for (late binding re-scores when a slot frees), as a CPU box is never worth a GPU's short queue.
+ */
+export const filterCandidates = (
+  candidates: ReadonlyArray<Candidate>,
+  ctx?: ScoringContext
+): ReadonlyArray<Candidate> => {
   let saturated = 0
-  for (const c of candidates) if (c.inFlight >= Math.max(1, c.slots)) saturated++
-  return saturated === 0 || saturated === candidates.length
-    ? candidates
-    : candidates.filter((c) => c.inFlight < Math.max(1, c.slots))
+  let bestFreeMs = Infinity
+  for (const c of candidates) {
+    if (c.inFlight >= Math.max(1, c.slots)) saturated++
+    else if (ctx !== undefined) bestFreeMs = Math.min(bestFreeMs, ctx.estimateOf(c).totalMs)
+  }
+  if (saturated === 0 || saturated === candidates.length) return candidates
+  const waitBelowMs = ctx === undefined ? 0 : ctx.config.waitRatio * bestFreeMs
+  return candidates.filter((c) =>
+    c.inFlight < Math.max(1, c.slots) || (ctx !== undefined && ctx.estimateOf(c).totalMs < waitBelowMs)
+  )
 }
 
 /** Shared factors for a zero contribution (most are zero): fewer allocations per decision at 1,000 nodes. */
@@ -108,8 +121,8 @@ export const decide = (
   affinityNode: NodeId | undefined,
   cursor: number
 ): { pick: Pick; ties: number } | undefined => {
-  const eligible = filterCandidates(candidates)
-  const ctx = makeContext(intent, eligible, config, affinityNode)
+  const ctx = makeContext(intent, candidates, config, affinityNode)
+  const eligible = filterCandidates(candidates, ctx)
   const scored = eligible.map((c) => scoreCandidate(intent, c, ctx))
   const chosen = selectBest(scored, cursor)
   if (chosen === undefined) return undefined
