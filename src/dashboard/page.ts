@@ -33,7 +33,8 @@ export const dashboardHtml = `<!doctype html>
   </section>
   <section class="wide charts">
     <div class="chart"><h2>Latency</h2>
-      <div class="legend"><i style="background:#60a5fa"></i>p50<i style="background:#f59e0b"></i>p95 (last minute, sampled each second)</div>
+      <div class="legend"><i style="background:#60a5fa"></i>p50<i style="background:#f59e0b"></i>p95
+        (last minute, sampled each second)</div>
       <div id="latency-chart"></div></div>
     <div class="chart"><h2>Throughput</h2>
       <div class="legend"><i style="background:#22c55e"></i>requests per second (last minute)</div>
@@ -45,7 +46,8 @@ export const dashboardHtml = `<!doctype html>
   </section>
   <div style="display:flex;flex-direction:column;gap:16px;min-width:0">
     <section><h2>Alerts (<span id="alert-count">0</span>)</h2><ul id="alerts"></ul></section>
-    <section><h2>Queue by priority · <span id="queue-depth" class="mono">0</span></h2><div id="queue" class="queue"></div></section>
+    <section><h2>Queue by priority · <span id="queue-depth" class="mono">0</span></h2>
+      <div id="queue" class="queue"></div></section>
   </div>
 </main>
 <script>${script}</script>

@@ -28,11 +28,14 @@ export const script = `
       var n = nodes[id], s = stats[id] || {};
       var state = n.drained ? 'excluded' : n.health;
       var load = n.slots > 0 ? Math.min(1, n.inFlight / n.slots) : 0;
-      var loaded = (n.loaded || []).map(function (m) { return '<span class="chip">' + esc(m.name) + '</span>'; }).join('');
+      var loaded = (n.loaded || []).map(function (m) {
+        return '<span class="chip">' + esc(m.name) + '</span>';
+      }).join('');
       return '<tr data-node="' + esc(id) + '" data-health="' + esc(state) + '">' +
         '<td><b>' + esc(id) + '</b><div class="muted mono">' + esc(n.url) + '</div></td>' +
         '<td><span class="pill ' + esc(state) + '">' + esc(state) + (n.drained ? ' (drained)' : '') + '</span></td>' +
-        '<td>' + n.inFlight + ' / ' + n.slots + '<div class="bar"><i style="width:' + (load * 100).toFixed(0) + '%"></i></div></td>' +
+        '<td>' + n.inFlight + ' / ' + n.slots +
+        '<div class="bar"><i style="width:' + (load * 100).toFixed(0) + '%"></i></div></td>' +
         '<td>' + ms(s.p50Ms) + '<div class="muted">ewma ' + ms(n.ewmaMs) + '</div></td>' +
         '<td>' + (s.requests ? pct(s.successRate) : '–') + '</td>' +
         '<td>' + (s.requests || 0) + '</td>' +
@@ -44,7 +47,8 @@ export const script = `
   function renderAlerts() {
     var list = Object.keys(alerts).map(function (k) { return alerts[k]; });
     $('alert-count').textContent = String(list.length);
-    $('alerts').innerHTML = list.length === 0 ? '<li class="empty" style="border:none;background:none">No active alerts</li>' :
+    $('alerts').innerHTML = list.length === 0
+      ? '<li class="empty" style="border:none;background:none">No active alerts</li>' :
       list.map(function (a) {
         return '<li class="' + esc(a.severity) + '" data-alert="' + esc(a.key) + '">' + esc(a.message) +
           '<small>' + esc(a.kind) + ' · ' + new Date(a.at).toLocaleTimeString() + '</small></li>';
@@ -80,7 +84,8 @@ export const script = `
     for (var g = 1; g <= 3; g++) {
       var y = (h - (g / 4) * (h - 8)).toFixed(1);
       grid += '<line x1="0" x2="' + w + '" y1="' + y + '" y2="' + y + '" stroke="#1f2a44"/>' +
-        '<text x="4" y="' + (y - 3) + '" fill="#8b96b0" font-size="10">' + num(max * g / 4, max < 10 ? 1 : 0) + ' ' + unit + '</text>';
+        '<text x="4" y="' + (y - 3) + '" fill="#8b96b0" font-size="10">' +
+        num(max * g / 4, max < 10 ? 1 : 0) + ' ' + unit + '</text>';
     }
     $(id).innerHTML = '<svg viewBox="0 0 ' + w + ' ' + h + '" preserveAspectRatio="none">' + grid +
       series.map(function (s) { return line(s.values, max, w, h, s.color); }).join('') + '</svg>';
@@ -99,16 +104,19 @@ export const script = `
     if (decisions.length === 0) { el.innerHTML = '<div class="empty">Waiting for requests…</div>'; return; }
     el.innerHTML = decisions.map(function (d) {
       var cands = (d.candidates || []).slice().sort(function (a, b) { return a.score - b.score; }).map(function (c) {
-        return '<span class="chip' + (c.nodeId === d.node ? ' win' : '') + '">' + esc(c.nodeId) + ' ' + num(c.score, 1) + '</span>';
+        return '<span class="chip' + (c.nodeId === d.node ? ' win' : '') + '">' + esc(c.nodeId) + ' ' +
+          num(c.score, 1) + '</span>';
       }).join('');
       return '<div class="decision" data-request="' + esc(d.requestId) + '"><div class="head">' +
         '<span class="mono muted">' + new Date(d.at).toLocaleTimeString() + '</span>' +
         '<b>' + esc(d.kind) + '</b><span class="mono">' + esc(d.model) + '</span>' +
         '<span class="muted">p' + d.priority + '</span><span>→ <b>' + esc(d.node || 'none') + '</b></span>' +
         '<span class="' + (d.outcome === 'ok' ? 'ok' : 'err') + '">' + d.status + '</span>' +
-        '<span>' + ms(d.durationMs) + '</span>' + (d.attempts > 1 ? '<span class="err">' + d.attempts + ' attempts</span>' : '') +
+        '<span>' + ms(d.durationMs) + '</span>' +
+        (d.attempts > 1 ? '<span class="err">' + d.attempts + ' attempts</span>' : '') +
         (d.queueWaitMs > 0 ? '<span class="muted">queued ' + ms(d.queueWaitMs) + '</span>' : '') +
-        '</div><div class="why">' + esc(d.reasoning || d.error || '') + '</div>' + (cands ? '<div>' + cands + '</div>' : '') + '</div>';
+        '</div><div class="why">' + esc(d.reasoning || d.error || '') + '</div>' +
+        (cands ? '<div>' + cands + '</div>' : '') + '</div>';
     }).join('');
   }
 
@@ -141,7 +149,8 @@ export const script = `
     on('summary', onSummary);
   }
 
-  renderNodes(); renderAlerts(); renderDecisions(); renderCharts(); renderQueue({ depth: 0, capacity: 0, byPriority: [] });
+  renderNodes(); renderAlerts(); renderDecisions(); renderCharts();
+  renderQueue({ depth: 0, capacity: 0, byPriority: [] });
   connect();
 })();
 `

@@ -46,9 +46,8 @@ const refreshGauges = (m: SollolMetrics) =>
     const nodes = yield* (yield* NodeRegistry).list
     const admission = yield* AdmissionTag
     const learned = yield* (yield* LearningStore).snapshot
-    for (const g of [m.health, m.inFlight, m.slots, m.ewma, m.queueWaiting, m.decodeRate, m.prefillRate, m.successRate]) {
-      g.reset()
-    }
+    for (const g of [m.health, m.inFlight, m.slots, m.ewma, m.queueWaiting]) g.reset()
+    for (const g of [m.decodeRate, m.prefillRate, m.successRate]) g.reset()
     for (const v of nodes) {
       for (const state of HEALTH_STATES) m.health.set({ node: v.nodeId, state }, v.health === state ? 1 : 0)
       m.inFlight.set({ node: v.nodeId }, v.inFlight)

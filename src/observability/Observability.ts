@@ -27,7 +27,7 @@ export const layer = (config: AppConfig, options: ObservabilityOptions = {}) =>
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void
 
-/** `/metrics` (Prometheus text format) and `/dashboard`, as plain node:http handlers for `serveGateway`'s `extraGet`. */
+/** `/metrics` (Prometheus text format) and `/dashboard` as node:http handlers, for `serveGateway`'s `extraGet`. */
 export const makeRoutes = Effect.gen(function*() {
   const metrics = yield* Metrics.Metrics
   const runFork = Runtime.runFork(yield* Effect.runtime<never>())

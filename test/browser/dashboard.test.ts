@@ -40,7 +40,7 @@ describe("dashboard in Chromium", () => {
 
   beforeAll(async () => {
     if (!existsSync(CHROMIUM)) {
-      throw new Error(`${CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium; .ci/run does it)`)
+      throw new Error(`${CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium; see .ci/run)`)
     }
     cluster = await startCluster({ timeScale: 20 })
     userDir = mkdtempSync(join(tmpdir(), "sollol-chromium-"))

@@ -4,7 +4,13 @@ import type { AlertInput } from "../../src/observability/alerts.js"
 import { makeRequestWindow, percentile } from "../../src/observability/window.js"
 import type { DecisionRecord } from "../../src/runtime/DecisionLog.js"
 
-const stats = (requests: number, successRate: number, p95Ms: number) => ({ requests, successRate, p50Ms: p95Ms / 2, p95Ms, rps: 1 })
+const stats = (requests: number, successRate: number, p95Ms: number) => ({
+  requests,
+  successRate,
+  p50Ms: p95Ms / 2,
+  p95Ms,
+  rps: 1
+})
 
 const base: AlertInput = {
   nodes: [

@@ -45,7 +45,9 @@ describe("JSON logs", () => {
       yield* TestClock.setTime(Date.UTC(2026, 0, 1))
       const log = yield* DecisionLog.DecisionLog
       yield* log.record(decision())
-      yield* log.record(decision({ requestId: "req-2", outcome: "error", status: 502, attempts: 3, error: "Transport" }))
+      yield* log.record(
+        decision({ requestId: "req-2", outcome: "error", status: 502, attempts: 3, error: "Transport" })
+      )
       assert.strictEqual(lines.length, 2)
       assert.deepInclude(lines[0], {
         time: "2026-01-01T00:00:00.000Z",
@@ -105,7 +107,9 @@ describe("JSON logs", () => {
       const nodeId = NodeId("gpu-1")
       yield* registry.add({ nodeId, url: "sim://gpu-1", makeUpstream: Effect.succeed(simUpstream(node, nodeId)) })
       yield* Layer.build(Log.layer({ level: "info", write: (l) => void lines.push(JSON.parse(l)) }))
-      assert.deepStrictEqual(lines.map((l) => [l["msg"], l["node"], l["health"]]), [["node present", "gpu-1", "healthy"]])
+      assert.deepStrictEqual(lines.map((l) => [l["msg"], l["node"], l["health"]]), [
+        ["node present", "gpu-1", "healthy"]
+      ])
     }).pipe(Effect.provide(Layer.merge(DecisionLog.layer(), NodeRegistry.layer({ livenessInterval: "1 hour" }))))
   })
 })
