@@ -1,0 +1,90 @@
+import { describe, expect, it } from "vitest"
+import { parseSimulateArgs } from "../../src/cli/simulate.js"
+import { capacityOf } from "../../src/simulate/capacity.js"
+import { percentile, summarize } from "../../src/simulate/report.js"
+import { runStrategy } from "../../src/simulate/harness.js"
+import { simulate } from "../../src/simulate/simulate.js"
+import { makeArrivals } from "../../src/simulate/workloads.js"
+
+const models = ["llama3.2:3b", "qwen2.5:7b", "nomic-embed-text"]
+
+describe("simulate (virtual time, fixed seed)", () => {
+  it("routes hetero3 at 70 % of capacity faster with sollol than round-robin", () => {
+    const result = simulate({ scenario: "hetero3", strategies: ["round-robin", "sollol"], requests: 150, seed: 3 })
+    const [rr, sollol] = result.summaries
+    expect(rr!.successRate).toBe(1)
+    expect(sollol!.successRate).toBe(1)
+    expect(sollol!.latencyMs.p95).toBeLessThan(rr!.latencyMs.p95)
+    expect(sollol!.latencyMs.mean).toBeLessThan(0.8 * rr!.latencyMs.mean)
+    // the fast GPU takes most of the work under sollol
+    expect(sollol!.nodeShare["fast-gpu"]).toBeGreaterThan(rr!.nodeShare["fast-gpu"]!)
+    expect(result.rate).toBeCloseTo(0.7 * result.capacity, 1)
+  }, 120_000)
+
+  it("is reproducible: the same seed gives the same figures", () => {
+    const arrivals = makeArrivals("mixed", { requests: 40, rate: 5, seed: 9, models })
+    const a = summarize(runStrategy({ scenario: "homogeneous3", strategy: "p2c-ewma", arrivals, seed: 9 }))
+    const b = summarize(runStrategy({ scenario: "homogeneous3", strategy: "p2c-ewma", arrivals, seed: 9 }))
+    expect(a).toEqual(b)
+  }, 60_000)
+
+  it("serves urgent requests first under overload", () => {
+    const result = simulate({ scenario: "hetero3", strategies: ["sollol"], workload: "priority", requests: 150, seed: 2 })
+    const waits = result.summaries[0]!.waitByPriority
+    const of = (p: number) => waits.find((w) => w.priority === p)!
+    expect(of(10).meanMs).toBeLessThan(of(1).meanMs / 4)
+    for (const w of waits) expect(w.maxMs).toBeLessThanOrEqual((10 - w.priority) * result.summaries[0]!.agingIntervalMs + 30_000)
+  }, 120_000)
+
+  it("serves the multi-model workload mostly from nodes that have the model loaded", () => {
+    const result = simulate({ scenario: "hetero3", strategies: ["sollol"], workload: "multimodel", requests: 120, seed: 4 })
+    expect(result.summaries[0]!.loadedHitRate).toBeGreaterThanOrEqual(0.9)
+    expect(result.summaries[0]!.successRate).toBe(1)
+  }, 120_000)
+})
+
+describe("simulate helpers", () => {
+  it("draws the same request bodies at any rate, and arrivals at the given mean rate", () => {
+    const slow = makeArrivals("prefix", { requests: 500, rate: 1, seed: 5, models })
+    const fast = makeArrivals("prefix", { requests: 500, rate: 10, seed: 5, models })
+    expect(slow.map((a) => a.body)).toEqual(fast.map((a) => a.body))
+    const meanGap = fast[fast.length - 1]!.atMs / fast.length
+    expect(meanGap).toBeGreaterThan(80)
+    expect(meanGap).toBeLessThan(120)
+  })
+
+  it("computes a capacity where the datacenter GPU dominates and the CPU adds little", () => {
+    const arrivals = makeArrivals("mixed", { requests: 300, rate: 1, seed: 1, models })
+    const hetero = capacityOf("hetero3", arrivals)
+    const homogeneous = capacityOf("homogeneous3", arrivals)
+    expect(hetero).toBeGreaterThan(homogeneous)
+    expect(hetero).toBeGreaterThan(5)
+    expect(hetero).toBeLessThan(20)
+  })
+
+  it("takes nearest-rank percentiles", () => {
+    const xs = Array.from({ length: 100 }, (_, i) => i + 1)
+    expect(percentile(xs, 0.5)).toBe(50)
+    expect(percentile(xs, 0.95)).toBe(95)
+    expect(percentile(xs, 0.99)).toBe(99)
+    expect(percentile([], 0.5)).toBe(0)
+  })
+
+  it("parses the command line and rejects bad flags", () => {
+    expect(parseSimulateArgs(["--scenario", "hetero3"])).toMatchObject({
+      scenario: "hetero3",
+      strategies: ["round-robin", "least-loaded", "p2c-ewma", "sollol"],
+      workload: "mixed",
+      requests: 2000,
+      rate: undefined,
+      seed: 1,
+      json: false
+    })
+    expect(parseSimulateArgs(["--scenario", "flaky", "--strategy", "sollol", "--rate", "2.5", "--json"]))
+      .toMatchObject({ scenario: "flaky", strategies: ["sollol"], rate: 2.5, json: true })
+    expect(parseSimulateArgs(["--scenario", "nowhere"])).toMatch(/--scenario/)
+    expect(parseSimulateArgs(["--scenario", "hetero3", "--strategy", "magic"])).toMatch(/unknown strategy magic/)
+    expect(parseSimulateArgs(["--scenario", "hetero3", "--requests", "0"])).toMatch(/--requests/)
+    expect(parseSimulateArgs(["--scenario", "hetero3", "--workload", "x"])).toMatch(/--workload/)
+  })
+})
