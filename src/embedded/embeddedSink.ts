@@ -91,7 +91,9 @@ export const makeEmbeddedCall = <A>(stream: boolean, cancel: () => void): Embedd
     fail: (message) => failWith(new SollolError({ status: 502, message, ...(requestId ? { requestId } : {}) })),
     reject: (error, headers) => {
       const id = requestIdOf(headers)
-      reject(new SollolError({ status: errorResponse(error).status, message: messageOf(error), ...(id ? { requestId: id } : {}) }))
+      const status = errorResponse(error).status
+      reject(new SollolError({ status, message: messageOf(error), ...(id ? { requestId: id } : {}) }))
+      return status
     }
   }
   const settle = () => {

@@ -74,7 +74,7 @@ export const makeGatewayHandler = (options: GatewayOptions) =>
       runFork(Effect.flatMap(Clock.currentTimeMillis, (now) => {
         const batch = batchOf(intent) // a large /api/embed input is spread across nodes in chunks
         return batch !== undefined
-          ? runBatchEmbed(batch, { ...intent, arrivedAt: now }, sink)
+          ? Effect.asVoid(runBatchEmbed(batch, { ...intent, arrivedAt: now }, sink))
           : handle({ ...intent, arrivedAt: now }, sink)
       }))
     const deps: InferenceDeps = {

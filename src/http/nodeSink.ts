@@ -26,6 +26,7 @@ export const makeNodeSink = (res: ServerResponse, framing: ClientSink["framing"]
     const r = errorResponse(error, flavor)
     res.writeHead(r.status, { ...headers, ...r.headers })
     res.end(r.body)
+    return r.status
   }
 })
 

@@ -27,7 +27,7 @@ export class Metrics extends Context.Tag("sollol/Metrics")<Metrics, {
 
 /**
  * Counts one finished request. Model is only a label when a node served it, so unknown names stay out. Status is
- * the upstream's HTTP status, or "none" when the gateway answered without one (unknown model, no node, queue full).
+ * the status the client got ("none" only for a request aborted before any answer).
  */
 export const recordDecision = (m: SollolMetrics, d: DecisionRecord): void => {
   const node = d.node ?? "none"

@@ -16,8 +16,8 @@ export interface ClientSink {
   readonly end: (last?: Uint8Array) => void
   /** The body broke after `start`: ends it with an explicit error in the route's framing (never a silent cut). */
   readonly fail: (message: string) => void
-  /** Nothing was sent yet: answers with this error instead. */
-  readonly reject: (error: GatewayError, headers: ResponseHeaders) => void
+  /** Nothing was sent yet: answers with this error instead; returns the status sent, when there is one. */
+  readonly reject: (error: GatewayError, headers: ResponseHeaders) => number | void
   /** Whether the response to the client is in the SSE framing (OpenAI streams) rather than NDJSON/JSON. */
   readonly framing: "ndjson" | "sse" | "json"
 }

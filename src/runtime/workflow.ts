@@ -104,7 +104,11 @@ export const handle = Effect.fn("Workflow.handle")(function*(intent: RoutingInte
     )))
     if (error !== undefined) {
       progress.lastError = error
-      if (!progress.committed) client.reject(error, routingHeaders(intent, progress))
+      if (!progress.committed) {
+        // The decision records the status the client got, also when the gateway answered itself.
+        const sent = client.reject(error, routingHeaders(intent, progress))
+        if (typeof sent === "number") progress.status = sent
+      }
     }
   }
   const failed = Exit.isFailure(exit) || progress.brokenStream

@@ -103,9 +103,12 @@ describe("dashboard in Chromium", () => {
     })
     await page.waitForTimeout(3_000)
     mkdirSync("test-output", { recursive: true })
-    mkdirSync("docs", { recursive: true })
     await page.screenshot({ path: "test-output/dashboard.png", fullPage: true })
-    copyFileSync("test-output/dashboard.png", "docs/dashboard.png")
+    // The README's picture is refreshed on request only, so a test run leaves the work tree clean.
+    if (process.env.UPDATE_DOCS_SCREENSHOT === "1") {
+      mkdirSync("docs", { recursive: true })
+      copyFileSync("test-output/dashboard.png", "docs/dashboard.png")
+    }
     expect(foreign).toEqual([])
     expect(errors).toEqual([])
   })

@@ -59,7 +59,7 @@ describe("/metrics", () => {
       expect(m.sum("sollol_requests_total", { route: "chat", model: "llama3.2:3b", node, status: "200" })).toBe(n)
       expect(m.sum("sollol_request_duration_seconds_count", { route: "chat", node })).toBe(n)
     }
-    expect(m.sum("sollol_requests_total", { route: "chat", model: "unknown", node: "none", status: "none" })).toBe(1)
+    expect(m.sum("sollol_requests_total", { route: "chat", model: "unknown", node: "none", status: "404" })).toBe(1)
     expect(m.sum("sollol_request_duration_seconds_count")).toBe(sent + 1)
     expect(m.sum("sollol_queue_wait_seconds_count", { priority: "5" })).toBe(sent + 1)
     expect(m.sum("sollol_time_to_first_token_seconds_count")).toBeGreaterThanOrEqual(streamed)
