@@ -27,7 +27,8 @@ export interface SollolConfig {
   }
   /**
    * A saturated node stays a candidate (the request waits for its slot) when its expected completion, queue
-   * included, is below this share of the best free node's. Default 0.25 (the free node would take 4× as long).
+   * included, is below this share of the best free node's. Default 0.75: the margin covers the requests already
+   * waiting for that node, which the queue estimate does not see.
    */
   readonly waitRatio: number
   /** Per-stream slowdown with n requests running on a node: time × n^exponent (Ollama slots share one GPU). 0.25. */
@@ -73,7 +74,7 @@ export const defaultSollolConfig: SollolConfig = {
   weights: { completionTime: 1, health: 1, priority: 1, affinity: 1, options: 1 },
   defaults: { prefillTps: 500, decodeTps: 30, loadMs: 5_000 },
   contentionExponent: 0.25,
-  waitRatio: 0.25,
+  waitRatio: 0.75,
   health: { degraded: 0.5, probation: 1, perFailure: 0.2, maxFailures: 10, failureRate: 2, minBaseMs: 100 },
   priority: { highFrom: 8, lowTo: 3, highAmplify: 1, lowReserve: 1.25, lowTolerance: 4 },
   affinity: { capacity: 10_000, minBonusMs: 250, prefixShare: 0.8 }

@@ -26,7 +26,7 @@ export const scorers: ReadonlyArray<readonly [keyof SollolWeights, Scorer]> = [
 /**
  * Drops saturated nodes (inFlight ≥ slots) while at least one candidate has a free slot, except a saturated node
  * whose expected completion, its queue included, is below `waitRatio` × the best free node's: that node is worth
- * waiting for (late binding re-scores when a slot frees), as a CPU box is never worth a GPU's short queue.
+ * waiting for (late binding re-scores when a slot frees): a short queue at a fast GPU beats a free CPU box.
  */
 export const filterCandidates = (
   candidates: ReadonlyArray<Candidate>,

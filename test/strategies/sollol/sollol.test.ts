@@ -95,11 +95,16 @@ describe("sollol strategy", () => {
       assert.strictEqual(yield* pickId(work, [fast({ optionsMatch: false }), twin()]), "twin")
     }).pipe(Effect.provide(layerSollol())))
 
-  it.effect("skips saturated nodes while another has a free slot", () =>
+  it.effect("skips saturated nodes while another has a free slot, unless the saturated one is worth waiting for", () =>
     Effect.gen(function*() {
-      const p = yield* pick(work, [fast({ inFlight: 4, slots: 4 }), slow()])
-      assert.strictEqual(p.candidate.nodeId, "slow")
+      // fast, saturated: 0.28 s queue + 1.56 s contended = 1.83 s, not below 0.75 × mid's 1.4 s
+      const p = yield* pick(work, [fast({ inFlight: 4, slots: 4 }), mid()])
+      assert.strictEqual(p.candidate.nodeId, "mid")
       assert.strictEqual(p.scored.length, 1)
+      // against slow's 4.4 s the saturated fast node wins: the request waits for its slot
+      const wait = yield* pick(work, [fast({ inFlight: 4, slots: 4 }), slow()])
+      assert.strictEqual(wait.candidate.nodeId, "fast")
+      assert.strictEqual(wait.scored.length, 2)
       const allFull = [fast({ inFlight: 4, slots: 4 }), slow({ inFlight: 9, slots: 1 })]
       assert.strictEqual(yield* pickId(work, allFull), "fast")
     }).pipe(Effect.provide(layerSollol())))
