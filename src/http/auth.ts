@@ -3,7 +3,8 @@
  * whether auth is on (by `auth.mode` and, in `auto`, by whether any key exists), per-key limits and priority ceiling.
  */
 import type { IncomingMessage } from "node:http"
-import { Effect, Ref } from "effect"
+import { Effect, Ref, Schedule } from "effect"
+import type { Scope } from "effect"
 import type { AuthError } from "../domain/errors.js"
 import type { RequestKind } from "../domain/Request.js"
 import { ApiKeys, clampPriority } from "../runtime/ApiKeys.js"
@@ -87,6 +88,14 @@ export interface GatewayAuth {
   /** Whether requests are checked right now (in `auto`, turns on with the first key and stays on). */
   readonly enabled: Effect.Effect<boolean>
   /**
+   * The last known answer of `enabled`, synchronously, for the inference hot path: while it is false the request
+   * skips the auth step entirely. In `auto` it is refreshed every second, so a key created by another process
+   * takes effect within a second.
+   */
+  readonly active: () => boolean
+  /** A key was created in this process: auth (in `auto`) is on from the next request. */
+  readonly keyCreated: Effect.Effect<void>
+  /**
    * For inference: authenticate, check the kind's permission and the model allow-list, take one request and the
    * prompt's tokens from the key's limits, and clamp the priority. Passes everything through when auth is off.
    */
@@ -108,17 +117,24 @@ const pass = (priority: number): Authorized => ({ priority, done: () => Effect.v
  * above zero (a `COUNT(*)` on an empty table), then auth stays on: keys are revoked, never deleted, so the count
  * never falls back, and a key created by `sollol keys create` while the gateway runs takes effect on the next request.
  */
-export const makeGatewayAuth = (mode: AuthMode): Effect.Effect<GatewayAuth, never, ApiKeys | RateLimiter> =>
+export const makeGatewayAuth = (mode: AuthMode): Effect.Effect<GatewayAuth, never, ApiKeys | RateLimiter | Scope.Scope> =>
   Effect.gen(function*() {
     const keys = yield* ApiKeys
     const limiter = yield* RateLimiter
     const on = yield* Ref.make(mode === "required")
+    // Mirrors `on` for synchronous readers; it only ever goes from false to true.
+    let known = mode === "required"
     const enabled: Effect.Effect<boolean> = mode === "off" ? Effect.succeed(false) : Effect.flatMap(
       Ref.get(on),
-      (known) =>
-        known ? Effect.succeed(true) : Effect.flatMap(Effect.orDie(keys.count), (n) =>
-          n > 0 ? Effect.as(Ref.set(on, true), true) : Effect.succeed(false))
+      (isOn) =>
+        isOn ? Effect.succeed(true) : Effect.flatMap(Effect.orDie(keys.count), (n) =>
+          n > 0
+            ? Effect.as(Effect.zipRight(Ref.set(on, true), Effect.sync(() => (known = true))), true)
+            : Effect.succeed(false))
     )
+    if (mode === "auto") {
+      yield* enabled.pipe(Effect.repeat({ schedule: Schedule.spaced("1 second"), until: (isOn) => isOn }), Effect.forkScoped)
+    }
 
     const authenticate = (req: IncomingMessage): Effect.Effect<KeyRecord, AuthError> =>
       keys.authenticate(tokenOf(req))
@@ -139,6 +155,7 @@ export const makeGatewayAuth = (mode: AuthMode): Effect.Effect<GatewayAuth, neve
       Effect.flatMap(enabled, (isOn) =>
         !isOn ? Effect.void : Effect.flatMap(authenticate(req), (record) => keys.authorize(record, permission)))
 
-    return { enabled, authorize, authorizeRoute }
+    const keyCreated = mode === "auto" ? Effect.asVoid(enabled) : Effect.void
+    return { enabled, active: () => known, keyCreated, authorize, authorizeRoute }
   })
 

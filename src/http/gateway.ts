@@ -61,6 +61,8 @@ export interface GatewayOptions extends ControlOptions {
   readonly authorize?: InferenceDeps["authorize"]
   /** Checks every non-inference route's permission (`routePermission`) before its handler; undefined when auth is off. */
   readonly authorizeRoute?: GatewayAuth["authorizeRoute"]
+  /** Synchronous "is auth on now" for the inference hot path (see `GatewayAuth.active`). */
+  readonly authActive?: GatewayAuth["active"]
   /** Serves `/api/sollol/admin/keys` (GET, POST) and `/api/sollol/admin/keys/:id` (DELETE). */
   readonly keysHandler?: Handler
   readonly track: (res: ServerResponse) => void
@@ -82,7 +84,8 @@ export const makeGatewayHandler = (options: GatewayOptions) =>
       run,
       runtime: runtime as Runtime.Runtime<never>,
       track: options.track,
-      ...(options.authorize !== undefined ? { authorize: options.authorize } : {})
+      ...(options.authorize !== undefined ? { authorize: options.authorize } : {}),
+      ...(options.authActive !== undefined ? { authActive: options.authActive } : {})
     }
     const control = yield* NodeHttpServer.makeHandler(yield* makeControlRouter(options))
 

@@ -36,6 +36,8 @@ export interface InferenceDeps {
     priority: number,
     promptTokens: number
   ) => Effect.Effect<{ readonly priority: number; readonly done: (outputTokens: number) => Effect.Effect<void> }, GatewayError>
+  /** While false, requests skip `authorize` (auth is off); absent means "always ask `authorize`". */
+  readonly authActive?: () => boolean
   readonly runtime: Runtime.Runtime<never>
   /** Counts requests in flight at the HTTP edge (for graceful shutdown). */
   readonly track: (res: ServerResponse) => void
@@ -86,7 +88,7 @@ export const makeInferenceHandler = (endpoint: RoutedEndpoint, deps: InferenceDe
         })
         return fiber
       }
-      if (deps.authorize === undefined) return void start(intent)
+      if (deps.authorize === undefined || deps.authActive?.() === false) return void start(intent)
       runFork(
         deps.authorize(req, endpoint.kind, intent.model, intent.priority, intent.promptTokens).pipe(
           Effect.matchEffect({

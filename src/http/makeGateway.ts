@@ -64,22 +64,31 @@ export const makeGateway = (config: AppConfig, options: GatewayStartOptions = {}
       ),
       options.authClock
     )
-    const keysHandler = yield* Effect.provideService(makeKeysHandler, ApiKeys.ApiKeys, apiKeys)
+    // Keys created through this gateway switch auth on for the very next request.
+    const observedKeys: ApiKeys.ApiKeysService = {
+      ...apiKeys,
+      create: (input) => Effect.tap(apiKeys.create(input), () => auth.keyCreated)
+    }
+    const keysHandler = yield* Effect.provideService(makeKeysHandler, ApiKeys.ApiKeys, observedKeys)
     const running = yield* serveGateway(config, {
       upstreamFactory,
       extraGet,
       keysHandler,
-      ...(config.auth.mode !== "off" ? { authorize: auth.authorize, authorizeRoute: auth.authorizeRoute } : {}),
+      ...(config.auth.mode !== "off"
+        ? { authorize: auth.authorize, authorizeRoute: auth.authorizeRoute, authActive: auth.active }
+        : {}),
       ...(options.port !== undefined ? { port: options.port } : {})
     }).pipe(Effect.provide(Context.merge(context, observability)))
     const authEnabled = yield* auth.enabled
-    return { url: running.url, port: running.port, authEnabled, apiKeys, context }
+    return { url: running.url, port: running.port, authEnabled, apiKeys: observedKeys, context }
   }).pipe(withJsonLogging({ level: config.logLevel }))
 
 /** Runs auth's checks on `clock` when one is given. */
 const withClock = (auth: GatewayAuth, clock: Clock.Clock | undefined): GatewayAuth =>
   clock === undefined ? auth : {
     enabled: auth.enabled,
+    active: auth.active,
+    keyCreated: auth.keyCreated,
     authorize: (...args) => Effect.withClock(auth.authorize(...args), clock),
     authorizeRoute: (req, permission) => Effect.withClock(auth.authorizeRoute(req, permission), clock)
   }

@@ -19,6 +19,7 @@ export interface ServeOptions {
   readonly extraGet?: GatewayOptions["extraGet"]
   readonly authorize?: GatewayOptions["authorize"]
   readonly authorizeRoute?: GatewayOptions["authorizeRoute"]
+  readonly authActive?: GatewayOptions["authActive"]
   readonly keysHandler?: GatewayOptions["keysHandler"]
 }
 
@@ -36,6 +37,7 @@ export const serveGateway = (
       track: tracker.track,
       ...(options.extraGet !== undefined ? { extraGet: options.extraGet } : {}),
       ...(options.authorize !== undefined ? { authorize: options.authorize } : {}),
+      ...(options.authActive !== undefined ? { authActive: options.authActive } : {}),
       ...(options.authorizeRoute !== undefined ? { authorizeRoute: options.authorizeRoute } : {}),
       ...(options.keysHandler !== undefined ? { keysHandler: options.keysHandler } : {})
     })
