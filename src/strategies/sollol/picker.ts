@@ -27,10 +27,13 @@ export const scorers: ReadonlyArray<readonly [keyof SollolWeights, Scorer]> = [
  * Drops saturated nodes (inFlight ≥ slots) while at least one candidate has a free slot, except a saturated node
  * whose expected completion, its queue included, is below `waitRatio` × the best free node's: that node is worth
  * waiting for (late binding re-scores when a slot frees): a short queue at a fast GPU beats a free CPU box.
+ * `waitedMs` (how long the request has waited already) is added to a saturated node's estimate: a request that
+ * waited w for a busy node is likely to wait about as long again, so under overload the slower free nodes get used.
  */
 export const filterCandidates = (
   candidates: ReadonlyArray<Candidate>,
-  ctx?: ScoringContext
+  ctx?: ScoringContext,
+  waitedMs = 0
 ): ReadonlyArray<Candidate> => {
   let saturated = 0
   let bestFreeMs = Infinity
@@ -41,7 +44,7 @@ export const filterCandidates = (
   if (saturated === 0 || saturated === candidates.length) return candidates
   const waitBelowMs = ctx === undefined ? 0 : ctx.config.waitRatio * bestFreeMs
   return candidates.filter((c) =>
-    c.inFlight < Math.max(1, c.slots) || (ctx !== undefined && ctx.estimateOf(c).totalMs < waitBelowMs)
+    c.inFlight < Math.max(1, c.slots) || (ctx !== undefined && ctx.estimateOf(c).totalMs + waitedMs < waitBelowMs)
   )
 }
 
@@ -119,10 +122,11 @@ export const decide = (
   candidates: ReadonlyArray<Candidate>,
   config: SollolConfig,
   affinityNode: NodeId | undefined,
-  cursor: number
+  cursor: number,
+  waitedMs = 0
 ): { pick: Pick; ties: number } | undefined => {
   const ctx = makeContext(intent, candidates, config, affinityNode)
-  const eligible = filterCandidates(candidates, ctx)
+  const eligible = filterCandidates(candidates, ctx, waitedMs)
   const scored = eligible.map((c) => scoreCandidate(intent, c, ctx))
   const chosen = selectBest(scored, cursor)
   if (chosen === undefined) return undefined

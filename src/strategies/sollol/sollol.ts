@@ -2,7 +2,7 @@
  * The `sollol` strategy (the default): expected completion time corrected by health, priority, affinity and
  * option compatibility. Its only state, the affinity memory and the tie cursor, lives in this Layer's Refs.
  */
-import { Effect, Layer, Option, Ref } from "effect"
+import { Clock, Effect, Layer, Option, Ref } from "effect"
 import { Strategy } from "../Strategy.js"
 import { emptyAffinity, lookupAffinity, rememberAffinity } from "./affinity.js"
 import { resolveSollolConfig, type SollolConfigInput } from "./config.js"
@@ -20,7 +20,8 @@ export const makeSollol = (input: SollolConfigInput = {}) =>
         if (candidates.length === 0) return Option.none()
         const remembered = lookupAffinity(yield* Ref.get(memory), intent.affinityKey)
         const turn = yield* Ref.getAndUpdate(cursor, (n) => n + 1)
-        const result = decide(intent, candidates, config, remembered, turn)
+        const waited = Math.max(0, (yield* Clock.currentTimeMillis) - intent.arrivedAt)
+        const result = decide(intent, candidates, config, remembered, turn, waited)
         if (result === undefined) return Option.none()
         if (intent.affinityKey !== undefined && remembered !== result.pick.candidate.nodeId) {
           yield* Ref.update(memory, (m) =>
