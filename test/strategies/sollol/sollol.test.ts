@@ -3,7 +3,7 @@ import { Effect, Option } from "effect"
 import type { Candidate } from "../../../src/domain/Candidate.js"
 import { NodeId } from "../../../src/domain/NodeId.js"
 import type { RoutingIntent } from "../../../src/domain/Request.js"
-import { layerSollol } from "../../../src/strategies/sollol/index.js"
+import { decide, layerSollol, resolveSollolConfig } from "../../../src/strategies/sollol/index.js"
 import { Strategy } from "../../../src/strategies/Strategy.js"
 import { candidate } from "../fixtures.js"
 import { fast, mid, perf, slow, work } from "./helpers.js"
@@ -105,6 +105,10 @@ describe("sollol strategy", () => {
       const wait = yield* pick(work, [fast({ inFlight: 4, slots: 4 }), slow()])
       assert.strictEqual(wait.candidate.nodeId, "fast")
       assert.strictEqual(wait.scored.length, 2)
+      // a request that already waited 2 s for the busy node expects as much again: slow's free slot wins
+      const config = resolveSollolConfig()
+      const waited = decide(work, [fast({ inFlight: 4, slots: 4 }), slow()], config, undefined, 0, 2_000)
+      assert.strictEqual(waited?.pick.candidate.nodeId, "slow")
       const allFull = [fast({ inFlight: 4, slots: 4 }), slow({ inFlight: 9, slots: 1 })]
       assert.strictEqual(yield* pickId(work, allFull), "fast")
     }).pipe(Effect.provide(layerSollol())))
