@@ -79,6 +79,16 @@ export const errorRate = (context: NodeContext, window = context.window): number
 
 const isSlow = (event: NodeEvent) => event.type === "request.succeeded" && event.slow === true
 
+/** Probe and operator events a routable node (healthy or degraded) handles the same way. */
+const whileRoutable = {
+  "probe.succeeded": { actions: "resetProbeFailures" },
+  "probe.failed": [
+    { guard: "probeBudgetSpent", target: "excluded", actions: "recordProbeFailure" },
+    { actions: "recordProbeFailure" }
+  ],
+  "admin.drain": "#node.excluded.drained"
+} as const
+
 export const nodeMachine = setup({
   types: {
     input: {} as NodeMachineInput,
@@ -166,12 +176,7 @@ export const nodeMachine = setup({
           { guard: "errorRateHigh", target: "degraded", actions: "recordFailure" },
           { actions: "recordFailure" }
         ],
-        "probe.succeeded": { actions: "resetProbeFailures" },
-        "probe.failed": [
-          { guard: "probeBudgetSpent", target: "excluded", actions: "recordProbeFailure" },
-          { actions: "recordProbeFailure" }
-        ],
-        "admin.drain": "#node.excluded.drained"
+        ...whileRoutable
       }
     },
     degraded: {
@@ -186,12 +191,7 @@ export const nodeMachine = setup({
           { guard: "failureBudgetSpent", target: "excluded", actions: "recordFailure" },
           { actions: "recordFailure" }
         ],
-        "probe.succeeded": { actions: "resetProbeFailures" },
-        "probe.failed": [
-          { guard: "probeBudgetSpent", target: "excluded", actions: "recordProbeFailure" },
-          { actions: "recordProbeFailure" }
-        ],
-        "admin.drain": "#node.excluded.drained"
+        ...whileRoutable
       }
     },
     excluded: {

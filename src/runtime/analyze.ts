@@ -3,7 +3,7 @@
  * total: odd shapes give defaults, never an exception, because the HTTP layer owns validation.
  */
 import { normalizeModel } from "../domain/Model.js"
-import type { Complexity, RequestKind, TaskType } from "../domain/Request.js"
+import type { Complexity, RequestKind, RoutingIntent, TaskType } from "../domain/Request.js"
 
 /**
  * Task-type patterns, matched case-insensitively on word boundaries over the last user message (chat) or the
@@ -96,17 +96,18 @@ export const affinityKeyOf = (
 }
 
 /** The analysed fields of `RoutingIntent`. */
-export interface Analysis {
-  readonly model: string
-  readonly stream: boolean
-  readonly taskType: TaskType
-  readonly complexity: Complexity
-  readonly promptTokens: number
-  readonly conversationDepth: number
-  readonly expectedOutputTokens: number
-  readonly loadOptions: Readonly<Record<string, number | string | boolean>>
-  readonly affinityKey: string | undefined
-}
+export type Analysis = Pick<
+  RoutingIntent,
+  | "model"
+  | "stream"
+  | "taskType"
+  | "complexity"
+  | "promptTokens"
+  | "conversationDepth"
+  | "expectedOutputTokens"
+  | "loadOptions"
+  | "affinityKey"
+>
 
 export interface AnalyzeHints {
   /** Learned output length for (model, task type), e.g. `LearningStore.outputEstimate`; used without `num_predict`. */
