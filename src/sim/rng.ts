@@ -57,11 +57,25 @@ export const tokenText = (rng: Rng, i: number): string => {
 }
 
 /** A deterministic L2-normalised vector for `text` (same model and text → same vector). */
-export const embeddingVector = (model: string, text: string, dim: number): Array<number> => {
+const computeEmbedding = (model: string, text: string, dim: number): Array<number> => {
   const rng = makeRng(hashString(`${model}\u0000${text}`))
   const v = Array.from({ length: dim }, () => normal(rng))
   const norm = Math.sqrt(v.reduce((s, x) => s + x * x, 0)) || 1
   return v.map((x) => Math.fround(x / norm))
+}
+
+/** Deterministic, so recent vectors are kept: batch runs embed the same texts on several nodes and in retries. */
+const EMBEDDING_CACHE_SIZE = 20_000
+const embeddingCache = new Map<string, ReadonlyArray<number>>()
+
+export const embeddingVector = (model: string, text: string, dim: number): ReadonlyArray<number> => {
+  const key = `${model}\u0000${dim}\u0000${text}`
+  const hit = embeddingCache.get(key)
+  if (hit !== undefined) return hit
+  const v = computeEmbedding(model, text, dim)
+  if (embeddingCache.size >= EMBEDDING_CACHE_SIZE) embeddingCache.delete(embeddingCache.keys().next().value!)
+  embeddingCache.set(key, v)
+  return v
 }
 
 /** Token count estimate: about four characters per token, at least one for non-empty text. */
