@@ -26,14 +26,8 @@ const USAGE = [
 /** The command line itself is wrong: exit code 2. */
 class UsageError extends Data.TaggedError("UsageError")<{ readonly message: string }> {}
 
-const UNIT_MS: Readonly<Record<string, number>> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 }
-
-/** `30d` → 30 days in ms; units s, m, h, d, w. */
-export const parseDuration = (text: string): number | undefined => {
-  const match = /^(\d+)([smhdw])$/.exec(text.trim())
-  const unit = match?.[2] === undefined ? undefined : UNIT_MS[match[2]]
-  return match?.[1] === undefined || unit === undefined ? undefined : Number(match[1]) * unit
-}
+/** `30d` → 30 days in ms (the key store's own parser). */
+export const parseDuration = ApiKeys.parseDuration
 
 const integer = (flag: string, text: string | undefined): Either.Either<number | undefined, UsageError> =>
   text === undefined ? Either.right(undefined) : /^\d+$/.test(text.trim())
