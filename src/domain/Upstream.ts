@@ -28,12 +28,20 @@ export interface SendOptions {
   readonly firstByteTimeoutMs?: number
   /** Longest gap between body chunks in ms. */
   readonly idleTimeoutMs?: number
+  /** Whole attempt in ms (only an Upstream with `enforcesTimeouts` reads it). */
+  readonly totalTimeoutMs?: number
 }
 
 export interface Upstream {
   readonly nodeId: NodeId
   /** Base URL (`http://host:port`), or `sim://name` for an in-process node. */
   readonly url: string
+  /**
+   * True when `send` enforces all three `SendOptions` limits itself (HTTP: undici's timers), failing with the
+   * matching `FirstByteTimeout` / `IdleTimeout` / `TotalTimeout` reason; the workflow then runs no watchdog of its
+   * own. Absent or false: the workflow enforces them on Effect's clock (the in-process simulator).
+   */
+  readonly enforcesTimeouts?: boolean
   /**
    * One attempt. `accept` is called once with the status and headers, before any body chunk; the body then
    * flows into the sink it returns. Succeeds when the body has ended. Fails with `UpstreamError` on a

@@ -222,8 +222,10 @@ export const attempt = (intent: RoutingIntent, client: ClientSink, progress: Pro
 
     const cls = timeoutClassOf(intent.kind)
     const limits = settings.timeouts[cls]
-    const sendOptions = { firstByteTimeoutMs: limits.firstByteMs, idleTimeoutMs: limits.idleMs }
-    const exit = yield* Effect.exit(withTimeouts(handle.upstream.send(intent.upstream, accept, sendOptions), handle.nodeId, activity, limits, cls))
+    const sendOptions = { firstByteTimeoutMs: limits.firstByteMs, idleTimeoutMs: limits.idleMs, totalTimeoutMs: limits.totalMs }
+    const send = handle.upstream.send(intent.upstream, accept, sendOptions)
+    const enforced = handle.upstream.enforcesTimeouts === true
+    const exit = yield* Effect.exit(withTimeouts(send, handle.nodeId, activity, limits, cls, enforced))
     const latencyMs = (yield* Clock.currentTimeMillis) - startedAt
     progress.ttftMs = firstChunkAt !== undefined ? firstChunkAt - activity.sentAt : undefined
 

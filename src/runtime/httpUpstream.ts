@@ -1,7 +1,9 @@
 /**
  * An Ollama node over HTTP: one undici Pool per node, created and closed with the node's scope. Bytes go
  * straight from undici's dispatch handler into the caller's sink; Effect only awaits the end (DESIGN.md,
- * "The hot path"), and interrupting that wait aborts the upstream request.
+ * "The hot path"), and interrupting that wait aborts the upstream request. It enforces all three time limits
+ * itself (undici's header and body timers, plus one timer for the total), so the workflow runs no watchdog fiber.
+ * undici's timers tick about every 0.5 s: fine for limits of seconds to minutes.
  */
 import { Effect } from "effect"
 import type { Scope } from "effect"
@@ -21,6 +23,8 @@ export interface HttpUpstreamOptions {
   readonly firstByteTimeoutMs?: number
   /** Default longest gap between body chunks in ms. Default 120 000. */
   readonly idleTimeoutMs?: number
+  /** Default limit on a whole attempt in ms. Default 600 000. */
+  readonly totalTimeoutMs?: number
 }
 
 /** undici's error codes → our reasons. Anything unknown is a transport failure. */
@@ -62,12 +66,14 @@ export const makeHttpUpstream = (
       const host = new URL(url).host
       const firstByteDefault = options.firstByteTimeoutMs ?? 300_000
       const idleDefault = options.idleTimeoutMs ?? 120_000
+      const totalDefault = options.totalTimeoutMs ?? 600_000
       return {
         nodeId,
         url,
+        enforcesTimeouts: true,
         send: (request, accept, sendOptions) =>
           Effect.async<void, UpstreamError>((resume) => {
-            const handler = makeHandler(nodeId, accept, resume)
+            const handler = makeHandler(nodeId, accept, resume, sendOptions?.totalTimeoutMs ?? totalDefault)
             pool.dispatch(toDispatchOptions(request, host, sendOptions, firstByteDefault, idleDefault), handler)
             return Effect.sync(() => handler.abort())
           })
@@ -90,11 +96,15 @@ const toDispatchOptions = (
   bodyTimeout: sendOptions?.idleTimeoutMs ?? idleDefault
 })
 
-/** A dispatch handler that feeds `accept`'s sink and settles the Effect exactly once. */
+/**
+ * A dispatch handler that feeds `accept`'s sink and settles the Effect exactly once. The total limit is a transport
+ * timer like undici's own: when it fires the request is aborted and the attempt fails with `TotalTimeout`.
+ */
 const makeHandler = (
   nodeId: NodeId,
   accept: (head: UpstreamHead) => BodySink,
-  resume: (effect: Effect.Effect<void, UpstreamError>) => void
+  resume: (effect: Effect.Effect<void, UpstreamError>) => void,
+  totalMs: number
 ) => {
   let controller: Dispatcher.DispatchController | undefined
   let sink: BodySink | undefined
@@ -103,13 +113,22 @@ const makeHandler = (
   const settle = (effect: Effect.Effect<void, UpstreamError>) => {
     if (settled) return
     settled = true
+    clearTimeout(total)
     resume(effect)
   }
+  const abort = () => {
+    abortedByCaller = true
+    controller?.abort(new AbortedByCaller("aborted by the gateway"))
+  }
+  const total = setTimeout(() => {
+    settle(Effect.fail(new UpstreamError({ nodeId, reason: "TotalTimeout", detail: `not finished within ${totalMs} ms` })))
+    abort()
+  }, totalMs)
   const handler: Dispatcher.DispatchHandler & { abort: () => void } = {
     abort: () => {
-      abortedByCaller = true
       settled = true
-      controller?.abort(new AbortedByCaller("aborted by the gateway"))
+      clearTimeout(total)
+      abort()
     },
     onRequestStart: (c) => {
       controller = c

@@ -1,7 +1,7 @@
 /**
- * Per-route-class time limits for one attempt, enforced on Effect's clock (so TestClock drives them and every
- * transport gets them, the in-process one included): time to first byte, idle gap between chunks, and total.
- * The HTTP transport also passes the first two to undici, and enforces connect there.
+ * Per-route-class time limits for one attempt: time to first byte, idle gap between chunks, and total. A transport
+ * that cannot enforce them (the in-process simulator) gets a watchdog on Effect's clock, so TestClock drives it;
+ * the HTTP transport enforces all three (and connect) with undici's timers, which costs no fiber per attempt.
  */
 import { Clock, Effect } from "effect"
 import { UpstreamError } from "../domain/errors.js"
@@ -33,43 +33,57 @@ export interface Activity {
 
 export const makeActivity = (now: number): Activity => ({ sentAt: now, headAt: undefined, lastAt: now })
 
+const timeoutError = (nodeId: NodeId, reason: TimeoutReason, limits: ClassTimeouts, cls: TimeoutClass) =>
+  new UpstreamError({
+    nodeId,
+    reason,
+    detail: reason === "FirstByteTimeout"
+      ? `no response within ${limits.firstByteMs} ms (${cls} first-byte timeout)`
+      : reason === "IdleTimeout"
+      ? `no data for ${limits.idleMs} ms (${cls} idle timeout)`
+      : `not finished within ${limits.totalMs} ms (${cls} total timeout)`
+  })
+
+type TimeoutReason = "FirstByteTimeout" | "IdleTimeout" | "TotalTimeout"
+
+/** One fiber, one timer at a time: sleeps to the nearest of the head/idle deadline and the total deadline. */
 const watchdog = (nodeId: NodeId, activity: Activity, limits: ClassTimeouts, cls: TimeoutClass) =>
   Effect.gen(function*() {
+    const totalAt = activity.sentAt + limits.totalMs
     for (;;) {
       const now = yield* Clock.currentTimeMillis
       const waitingHead = activity.headAt === undefined
       const deadline = waitingHead ? activity.sentAt + limits.firstByteMs : activity.lastAt + limits.idleMs
-      if (now >= deadline) {
-        return yield* new UpstreamError({
-          nodeId,
-          reason: waitingHead ? "FirstByteTimeout" : "IdleTimeout",
-          detail: waitingHead
-            ? `no response within ${limits.firstByteMs} ms (${cls} first-byte timeout)`
-            : `no data for ${limits.idleMs} ms (${cls} idle timeout)`
-        })
+      if (now >= deadline || now >= totalAt) {
+        const reason = now >= deadline ? (waitingHead ? "FirstByteTimeout" : "IdleTimeout") : "TotalTimeout"
+        return yield* timeoutError(nodeId, reason, limits, cls)
       }
-      yield* Effect.sleep(deadline - now)
+      yield* Effect.sleep(Math.min(deadline, totalAt) - now)
     }
   })
 
+/** Gives a limit the transport enforced the same sentence the watchdog would have used. */
+const relabel = (limits: ClassTimeouts, cls: TimeoutClass) => (error: UpstreamError): UpstreamError =>
+  error.reason === "FirstByteTimeout" || error.reason === "IdleTimeout" || error.reason === "TotalTimeout"
+    ? timeoutError(error.nodeId, error.reason, limits, cls)
+    : error
+
 /**
  * Runs one upstream send under the three limits. Whichever fires first interrupts the send, which aborts the
- * upstream request; the error names the limit.
+ * upstream request; the error names the limit. When the transport enforces the limits itself (`enforced`, see
+ * `Upstream.enforcesTimeouts`), no watchdog fiber runs: only its errors are worded the same way.
  */
 export const withTimeouts = <R>(
   send: Effect.Effect<void, UpstreamError, R>,
   nodeId: NodeId,
   activity: Activity,
   limits: ClassTimeouts,
-  cls: TimeoutClass
+  cls: TimeoutClass,
+  enforced = false
 ): Effect.Effect<void, UpstreamError, R> =>
-  Effect.raceFirst(send, watchdog(nodeId, activity, limits, cls)).pipe(
-    Effect.timeoutFail({
-      duration: limits.totalMs,
-      onTimeout: () =>
-        new UpstreamError({ nodeId, reason: "TotalTimeout", detail: `not finished within ${limits.totalMs} ms (${cls} total timeout)` })
-    })
-  )
+  enforced
+    ? Effect.mapError(send, relabel(limits, cls))
+    : Effect.raceFirst(send, watchdog(nodeId, activity, limits, cls))
 
 /** A client-facing sentence for a failed attempt that names the limit or failure. */
 export const describeUpstreamError = (error: UpstreamError): string => {
