@@ -40,18 +40,20 @@ interface Waiter {
   readonly deferred: Deferred.Deferred<Grant<unknown>>
 }
 
+interface AdmitRequest<A> {
+  readonly priority: number
+  readonly arrivedAt: number
+  readonly group: string
+  readonly tryAcquire: Effect.Effect<Option.Option<Grant<A>>>
+}
+
 export interface Admission {
   /**
    * Runs `tryAcquire` now if nobody waits ahead, else queues. The grant is released when the caller's scope
    * closes, on every exit path. `tryAcquire` must not block: it runs inside the admission critical section,
    * possibly on another request's fiber.
    */
-  readonly admit: <A>(request: {
-    readonly priority: number
-    readonly arrivedAt: number
-    readonly group: string
-    readonly tryAcquire: Effect.Effect<Option.Option<Grant<A>>>
-  }) => Effect.Effect<A, QueueFull, Scope.Scope>
+  readonly admit: <A>(request: AdmitRequest<A>) => Effect.Effect<A, QueueFull, Scope.Scope>
   /** Something changed (a slot freed, a node joined): hand free capacity to waiters in order. */
   readonly notify: Effect.Effect<void>
   readonly depth: Effect.Effect<number>
@@ -106,60 +108,73 @@ export const make = (config: AdmissionConfig): Effect.Effect<Admission> =>
         }
       })
 
-    const admit: Admission["admit"] = <A>(request: {
-      readonly priority: number
-      readonly arrivedAt: number
-      readonly group: string
-      readonly tryAcquire: Effect.Effect<Option.Option<Grant<A>>>
-    }) =>
-      Effect.uninterruptibleMask((restore) =>
-        Effect.gen(function*() {
-          const now = yield* Clock.currentTimeMillis
-          const deferred = yield* Deferred.make<Grant<unknown>>()
-          const waiter: Waiter = { ...request, seq: seq++, deferred }
-          const immediate = yield* mutex.withPermits(1)(Effect.gen(function*() {
-            if (!waiters.some((w) => w.group === request.group)) {
-              const grant = yield* request.tryAcquire
-              if (Option.isSome(grant)) {
-                recordWait(request.priority, now - request.arrivedAt)
-                return grant
-              }
-            }
-            if (waiters.length >= config.maxSize) {
-              return yield* new QueueFull({ reason: "Full", retryAfterSeconds: 1 })
-            }
-            waiters.push(waiter)
-            yield* dispatchWaiters(now)
-            return Option.none()
-          }))
-          if (Option.isSome(immediate)) {
-            const grant = immediate.value
-            yield* Effect.addFinalizer(() => grant.release)
-            return grant.value
-          }
-          const waited = yield* restore(Deferred.await(deferred)).pipe(
-            Effect.timeoutFail({
-              duration: config.maxWaitMs,
-              onTimeout: () => new QueueFull({ reason: "WaitTimeout", retryAfterSeconds: 1 })
-            }),
-            Effect.exit
-          )
-          if (Exit.isSuccess(waited)) {
-            yield* Effect.addFinalizer(() => waited.value.release)
-            return waited.value.value as A
-          }
-          yield* mutex.withPermits(1)(Effect.sync(() => remove(waiter)))
-          // Granted in the same instant as the timeout or interruption: give the slot back.
-          const late = yield* Deferred.poll(deferred)
-          if (Option.isSome(late)) {
-            const grant = yield* late.value
-            yield* grant.release
-          }
-          return yield* Effect.failCause(waited.cause)
+    const enqueue = (request: AdmitRequest<unknown>, now: number) =>
+      Effect.flatMap(Deferred.make<Grant<unknown>>(), (deferred) => {
+        if (waiters.length >= config.maxSize) return new QueueFull({ reason: "Full", retryAfterSeconds: 1 })
+        const waiter: Waiter = {
+          priority: request.priority,
+          arrivedAt: request.arrivedAt,
+          seq: seq++,
+          group: request.group,
+          tryAcquire: request.tryAcquire,
+          deferred
+        }
+        waiters.push(waiter)
+        return Effect.as(dispatchWaiters(now), waiter)
+      })
+
+    /** With `mutex` held: a grant now if nobody of the group waits ahead and a slot is free, else a queued waiter. */
+    const immediateOrQueue = (request: AdmitRequest<unknown>, now: number) =>
+      Effect.suspend((): Effect.Effect<Grant<unknown> | Waiter, QueueFull> => {
+        if (waiters.some((w) => w.group === request.group)) return enqueue(request, now)
+        return Effect.flatMap(request.tryAcquire, (grant): Effect.Effect<Grant<unknown> | Waiter, QueueFull> => {
+          if (Option.isNone(grant)) return enqueue(request, now)
+          recordWait(request.priority, now - request.arrivedAt)
+          return Effect.succeed(grant.value)
         })
+      })
+
+    const awaitGrant = (waiter: Waiter, restore: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>) =>
+      Effect.gen(function*() {
+        const waited = yield* restore(Deferred.await(waiter.deferred)).pipe(
+          Effect.timeoutFail({
+            duration: config.maxWaitMs,
+            onTimeout: () => new QueueFull({ reason: "WaitTimeout", retryAfterSeconds: 1 })
+          }),
+          Effect.exit
+        )
+        if (Exit.isSuccess(waited)) {
+          yield* Effect.addFinalizer(() => waited.value.release)
+          return waited.value.value
+        }
+        yield* mutex.withPermits(1)(Effect.sync(() => remove(waiter)))
+        // Granted in the same instant as the timeout or interruption: give the slot back.
+        const late = yield* Deferred.poll(waiter.deferred)
+        if (Option.isSome(late)) {
+          const grant = yield* late.value
+          yield* grant.release
+        }
+        return yield* Effect.failCause(waited.cause)
+      })
+
+    // The uncontended path allocates no Deferred and forks nothing: one look under the mutex, one finalizer.
+    const admit: Admission["admit"] = <A>(request: AdmitRequest<A>) =>
+      Effect.uninterruptibleMask((restore) =>
+        Effect.flatMap(Clock.currentTimeMillis, (now) =>
+          Effect.flatMap(mutex.withPermits(1)(immediateOrQueue(request, now)), (got) => {
+            if ("deferred" in got) return awaitGrant(got, restore) as Effect.Effect<A, QueueFull, Scope.Scope>
+            return Effect.as(Effect.addFinalizer(() => got.release), got.value as A)
+          })
+        )
       )
 
-    const notify = Effect.flatMap(Clock.currentTimeMillis, (now) => mutex.withPermits(1)(dispatchWaiters(now)))
+    // Nothing to hand out while nobody waits: a waiter is only ever added under the mutex, and whoever adds one
+    // looks at capacity right after, so skipping the mutex here loses no wake-up.
+    const notify = Effect.suspend(() =>
+      waiters.length === 0
+        ? Effect.void
+        : Effect.flatMap(Clock.currentTimeMillis, (now) => mutex.withPermits(1)(dispatchWaiters(now)))
+    )
 
     return {
       admit,
