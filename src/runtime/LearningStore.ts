@@ -2,7 +2,7 @@
  * What the gateway learns from Ollama's own timing fields: per (node, model) rates, per (model, task type) output
  * lengths, per node parallel slots. It starts from configured priors; scoring reads it through `Candidate.perf`.
  */
-import { Clock, Context, Effect, HashMap, Layer, Option, Ref } from "effect"
+import { Clock, Context, Effect, HashMap, Layer, Option } from "effect"
 import type { NodeModelPerf } from "../domain/Candidate.js"
 import type { NodeId } from "../domain/NodeId.js"
 import type { TaskType } from "../domain/Request.js"
@@ -192,12 +192,16 @@ export class LearningStore extends Context.Tag("sollol/LearningStore")<LearningS
   readonly observe: (o: Observation) => Effect.Effect<void>
   /** Learned figures, with priors and then `fallback` for fields not observed; undefined with neither. */
   readonly perf: (nodeId: NodeId, model: string) => Effect.Effect<NodeModelPerf | undefined>
+  /** `perf` as of `now`, read synchronously (the per-request scoring path reads it for every candidate). */
+  readonly perfAt: (nodeId: NodeId, model: string, now: number) => NodeModelPerf | undefined
   /** Learned mean output tokens for (model, task type). */
   readonly outputEstimate: (model: string, taskType: TaskType) => Effect.Effect<number | undefined>
   /** A synchronous view of `outputEstimate` as of now, for `analyzeBody`'s `outputEstimate` hint. */
   readonly outputEstimator: Effect.Effect<(model: string, taskType: TaskType) => number | undefined>
   /** Configured slots, else learned ones, else undefined. */
   readonly slots: (nodeId: NodeId) => Effect.Effect<number | undefined>
+  /** `slots`, read synchronously; learned counts are cached until the node's next observation. */
+  readonly slotsNow: (nodeId: NodeId) => number | undefined
   /** Adds or replaces per-model priors. */
   readonly seed: (priors: Readonly<Record<string, ModelPrior>>) => Effect.Effect<void>
   readonly snapshot: Effect.Effect<LearningSnapshot>
@@ -211,18 +215,20 @@ const estimateIn = (s: State, model: string, taskType: TaskType): number | undef
 const emptyState: State = { perf: HashMap.empty(), outputs: HashMap.empty(), levels: HashMap.empty() }
 
 export const make = (config: Partial<LearningConfig> = {}) =>
-  Effect.gen(function*() {
+  Effect.sync(() => {
     const c: LearningConfig = { ...defaultLearningConfig, ...config }
-    const state = yield* Ref.make(emptyState)
-    const priors = yield* Ref.make<Readonly<Record<string, ModelPrior>>>(c.priors)
+    // Owned by this store; replaced (never mutated) inside Effect.sync, read synchronously by the scoring path.
+    let state = emptyState
+    let priors: Readonly<Record<string, ModelPrior>> = c.priors
+    // Learned slot counts by node; a node's entry is dropped when its levels change.
+    const learnedSlots = new Map<string, number | undefined>()
 
-    const perf = Effect.fn("LearningStore.perf")(function*(nodeId: NodeId, model: string) {
-      const entry = Option.getOrUndefined(HashMap.get((yield* Ref.get(state)).perf, key(nodeId, model)))
-      const prior = (yield* Ref.get(priors))[model]
+    const perfAt = (nodeId: NodeId, model: string, now: number): NodeModelPerf | undefined => {
+      const entry = Option.getOrUndefined(HashMap.get(state.perf, key(nodeId, model)))
+      const prior = priors[model]
       if (entry === undefined && prior === undefined) return undefined
-      const now = yield* Clock.currentTimeMillis
       const f = c.fallback
-      const result: NodeModelPerf = {
+      return {
         prefillTps: entry?.prefillTps?.value ?? prior?.prefillTps ?? f.prefillTps,
         decodeTps: entry?.decodeTps?.value ?? prior?.decodeTps ?? f.decodeTps,
         loadMs: entry?.loadMs?.value ?? prior?.loadMs ?? f.loadMs,
@@ -230,46 +236,65 @@ export const make = (config: Partial<LearningConfig> = {}) =>
         successRate: entry === undefined ? 1 : forgiven(entry.success, now, c),
         samples: entry?.success.n ?? 0
       }
-      return result
-    })
+    }
 
     const levelsOf = (s: State, nodeId: string) =>
       Array.from(Option.getOrElse(HashMap.get(s.levels, nodeId), () => HashMap.empty()))
         .map(([concurrency, l]) => ({ nodeId, concurrency, bestTps: l.bestTps, n: l.n }))
 
+    const slotsNow = (nodeId: NodeId): number | undefined => {
+      const configured = c.slots[nodeId]
+      if (configured !== undefined) return configured
+      if (learnedSlots.has(nodeId)) return learnedSlots.get(nodeId)
+      const learned = learnSlots(levelsOf(state, nodeId), c)
+      learnedSlots.set(nodeId, learned)
+      return learned
+    }
+
     return LearningStore.of({
-      observe: (o) => Effect.flatMap(Clock.currentTimeMillis, (now) => Ref.update(state, (s) => record(s, o, now, c))),
-      perf,
-      outputEstimate: (model, taskType) => Effect.map(Ref.get(state), (s) => estimateIn(s, model, taskType)),
-      outputEstimator: Effect.map(Ref.get(state), (s) => (model: string, taskType: TaskType) =>
-        estimateIn(s, model, taskType)),
-      slots: (nodeId) =>
-        c.slots[nodeId] !== undefined
-          ? Effect.succeed(c.slots[nodeId])
-          : Effect.map(Ref.get(state), (s) => learnSlots(levelsOf(s, nodeId), c)),
-      seed: (more) => Ref.update(priors, (p) => ({ ...p, ...more })),
-      snapshot: Effect.map(Ref.get(state), (s): LearningSnapshot => ({
+      observe: (o) =>
+        Effect.map(Clock.currentTimeMillis, (now) => {
+          state = record(state, o, now, c)
+          learnedSlots.delete(o.nodeId)
+        }),
+      perf: (nodeId, model) => Effect.map(Clock.currentTimeMillis, (now) => perfAt(nodeId, model, now)),
+      perfAt,
+      outputEstimate: (model, taskType) => Effect.sync(() => estimateIn(state, model, taskType)),
+      outputEstimator: Effect.sync(() => {
+        const s = state
+        return (model: string, taskType: TaskType) => estimateIn(s, model, taskType)
+      }),
+      slots: (nodeId) => Effect.sync(() => slotsNow(nodeId)),
+      slotsNow,
+      seed: (more) =>
+        Effect.sync(() => {
+          priors = { ...priors, ...more }
+        }),
+      snapshot: Effect.sync((): LearningSnapshot => ({
         version: 1,
-        perf: Array.from(HashMap.values(s.perf)),
-        outputs: Array.from(s.outputs).map(([k, tokens]) => {
+        perf: Array.from(HashMap.values(state.perf)),
+        outputs: Array.from(state.outputs).map(([k, tokens]) => {
           const [model = "", taskType = "generation"] = k.split("\u0000")
           return { model, taskType: taskType as TaskType, tokens }
         }),
-        levels: Array.from(HashMap.keys(s.levels)).flatMap((nodeId) => levelsOf(s, nodeId))
+        levels: Array.from(HashMap.keys(state.levels)).flatMap((nodeId) => levelsOf(state, nodeId))
       })),
       restore: (snap) =>
-        Ref.set(state, snap.version !== 1 ? emptyState : {
-          perf: HashMap.fromIterable(snap.perf.map((e) => [key(e.nodeId, e.model), e] as const)),
-          outputs: HashMap.fromIterable(snap.outputs.map((o) => [key(o.model, o.taskType), o.tokens] as const)),
-          levels: snap.levels.reduce(
-            (acc, l) =>
-              HashMap.modifyAt(acc, l.nodeId, (m) =>
-                Option.some(HashMap.set(Option.getOrElse(m, () => HashMap.empty()), l.concurrency, {
-                  bestTps: l.bestTps,
-                  n: l.n
-                }))),
-            HashMap.empty<string, HashMap.HashMap<number, Level>>()
-          )
+        Effect.sync(() => {
+          learnedSlots.clear()
+          state = snap.version !== 1 ? emptyState : {
+            perf: HashMap.fromIterable(snap.perf.map((e) => [key(e.nodeId, e.model), e] as const)),
+            outputs: HashMap.fromIterable(snap.outputs.map((o) => [key(o.model, o.taskType), o.tokens] as const)),
+            levels: snap.levels.reduce(
+              (acc, l) =>
+                HashMap.modifyAt(acc, l.nodeId, (m) =>
+                  Option.some(HashMap.set(Option.getOrElse(m, () => HashMap.empty()), l.concurrency, {
+                    bestTps: l.bestTps,
+                    n: l.n
+                  }))),
+              HashMap.empty<string, HashMap.HashMap<number, Level>>()
+            )
+          }
         })
     })
   })

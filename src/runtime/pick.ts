@@ -21,16 +21,20 @@ export type Reservation =
   /** Nothing can ever serve this attempt: no node has the model, or every routable one was tried or blocked. */
   | { readonly _tag: "Unservable"; readonly hasModel: number }
 
-/** Joins learned figures; a learned slot count replaces the default one unless slots were configured. */
-const enrich = (learning: LearningStore["Type"], configuredSlots: ReadonlySet<NodeId>, model: string) =>
-(candidate: Candidate): Effect.Effect<Candidate> =>
-  Effect.gen(function*() {
-    const perf = yield* learning.perf(candidate.nodeId, model)
-    const learnedSlots = configuredSlots.has(candidate.nodeId) ? undefined : yield* learning.slots(candidate.nodeId)
-    return learnedSlots === undefined && perf === undefined
-      ? candidate
-      : { ...candidate, perf, slots: learnedSlots ?? candidate.slots }
-  })
+/** Joins learned figures (read synchronously); a learned slot count replaces the default one unless configured. */
+const enrich = (
+  learning: LearningStore["Type"],
+  configuredSlots: ReadonlySet<NodeId>,
+  model: string,
+  now: number,
+  candidate: Candidate
+): Candidate => {
+  const perf = learning.perfAt(candidate.nodeId, model, now)
+  const learnedSlots = configuredSlots.has(candidate.nodeId) ? undefined : learning.slotsNow(candidate.nodeId)
+  return learnedSlots === undefined && perf === undefined
+    ? candidate
+    : { ...candidate, perf, slots: learnedSlots ?? candidate.slots }
+}
 
 export interface ScoringServices {
   readonly registry: NodeRegistry["Type"]
@@ -109,7 +113,7 @@ export const tryReserve = (
     }
     const open = eligible.filter((c) => !reliability.busy(c.nodeId, now))
     if (open.length === 0) return Option.none()
-    const enriched = yield* Effect.forEach(open, enrich(learning, options.configuredSlots, intent.model))
+    const enriched = open.map((c) => enrich(learning, options.configuredSlots, intent.model, now, c))
     const picked = yield* strategy.choose(intent, enriched)
     if (Option.isNone(picked)) return Option.none()
     const chosen = picked.value.candidate

@@ -128,6 +128,20 @@ describe("LearningStore", () => {
       assert.strictEqual(yield* store.slots(gpu), 3)
     }))
 
+  it.effect("reads the same figures synchronously, and forgets cached slots on restore", () =>
+    Effect.gen(function*() {
+      const store = yield* make()
+      for (let i = 0; i < 3; i++) yield* store.observe(ok(40))
+      yield* TestClock.adjust(60_000)
+      const now = yield* TestClock.currentTimeMillis
+      assert.deepStrictEqual(store.perfAt(gpu, model, now), yield* store.perf(gpu, model))
+      assert.strictEqual(store.slotsNow(gpu), 2)
+      assert.strictEqual(store.slotsNow(gpu), yield* store.slots(gpu))
+      yield* store.restore({ version: 1, perf: [], outputs: [], levels: [] })
+      assert.isUndefined(store.slotsNow(gpu))
+      assert.isUndefined(store.perfAt(gpu, model, now))
+    }))
+
   it.effect("lets configured slots win", () =>
     Effect.gen(function*() {
       const store = yield* make({ slots: { [gpu]: 7 } })
