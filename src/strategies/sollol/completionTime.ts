@@ -25,11 +25,17 @@ export interface Estimate {
  * 4. queue = max(0, inFlight − slots + 1) × typical request time / slots, the typical time being the node's
  *    PeakEWMA latency, or this request's own estimate while the node has none.
  */
-export const estimate = (intent: RoutingIntent, c: Candidate, rates: Rates, config: SollolConfig): Estimate => {
+export const estimate = (
+  intent: RoutingIntent,
+  c: Candidate,
+  rates: Rates,
+  config: SollolConfig,
+  slowdownOf: (running: number) => number = (running) => running ** config.contentionExponent
+): Estimate => {
   const slots = Math.max(1, c.slots)
   const prefill = (intent.promptTokens / Math.max(rates.prefillTps, 1e-9)) * 1000
   const decode = (intent.expectedOutputTokens / Math.max(rates.decodeTps, 1e-9)) * 1000
-  const slowdown = Math.min(c.inFlight + 1, slots) ** config.contentionExponent
+  const slowdown = slowdownOf(Math.min(c.inFlight + 1, slots))
   const loadMs = c.modelLoaded ? 0 : rates.loadMs
   const prefillMs = prefill * slowdown
   const decodeMs = decode * slowdown
@@ -42,6 +48,19 @@ export const estimate = (intent: RoutingIntent, c: Candidate, rates: Rates, conf
     decodeMs,
     totalMs: queueMs + loadMs + prefillMs + decodeMs,
     serviceMs: loadMs + prefill + decode
+  }
+}
+
+/** running^exponent, remembered for the first 64 values of `running` (one decision asks for a few only). */
+export const makeSlowdown = (exponent: number): (running: number) => number => {
+  const memo = new Float64Array(65)
+  return (running) => {
+    if (running > 64 || running < 0) return running ** exponent
+    const known = memo[running]!
+    if (known > 0) return known
+    const value = running ** exponent
+    memo[running] = value
+    return value
   }
 }
 

@@ -3,13 +3,13 @@
  * a one-line reasoning. The Layer (sollol.ts) adds the affinity memory and the tie cursor.
  */
 import type { Candidate } from "../../domain/Candidate.js"
-import type { Factor, Pick, ScoredCandidate } from "../../domain/Decision.js"
+import type { Factor, Pick as Decision, ScoredCandidate } from "../../domain/Decision.js"
 import type { NodeId } from "../../domain/NodeId.js"
 import type { RoutingIntent } from "../../domain/Request.js"
 import { affinity } from "./affinity.js"
 import { completionTime } from "./completionTime.js"
 import type { SollolConfig, SollolWeights } from "./config.js"
-import { makeContext, type Scorer, type ScoringContext } from "./context.js"
+import { type DecisionTables, isSaturated, makeTables, type Scorer, type ScoringContext } from "./context.js"
 import { health } from "./health.js"
 import { options } from "./options.js"
 import { priority } from "./priority.js"
@@ -24,29 +24,29 @@ export const scorers: ReadonlyArray<readonly [keyof SollolWeights, Scorer]> = [
 ]
 
 /**
- * Drops saturated nodes (inFlight ≥ slots) while at least one candidate has a free slot, except a saturated node
- * whose expected completion, its queue included, is below `waitRatio` × the best free node's: that node is worth
+ * A saturated node (inFlight ≥ slots) stays a candidate only while no candidate has a free slot, or while its
+ * expected completion, its queue included, is below `waitRatio` × the best free node's: that node is worth
  * waiting for (late binding re-scores when a slot frees): a short queue at a fast GPU beats a free CPU box.
  * `waitedMs` (how long the request has waited already) is added to a saturated node's estimate: a request that
  * waited w for a busy node is likely to wait about as long again, so under overload the slower free nodes get used.
  */
-export const filterCandidates = (
+export const worthWaiting = (
+  totalMs: number,
+  tables: Pick<DecisionTables, "bestFreeMs">,
+  config: SollolConfig,
+  waitedMs: number
+): boolean => totalMs + waitedMs < config.waitRatio * tables.bestFreeMs
+
+/** Whether candidate `i` is scored at all (see `worthWaiting`). */
+const eligible = (
   candidates: ReadonlyArray<Candidate>,
-  ctx?: ScoringContext,
-  waitedMs = 0
-): ReadonlyArray<Candidate> => {
-  let saturated = 0
-  let bestFreeMs = Infinity
-  for (const c of candidates) {
-    if (c.inFlight >= Math.max(1, c.slots)) saturated++
-    else if (ctx !== undefined) bestFreeMs = Math.min(bestFreeMs, ctx.estimateOf(c).totalMs)
-  }
-  if (saturated === 0 || saturated === candidates.length) return candidates
-  const waitBelowMs = ctx === undefined ? 0 : ctx.config.waitRatio * bestFreeMs
-  return candidates.filter((c) =>
-    c.inFlight < Math.max(1, c.slots) || (ctx !== undefined && ctx.estimateOf(c).totalMs + waitedMs < waitBelowMs)
-  )
-}
+  tables: DecisionTables,
+  config: SollolConfig,
+  waitedMs: number,
+  i: number
+): boolean =>
+  tables.saturated === 0 || tables.saturated === candidates.length || !isSaturated(candidates[i]!) ||
+  worthWaiting(tables.totals[i]!, tables, config, waitedMs)
 
 /** Shared factors for a zero contribution (most are zero): fewer allocations per decision at 1,000 nodes. */
 const zeroFactors: ReadonlyArray<Factor> = scorers.map(([name]) => ({ name, value: 0 }))
@@ -75,22 +75,35 @@ export const scoreCandidate = (intent: RoutingIntent, c: Candidate, ctx: Scoring
  * by node id and broken by `cursor % ties`, so equal nodes take turns while every decision stays reproducible.
  * Linear in the number of candidates. Undefined for none.
  */
+export const selectIndex = (
+  count: number,
+  scoreAt: (k: number) => number,
+  candidateAt: (k: number) => Candidate,
+  cursor: number
+): { index: number; ties: number } | undefined => {
+  let min = Infinity
+  for (let k = 0; k < count; k++) min = Math.min(min, scoreAt(k))
+  const eps = 1e-9 * Math.max(1, Math.abs(min))
+  let minInFlight = Infinity
+  for (let k = 0; k < count; k++) {
+    if (scoreAt(k) <= min + eps) minInFlight = Math.min(minInFlight, candidateAt(k).inFlight)
+  }
+  const ties: Array<number> = []
+  for (let k = 0; k < count; k++) {
+    if (scoreAt(k) <= min + eps && candidateAt(k).inFlight === minInFlight) ties.push(k)
+  }
+  if (ties.length > 1) ties.sort((a, b) => (candidateAt(a).nodeId < candidateAt(b).nodeId ? -1 : 1))
+  const index = ties[cursor % Math.max(ties.length, 1)]
+  return index === undefined ? undefined : { index, ties: ties.length }
+}
+
+/** `selectIndex` over scored candidates. */
 export const selectBest = (
   scored: ReadonlyArray<Scored>,
   cursor: number
 ): { best: Scored; ties: number } | undefined => {
-  let min = Infinity
-  for (const s of scored) if (s.score < min) min = s.score
-  const eps = 1e-9 * Math.max(1, Math.abs(min))
-  let minInFlight = Infinity
-  for (const s of scored) {
-    if (s.score <= min + eps && s.candidate.inFlight < minInFlight) minInFlight = s.candidate.inFlight
-  }
-  const ties: Array<Scored> = []
-  for (const s of scored) if (s.score <= min + eps && s.candidate.inFlight === minInFlight) ties.push(s)
-  if (ties.length > 1) ties.sort((a, b) => (a.candidate.nodeId < b.candidate.nodeId ? -1 : 1))
-  const best = ties[cursor % Math.max(ties.length, 1)]
-  return best === undefined ? undefined : { best, ties: ties.length }
+  const chosen = selectIndex(scored.length, (k) => scored[k]!.score, (k) => scored[k]!.candidate, cursor)
+  return chosen === undefined ? undefined : { best: scored[chosen.index]!, ties: chosen.ties }
 }
 
 const fmt = (ms: number): string =>
@@ -116,7 +129,17 @@ export const reasoningOf = (intent: RoutingIntent, s: Scored, ctx: ScoringContex
   return parts.join("; ")
 }
 
-/** One full decision over `candidates` (non-empty for a pick). */
+/** Up to this many candidates every eligible one is scored (and shown in the decision); past it, see `decide`. */
+export const SCORE_ALL_UP_TO = 32
+
+/**
+ * One full decision over `candidates` (non-empty for a pick): one pass for the tables, one to score.
+ * Past `SCORE_ALL_UP_TO` candidates, branch and bound: every scorer but affinity costs ≥ 0, so
+ * completionTime × its weight bounds a candidate's score from below; the candidate with the lowest bound is scored
+ * first, and any other whose bound exceeds the best score so far is skipped (it cannot win, nor tie). The pick is
+ * the same as scoring everyone; `scored` then lists the contenders only. The remembered affinity node is always
+ * scored, and nothing is skipped when a weight is negative.
+ */
 export const decide = (
   intent: RoutingIntent,
   candidates: ReadonlyArray<Candidate>,
@@ -124,25 +147,51 @@ export const decide = (
   affinityNode: NodeId | undefined,
   cursor: number,
   waitedMs = 0
-): { pick: Pick; ties: number } | undefined => {
-  const ctx = makeContext(intent, candidates, config, affinityNode)
-  const eligible = filterCandidates(candidates, ctx, waitedMs)
-  const scored = eligible.map((c) => scoreCandidate(intent, c, ctx))
-  const chosen = selectBest(scored, cursor)
+): { pick: Decision; ties: number } | undefined => {
+  const tables = makeTables(intent, candidates, config, affinityNode)
+  const { totals } = tables
+  const w = config.weights
+  const bound = candidates.length > SCORE_ALL_UP_TO &&
+    w.completionTime >= 0 && w.health >= 0 && w.priority >= 0 && w.affinity >= 0 && w.options >= 0
+  // what the decision log keeps, and the candidate behind each entry
+  const scored: Array<ScoredCandidate> = []
+  const scoredOf: Array<Candidate> = []
+  let bestScore = Infinity
+  const score = (i: number) => {
+    const c = candidates[i]!
+    tables.focus(i)
+    const s = scoreCandidate(intent, c, tables.ctx)
+    scored.push({ nodeId: c.nodeId, score: s.score, factors: s.factors })
+    scoredOf.push(c)
+    if (s.score < bestScore) bestScore = s.score
+  }
+  let first = -1
+  if (bound) {
+    for (let i = 0; i < candidates.length; i++) {
+      if (!eligible(candidates, tables, config, waitedMs, i)) continue
+      if (first < 0 || totals[i]! < totals[first]!) first = i
+    }
+    if (first >= 0) score(first)
+  }
+  for (let i = 0; i < candidates.length; i++) {
+    if (i === first || !eligible(candidates, tables, config, waitedMs, i)) continue
+    if (
+      bound && candidates[i]!.nodeId !== affinityNode &&
+      w.completionTime * totals[i]! > bestScore + 1e-9 * Math.max(1, Math.abs(bestScore))
+    ) continue
+    score(i)
+  }
+  const chosen = selectIndex(scored.length, (k) => scored[k]!.score, (k) => scoredOf[k]!, cursor)
   if (chosen === undefined) return undefined
-  const { best } = chosen
-  const all: ReadonlyArray<ScoredCandidate> = scored.map((s) => ({
-    nodeId: s.candidate.nodeId,
-    score: s.score,
-    factors: s.factors
-  }))
+  const best = scored[chosen.index]!
+  const candidate = scoredOf[chosen.index]!
   return {
     pick: {
-      candidate: best.candidate,
+      candidate,
       score: best.score,
       factors: best.factors,
-      reasoning: reasoningOf(intent, best, ctx, eligible.length),
-      scored: all
+      reasoning: reasoningOf(intent, { candidate, score: best.score, factors: best.factors }, tables.ctx, scored.length),
+      scored
     },
     ties: chosen.ties
   }

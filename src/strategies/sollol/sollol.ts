@@ -11,21 +11,23 @@ import { decide } from "./picker.js"
 export const makeSollol = (input: SollolConfigInput = {}) =>
   Effect.gen(function*() {
     const config = resolveSollolConfig(input)
-    const memory = yield* Ref.make(emptyAffinity)
-    const cursor = yield* Ref.make(0)
+    // the affinity memory and the tie cursor, read and advanced in one step per decision
+    const state = yield* Ref.make({ memory: emptyAffinity, turn: 0 })
     return Strategy.of({
       name: "sollol",
       // untraced: a span and a captured call site per decision cost more than the decision itself
       choose: Effect.fnUntraced(function*(intent, candidates) {
         if (candidates.length === 0) return Option.none()
-        const remembered = lookupAffinity(yield* Ref.get(memory), intent.affinityKey)
-        const turn = yield* Ref.getAndUpdate(cursor, (n) => n + 1)
+        const { memory, turn } = yield* Ref.getAndUpdate(state, (s) => ({ memory: s.memory, turn: s.turn + 1 }))
+        const remembered = lookupAffinity(memory, intent.affinityKey)
         const waited = Math.max(0, (yield* Clock.currentTimeMillis) - intent.arrivedAt)
         const result = decide(intent, candidates, config, remembered, turn, waited)
         if (result === undefined) return Option.none()
         if (intent.affinityKey !== undefined && remembered !== result.pick.candidate.nodeId) {
-          yield* Ref.update(memory, (m) =>
-            rememberAffinity(m, intent.affinityKey, result.pick.candidate.nodeId, config.affinity.capacity))
+          yield* Ref.update(state, (s) => ({
+            memory: rememberAffinity(s.memory, intent.affinityKey, result.pick.candidate.nodeId, config.affinity.capacity),
+            turn: s.turn
+          }))
         }
         return Option.some(result.pick)
       })
