@@ -11,6 +11,8 @@ export interface NodeActor {
   /** Delivers one event to the machine (synchronously, in order). */
   readonly send: (event: NodeEvent) => Effect.Effect<void>
   readonly snapshot: Effect.Effect<NodeSnapshot>
+  /** The current snapshot, read synchronously (the score step reads it for every node). */
+  readonly current: () => NodeSnapshot
   readonly health: Effect.Effect<Health>
   /** The `routable` tag of the current state. */
   readonly routable: Effect.Effect<boolean>
@@ -40,6 +42,7 @@ export const make = (input: NodeMachineInput): Effect.Effect<NodeActor, never, S
     return {
       send: (event) => Effect.sync(() => actor.send(event)),
       snapshot,
+      current: () => actor.getSnapshot(),
       health: Effect.map(snapshot, healthOf),
       routable: Effect.map(snapshot, isRoutable),
       snapshots,

@@ -2,14 +2,14 @@
  * The set of nodes: adds, removes and drains them at run time, answers "who can serve this model now" for the
  * workflow, and publishes membership and health changes. Every node lives in a child of the registry's scope.
  */
-import { Context, Data, Duration, Effect, Exit, Layer, Option, PubSub, Scope, Stream } from "effect"
+import { Clock, Context, Data, Duration, Effect, Exit, Layer, Option, PubSub, Scope, Stream } from "effect"
 import type { Queue } from "effect"
 import type { Candidate } from "../domain/Candidate.js"
 import { normalizeModel } from "../domain/Model.js"
 import type { NodeId } from "../domain/NodeId.js"
 import { makeEntry } from "./nodeEntry.js"
 import type { EntryConfig, NodeEntry, NodeHandle, NodeSpec, RegistryEvent } from "./nodeEntry.js"
-import { candidateOf, hasModel, viewOf } from "./nodeViews.js"
+import { candidateAt, hasModel, viewOf } from "./nodeViews.js"
 import type { NodeView } from "./nodeViews.js"
 import { defaultNodeMachineInput, healthOf } from "./nodeMachine.js"
 import type { NodeMachineInput } from "./nodeMachine.js"
@@ -147,18 +147,19 @@ export const make = (options: Partial<RegistryConfig> = {}): Effect.Effect<NodeR
         yield* publish({ type: "node.removed", nodeId })
       })
 
+    // One synchronous pass over plain fields: this runs for every request (and every waiter's look).
     const candidates = (model: string, loadOptions?: Readonly<Record<string, number | string | boolean>>) =>
-      Effect.gen(function*() {
+      Effect.map(Clock.currentTimeMillis, (now) => {
         const name = normalizeModel(model)
-        const withModel: Array<NodeEntry> = []
-        for (const entry of yield* live) {
-          if (hasModel(yield* entry.facts.get, name)) withModel.push(entry)
+        const withModel: Array<NodeId> = []
+        const built: Array<Candidate> = []
+        for (const entry of nodes.values()) {
+          if (removing.has(entry.handle.nodeId) || !hasModel(entry.facts.current(), name)) continue
+          withModel.push(entry.handle.nodeId)
+          const candidate = candidateAt(entry, name, loadOptions, now)
+          if (candidate !== undefined) built.push(candidate)
         }
-        const built = yield* Effect.forEach(withModel, (e) => candidateOf(e, name, loadOptions))
-        return {
-          hasModel: withModel.map((e) => e.handle.nodeId),
-          candidates: built.filter((c): c is Candidate => c !== undefined)
-        }
+        return { hasModel: withModel, candidates: built }
       })
 
     const leastRecentlyFailed = (model: string) =>

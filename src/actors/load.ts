@@ -1,8 +1,9 @@
 /**
  * Load accounting for one node (tower's `load` module): requests in flight, and a PeakEWMA of latency on
- * Effect's Clock. In-flight is acquired and released around each request, so no exit path leaks a count.
+ * Effect's Clock. In-flight is acquired and released around each request, so no exit path leaks a count. Both are
+ * plain fields of the instance, also readable synchronously, since the score step reads them for every node.
  */
-import { Clock, Effect, Ref, Stream, SubscriptionRef } from "effect"
+import { Clock, Effect } from "effect"
 
 export interface LoadOptions {
   /** Decay time constant of the EWMA in ms. Default 10 000 (tower's default). */
@@ -27,6 +28,10 @@ export interface Load {
   readonly observe: (latencyMs: number) => Effect.Effect<void>
   /** Completes as soon as nothing is in flight. */
   readonly awaitIdle: Effect.Effect<void>
+  /** `inFlight`, read synchronously. */
+  readonly inFlightNow: () => number
+  /** `ewmaMs` decayed to `now` (ms on Effect's clock), read synchronously. */
+  readonly ewmaAt: (now: number) => number
 }
 
 interface Estimate {
@@ -52,38 +57,57 @@ export const addSample = (e: Estimate, sampleMs: number, now: number, decayMs: n
 }
 
 export const makeLoad = (options: LoadOptions = {}): Effect.Effect<Load> =>
-  Effect.gen(function*() {
+  Effect.map(Clock.currentTimeMillis, (start) => {
     const decayMs = options.decayMs ?? 10_000
-    const inFlight = yield* SubscriptionRef.make(0)
-    const start = yield* Clock.currentTimeMillis
-    const estimate = yield* Ref.make<Estimate>({ rttMs: options.initialMs ?? 0, updatedAt: start })
+    // Owned by this instance and changed only inside Effect.sync (or the synchronous reads below).
+    let inFlight = 0
+    let estimate: Estimate = { rttMs: options.initialMs ?? 0, updatedAt: start }
+    const idleWaiters = new Set<() => void>()
+    const up = () => {
+      inFlight += 1
+    }
+    const down = () => {
+      inFlight -= 1
+      if (inFlight === 0 && idleWaiters.size > 0) {
+        const wake = [...idleWaiters]
+        idleWaiters.clear()
+        for (const resume of wake) resume()
+      }
+    }
+    const ewmaAt = (now: number) => {
+      estimate = decayTo(estimate, now, decayMs)
+      return estimate.rttMs
+    }
     const observe = (latencyMs: number) =>
-      Effect.flatMap(Clock.currentTimeMillis, (now) =>
-        Ref.update(estimate, (e) => addSample(e, latencyMs, now, decayMs)))
+      Effect.map(Clock.currentTimeMillis, (now) => {
+        estimate = addSample(estimate, latencyMs, now, decayMs)
+      })
     return {
-      inFlight: SubscriptionRef.get(inFlight),
-      ewmaMs: Effect.flatMap(
-        Clock.currentTimeMillis,
-        (now) => Ref.modify(estimate, (e) => {
-          const next = decayTo(e, now, decayMs)
-          return [next.rttMs, next]
-        })
-      ),
+      inFlight: Effect.sync(() => inFlight),
+      ewmaMs: Effect.map(Clock.currentTimeMillis, ewmaAt),
       track: <A, E, R>(effect: Effect.Effect<A, E, R>) =>
         Effect.acquireUseRelease(
-          Effect.zipRight(SubscriptionRef.update(inFlight, (n) => n + 1), Clock.currentTimeMillis),
+          Effect.zipRight(Effect.sync(up), Clock.currentTimeMillis),
           (start) => Effect.tap(effect, () => Effect.flatMap(Clock.currentTimeMillis, (end) => observe(end - start))),
-          () => SubscriptionRef.update(inFlight, (n) => n - 1)
+          () => Effect.sync(down)
         ),
-      begin: Effect.map(SubscriptionRef.update(inFlight, (n) => n + 1), () => {
+      begin: Effect.sync(() => {
+        up()
         let ended = false
-        return Effect.suspend(() => {
-          if (ended) return Effect.void
+        return Effect.sync(() => {
+          if (ended) return
           ended = true
-          return SubscriptionRef.update(inFlight, (n) => n - 1)
+          down()
         })
       }),
       observe,
-      awaitIdle: inFlight.changes.pipe(Stream.filter((n) => n === 0), Stream.take(1), Stream.runDrain)
+      awaitIdle: Effect.async<void>((resume) => {
+        if (inFlight === 0) return resume(Effect.void)
+        const wake = () => resume(Effect.void)
+        idleWaiters.add(wake)
+        return Effect.sync(() => void idleWaiters.delete(wake))
+      }),
+      inFlightNow: () => inFlight,
+      ewmaAt
     }
   })

@@ -2,7 +2,7 @@
  * One registered node: its scope (upstream, actor, load and probe fibers live and die together) and the facts the
  * probes learned about it.
  */
-import { Clock, Effect, ExecutionStrategy, Exit, Ref, Scope, Stream } from "effect"
+import { Clock, Effect, ExecutionStrategy, Exit, Scope, Stream } from "effect"
 import type { Health } from "../domain/Health.js"
 import type { NodeId } from "../domain/NodeId.js"
 import type { Upstream } from "../domain/Upstream.js"
@@ -49,6 +49,25 @@ export type RegistryEvent =
   | { readonly type: "node.added" | "node.removed"; readonly nodeId: NodeId }
   | { readonly type: "health.changed"; readonly nodeId: NodeId; readonly health: Health }
 
+/** A node's facts: replaced (never mutated) by its probes, readable synchronously by the score step. */
+export interface FactsCell {
+  readonly get: Effect.Effect<NodeFacts>
+  readonly current: () => NodeFacts
+  readonly update: (f: (facts: NodeFacts) => NodeFacts) => Effect.Effect<void>
+}
+
+const makeFactsCell = (initial: NodeFacts): FactsCell => {
+  let facts = initial
+  return {
+    get: Effect.sync(() => facts),
+    current: () => facts,
+    update: (f) =>
+      Effect.sync(() => {
+        facts = f(facts)
+      })
+  }
+}
+
 export interface EntryConfig {
   readonly livenessInterval: number
   readonly modelsInterval: number
@@ -62,7 +81,7 @@ export interface NodeEntry {
   readonly handle: NodeHandle
   readonly slots: number
   readonly scope: Scope.CloseableScope
-  readonly facts: Ref.Ref<NodeFacts>
+  readonly facts: FactsCell
   /** One liveness probe now; its result goes to the machine. */
   readonly checkLiveness: Effect.Effect<void>
   /** One `/api/tags` + `/api/ps` probe now. */
@@ -87,7 +106,7 @@ export const makeEntry = (
       const upstream = yield* spec.makeUpstream
       const actor = yield* NodeActor.make(config.machine)
       const load = yield* makeLoad({ decayMs: config.ewmaDecayMs })
-      const facts = yield* Ref.make<NodeFacts>({
+      const facts = makeFactsCell({
         models: undefined,
         loaded: [],
         lastProbeAt: undefined,
@@ -96,9 +115,9 @@ export const makeEntry = (
       })
       const failed = (reason: string) =>
         Effect.flatMap(Clock.currentTimeMillis, (now) =>
-          Ref.update(facts, (f) => ({ ...f, lastError: reason, lastFailureAt: now })))
+          facts.update((f) => ({ ...f, lastError: reason, lastFailureAt: now })))
       const probed = Effect.flatMap(Clock.currentTimeMillis, (now) =>
-        Ref.update(facts, (f) => ({ ...f, lastProbeAt: now })))
+        facts.update((f) => ({ ...f, lastProbeAt: now })))
       const checkLiveness = probeLiveness(upstream, config.probeTimeout).pipe(
         Effect.matchEffect({
           onFailure: (e) => Effect.zipRight(failed(e.message), actor.send({ type: "probe.failed" })),
@@ -107,9 +126,9 @@ export const makeEntry = (
       )
       const refreshModels = probeModels(upstream, config.probeTimeout).pipe(
         Effect.matchEffect({
-          onFailure: (e) => Ref.update(facts, (f) => ({ ...f, lastError: e.message })),
+          onFailure: (e) => facts.update((f) => ({ ...f, lastError: e.message })),
           onSuccess: (m) =>
-            Effect.zipRight(probed, Ref.update(facts, (f) => ({ ...f, models: m.installed, loaded: m.loaded })))
+            Effect.zipRight(probed, facts.update((f) => ({ ...f, models: m.installed, loaded: m.loaded })))
         })
       )
       const report = (outcome: Outcome) =>

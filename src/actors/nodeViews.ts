@@ -1,5 +1,5 @@
 /** What the registry shows of a node: a NodeView for admin and the dashboard, a domain Candidate for strategies. */
-import { Effect, Ref } from "effect"
+import { Effect } from "effect"
 import type { Candidate } from "../domain/Candidate.js"
 import type { Health } from "../domain/Health.js"
 import type { NodeId } from "../domain/NodeId.js"
@@ -28,7 +28,7 @@ export interface NodeView {
 export const viewOf = (entry: NodeEntry): Effect.Effect<NodeView> =>
   Effect.gen(function*() {
     const s = yield* entry.handle.actor.snapshot
-    const f = yield* Ref.get(entry.facts)
+    const f = yield* entry.facts.get
     return {
       nodeId: entry.handle.nodeId,
       url: entry.handle.url,
@@ -50,30 +50,33 @@ export const viewOf = (entry: NodeEntry): Effect.Effect<NodeView> =>
 export const hasModel = (facts: NodeFacts, model: string): boolean =>
   facts.models !== undefined && facts.models.some((m) => m.name === model)
 
-/** The domain Candidate of a node that has `model`, or `undefined` when the node is not routable. */
-export const candidateOf = (
+/**
+ * The domain Candidate of a node that has `model`, or `undefined` when the node is not routable. Synchronous: the
+ * score step builds one per node per request from the plain fields the actor, probes and load keep.
+ */
+export const candidateAt = (
   entry: NodeEntry,
   model: string,
-  loadOptions: Readonly<Record<string, number | string | boolean>> | undefined
-): Effect.Effect<Candidate | undefined> =>
-  Effect.gen(function*() {
-    const s = yield* entry.handle.actor.snapshot
-    const health = healthOf(s)
-    if (!isRoutable(s) || health === "excluded") return undefined
-    const f = yield* Ref.get(entry.facts)
-    const loaded = f.loaded.find((l) => l.name === model)
-    const numCtx = loadOptions?.["num_ctx"]
-    return {
-      nodeId: entry.handle.nodeId,
-      health,
-      preferred: isPreferred(s),
-      inFlight: yield* entry.handle.load.inFlight,
-      slots: entry.slots,
-      ewmaMs: yield* entry.handle.load.ewmaMs,
-      modelLoaded: loaded !== undefined,
-      optionsMatch: loaded?.contextLength === undefined || typeof numCtx !== "number" ||
-        numCtx === loaded.contextLength,
-      recentFailures: s.context.window.filter((failed) => failed).length,
-      perf: undefined
-    }
-  })
+  loadOptions: Readonly<Record<string, number | string | boolean>> | undefined,
+  now: number
+): Candidate | undefined => {
+  const s = entry.handle.actor.current()
+  const health = healthOf(s)
+  if (!isRoutable(s) || health === "excluded") return undefined
+  const loaded = entry.facts.current().loaded.find((l) => l.name === model)
+  const numCtx = loadOptions?.["num_ctx"]
+  let recentFailures = 0
+  for (const failed of s.context.window) if (failed) recentFailures++
+  return {
+    nodeId: entry.handle.nodeId,
+    health,
+    preferred: isPreferred(s),
+    inFlight: entry.handle.load.inFlightNow(),
+    slots: entry.slots,
+    ewmaMs: entry.handle.load.ewmaAt(now),
+    modelLoaded: loaded !== undefined,
+    optionsMatch: loaded?.contextLength === undefined || typeof numCtx !== "number" || numCtx === loaded.contextLength,
+    recentFailures,
+    perf: undefined
+  }
+}
