@@ -39,6 +39,22 @@ export const make = (input: NodeMachineInput): Effect.Effect<NodeActor, never, S
       })
       return Effect.sync(() => subscription.unsubscribe())
     })
+    // Health changes rarely while snapshots change on every request: compare in the subscriber, so the stream
+    // (and its fiber) only wakes for a change, not once per request.
+    const changes = Stream.async<Health>((emit) => {
+      let last = healthOf(actor.getSnapshot())
+      void emit.single(last)
+      const subscription = actor.subscribe({
+        next: (s) => {
+          const health = healthOf(s)
+          if (health === last) return
+          last = health
+          void emit.single(health)
+        },
+        complete: () => void emit.end()
+      })
+      return Effect.sync(() => subscription.unsubscribe())
+    })
     return {
       send: (event) => Effect.sync(() => actor.send(event)),
       snapshot,
@@ -46,6 +62,6 @@ export const make = (input: NodeMachineInput): Effect.Effect<NodeActor, never, S
       health: Effect.map(snapshot, healthOf),
       routable: Effect.map(snapshot, isRoutable),
       snapshots,
-      changes: snapshots.pipe(Stream.map(healthOf), Stream.changes)
+      changes
     }
   })
