@@ -31,6 +31,12 @@ export interface SollolConfig {
    * waiting for that node, which the queue estimate does not see.
    */
   readonly waitRatio: number
+  /**
+   * A free node more than this many times slower (service time) than the fastest candidate is no reason to stop
+   * waiting for a saturated faster node until the request has waited as long as that node would take: on hetero3
+   * a CPU box turns a 1 s chat into 7 s. Default 4.
+   */
+  readonly spillTolerance: number
   /** Per-stream slowdown with n requests running on a node: time × n^exponent (Ollama slots share one GPU). 0.25. */
   readonly contentionExponent: number
   /** Health penalties, as fractions of the candidate's estimated completion time. */
@@ -75,6 +81,7 @@ export const defaultSollolConfig: SollolConfig = {
   defaults: { prefillTps: 500, decodeTps: 30, loadMs: 5_000 },
   contentionExponent: 0.25,
   waitRatio: 0.75,
+  spillTolerance: 4,
   health: { degraded: 0.5, probation: 1, perFailure: 0.2, maxFailures: 10, failureRate: 2, minBaseMs: 100 },
   priority: { highFrom: 8, lowTo: 3, highAmplify: 1, lowReserve: 1.25, lowTolerance: 4 },
   affinity: { capacity: 10_000, minBonusMs: 250, prefixShare: 0.8 }
@@ -92,6 +99,7 @@ export const resolveSollolConfig = (input: SollolConfigInput = {}): SollolConfig
     defaults: { ...d.defaults, ...input.defaults },
     contentionExponent: input.contentionExponent ?? d.contentionExponent,
     waitRatio: input.waitRatio ?? d.waitRatio,
+    spillTolerance: input.spillTolerance ?? d.spillTolerance,
     health: { ...d.health, ...input.health },
     priority: { ...d.priority, ...input.priority },
     affinity: { ...d.affinity, ...input.affinity }

@@ -110,8 +110,8 @@ export interface DecisionTables {
   readonly ctx: ScoringContext
   /** Each candidate's `estimate(…).totalMs`. */
   readonly totals: Float64Array
-  /** Lowest `totalMs` among candidates with a free slot; Infinity when none has one. */
-  readonly bestFreeMs: number
+  /** Each candidate's `estimate(…).serviceMs`. */
+  readonly services: Float64Array
   /** Candidates with no free slot (inFlight ≥ slots). */
   readonly saturated: number
   /** Makes candidate `i` the one `estimateOf` and `ratesOf` answer for without a lookup. */
@@ -122,7 +122,7 @@ export const isSaturated = (c: Candidate): boolean => c.inFlight >= Math.max(1, 
 
 /**
  * One pass over the candidates: rates, total and service times (no map, no sort, no object kept per candidate),
- * speed bounds and the best free node. Full estimates are made again, on demand, for the candidates scored.
+ * speed bounds and the saturated count. Full estimates are made again, on demand, for the candidates scored.
  */
 export const makeTables = (
   intent: RoutingIntent,
@@ -138,18 +138,18 @@ export const makeTables = (
   const slowdown = makeSlowdown(config.contentionExponent)
   const n = candidates.length
   const totals = new Float64Array(n)
+  const services = new Float64Array(n)
   let fastest = Infinity
   let slowest = 0
-  let bestFreeMs = Infinity
   let saturated = 0
   for (let i = 0; i < n; i++) {
     const c = candidates[i]!
     const e = estimate(intent, c, rates(c), config, slowdown)
     totals[i] = e.totalMs
+    services[i] = e.serviceMs
     if (e.serviceMs < fastest) fastest = e.serviceMs
     if (e.serviceMs > slowest) slowest = e.serviceMs
     if (isSaturated(c)) saturated++
-    else if (e.totalMs < bestFreeMs) bestFreeMs = e.totalMs
   }
   // scorers ask about one candidate several times in a row: the focused one is answered from these
   let at = -1
@@ -169,7 +169,7 @@ export const makeTables = (
     slowestServiceMs: slowest,
     affinityNode
   }
-  return { ctx, totals, bestFreeMs, saturated, focus }
+  return { ctx, totals, services, saturated, focus }
 }
 
 export const makeContext = (

@@ -24,29 +24,46 @@ export const scorers: ReadonlyArray<readonly [keyof SollolWeights, Scorer]> = [
 ]
 
 /**
- * A saturated node (inFlight ≥ slots) stays a candidate only while no candidate has a free slot, or while its
- * expected completion, its queue included, is below `waitRatio` × the best free node's: that node is worth
- * waiting for (late binding re-scores when a slot frees): a short queue at a fast GPU beats a free CPU box.
- * `waitedMs` (how long the request has waited already) is added to a saturated node's estimate: a request that
- * waited w for a busy node is likely to wait about as long again, so under overload the slower free nodes get used.
+ * The free node a saturated one is weighed against: the lowest expected completion among free candidates at most
+ * `spillTolerance` times slower (service time) than the fastest candidate, or slower ones once the request has
+ * waited as long as they would take. Infinity when there is none: then every saturated node stays a candidate.
  */
-export const worthWaiting = (
-  totalMs: number,
-  tables: Pick<DecisionTables, "bestFreeMs">,
+export const spillTargetMs = (
+  candidates: ReadonlyArray<Candidate>,
+  tables: DecisionTables,
   config: SollolConfig,
   waitedMs: number
-): boolean => totalMs + waitedMs < config.waitRatio * tables.bestFreeMs
+): number => {
+  const limit = config.spillTolerance * tables.ctx.fastestServiceMs
+  let best = Infinity
+  for (let i = 0; i < candidates.length; i++) {
+    const total = tables.totals[i]!
+    if (total < best && !isSaturated(candidates[i]!) && (tables.services[i]! <= limit || waitedMs >= total)) best = total
+  }
+  return best
+}
+
+/**
+ * A saturated node (inFlight ≥ slots) stays a candidate while its expected completion, its queue included, is below
+ * `waitRatio` × the spill target's (`spillTargetMs`): that node is worth waiting for (late binding re-scores when a
+ * slot frees): a short queue at a fast GPU beats a free CPU box. `waitedMs` (how long the request has waited
+ * already) is added to the saturated node's estimate: a request that waited w for a busy node is likely to wait
+ * about as long again, so under overload the slower free nodes get used.
+ */
+export const worthWaiting = (totalMs: number, spillMs: number, config: SollolConfig, waitedMs: number): boolean =>
+  totalMs + waitedMs < config.waitRatio * spillMs
 
 /** Whether candidate `i` is scored at all (see `worthWaiting`). */
 const eligible = (
   candidates: ReadonlyArray<Candidate>,
   tables: DecisionTables,
+  spillMs: number,
   config: SollolConfig,
   waitedMs: number,
   i: number
 ): boolean =>
   tables.saturated === 0 || tables.saturated === candidates.length || !isSaturated(candidates[i]!) ||
-  worthWaiting(tables.totals[i]!, tables, config, waitedMs)
+  worthWaiting(tables.totals[i]!, spillMs, config, waitedMs)
 
 /** Shared factors for a zero contribution (most are zero): fewer allocations per decision at 1,000 nodes. */
 const zeroFactors: ReadonlyArray<Factor> = scorers.map(([name]) => ({ name, value: 0 }))
@@ -150,6 +167,7 @@ export const decide = (
 ): { pick: Decision; ties: number } | undefined => {
   const tables = makeTables(intent, candidates, config, affinityNode)
   const { totals } = tables
+  const spillMs = tables.saturated === 0 ? Infinity : spillTargetMs(candidates, tables, config, waitedMs)
   const w = config.weights
   const bound = candidates.length > SCORE_ALL_UP_TO &&
     w.completionTime >= 0 && w.health >= 0 && w.priority >= 0 && w.affinity >= 0 && w.options >= 0
@@ -168,13 +186,13 @@ export const decide = (
   let first = -1
   if (bound) {
     for (let i = 0; i < candidates.length; i++) {
-      if (!eligible(candidates, tables, config, waitedMs, i)) continue
+      if (!eligible(candidates, tables, spillMs, config, waitedMs, i)) continue
       if (first < 0 || totals[i]! < totals[first]!) first = i
     }
     if (first >= 0) score(first)
   }
   for (let i = 0; i < candidates.length; i++) {
-    if (i === first || !eligible(candidates, tables, config, waitedMs, i)) continue
+    if (i === first || !eligible(candidates, tables, spillMs, config, waitedMs, i)) continue
     if (
       bound && candidates[i]!.nodeId !== affinityNode &&
       w.completionTime * totals[i]! > bestScore + 1e-9 * Math.max(1, Math.abs(bestScore))

@@ -13,10 +13,16 @@ import { perf } from "./helpers.js"
 const bruteForce = (i: RoutingIntent, cs: ReadonlyArray<Candidate>, config: SollolConfig, waitedMs: number) => {
   const ctx = makeContext(i, cs, config, undefined)
   const free = cs.filter((c) => !isSaturated(c))
-  const bestFreeMs = Math.min(...free.map((c) => ctx.estimateOf(c).totalMs))
+  const fastest = Math.min(...cs.map((c) => ctx.estimateOf(c).serviceMs))
+  const spillMs = Math.min(
+    ...free.filter((c) => {
+      const e = ctx.estimateOf(c)
+      return e.serviceMs <= config.spillTolerance * fastest || waitedMs >= e.totalMs
+    }).map((c) => ctx.estimateOf(c).totalMs)
+  )
   const eligible = free.length === 0 || free.length === cs.length
     ? cs
-    : cs.filter((c) => !isSaturated(c) || worthWaiting(ctx.estimateOf(c).totalMs, { bestFreeMs }, config, waitedMs))
+    : cs.filter((c) => !isSaturated(c) || worthWaiting(ctx.estimateOf(c).totalMs, spillMs, config, waitedMs))
   return selectBest(eligible.map((c) => scoreCandidate(i, c, ctx)), 0)?.best
 }
 

@@ -109,6 +109,12 @@ describe("sollol strategy", () => {
       const config = resolveSollolConfig()
       const waited = decide(work, [fast({ inFlight: 4, slots: 4 }), slow()], config, undefined, 0, 2_000)
       assert.strictEqual(waited?.pick.candidate.nodeId, "slow")
+      // a node far slower than the spill tolerance (5.4 s > 4 × 1.1 s) takes it only after as long a wait
+      const crawl = slow({ perf: perf(500, 20, 10_000) })
+      const patient = decide(work, [fast({ inFlight: 4, slots: 4 }), crawl], config, undefined, 0, 3_000)
+      assert.strictEqual(patient?.pick.candidate.nodeId, "fast")
+      const spilled = decide(work, [fast({ inFlight: 4, slots: 4 }), crawl], config, undefined, 0, 5_500)
+      assert.strictEqual(spilled?.pick.candidate.nodeId, "slow")
       const allFull = [fast({ inFlight: 4, slots: 4 }), slow({ inFlight: 9, slots: 1 })]
       assert.strictEqual(yield* pickId(work, allFull), "fast")
     }).pipe(Effect.provide(layerSollol())))
