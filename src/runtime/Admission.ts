@@ -4,7 +4,7 @@
  * within a level. Binding is late: a waiter's `tryAcquire` scores the cluster as it is when a slot frees.
  */
 import { Clock, Context, Deferred, Effect, Exit, Layer, Option } from "effect"
-import type { Scope } from "effect"
+import { Scope } from "effect"
 import { QueueFull } from "../domain/errors.js"
 
 export interface AdmissionConfig {
@@ -71,6 +71,13 @@ export const compareWaiters = (now: number, agingIntervalMs: number) =>
 }
 
 const MAX_LOOKS_PER_NOTIFY = 64
+
+/**
+ * Runs `release` when the caller's scope closes. Straight on the Scope rather than `Effect.addFinalizer`, which
+ * also diffs and restores the acquiring fiber's FiberRefs: a release needs none of them, and this runs per request.
+ */
+export const releaseOnClose = (release: Effect.Effect<void>): Effect.Effect<void, never, Scope.Scope> =>
+  Effect.flatMap(Scope.Scope, (scope) => Scope.addFinalizer(scope, release))
 
 export const make = (config: AdmissionConfig): Effect.Effect<Admission> =>
   Effect.map(Effect.makeSemaphore(1), (mutex) => {
@@ -144,7 +151,7 @@ export const make = (config: AdmissionConfig): Effect.Effect<Admission> =>
           Effect.exit
         )
         if (Exit.isSuccess(waited)) {
-          yield* Effect.addFinalizer(() => waited.value.release)
+          yield* releaseOnClose(waited.value.release)
           return waited.value.value
         }
         yield* mutex.withPermits(1)(Effect.sync(() => remove(waiter)))
@@ -163,7 +170,7 @@ export const make = (config: AdmissionConfig): Effect.Effect<Admission> =>
         Effect.flatMap(Clock.currentTimeMillis, (now) =>
           Effect.flatMap(mutex.withPermits(1)(immediateOrQueue(request, now)), (got) => {
             if ("deferred" in got) return awaitGrant(got, restore) as Effect.Effect<A, QueueFull, Scope.Scope>
-            return Effect.as(Effect.addFinalizer(() => got.release), got.value as A)
+            return Effect.as(releaseOnClose(got.release), got.value as A)
           })
         )
       )

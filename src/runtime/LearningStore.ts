@@ -242,6 +242,12 @@ export const make = (config: Partial<LearningConfig> = {}) =>
       Array.from(Option.getOrElse(HashMap.get(s.levels, nodeId), () => HashMap.empty()))
         .map(([concurrency, l]) => ({ nodeId, concurrency, bestTps: l.bestTps, n: l.n }))
 
+    const levelOf = (s: State, o: Observation): Level | undefined => {
+      const byLevel = Option.getOrUndefined(HashMap.get(s.levels, o.nodeId))
+      const level = Math.min(Math.max(Math.round(o.concurrency), 1), c.maxSlots)
+      return byLevel === undefined ? undefined : Option.getOrUndefined(HashMap.get(byLevel, level))
+    }
+
     const slotsNow = (nodeId: NodeId): number | undefined => {
       const configured = c.slots[nodeId]
       if (configured !== undefined) return configured
@@ -254,8 +260,14 @@ export const make = (config: Partial<LearningConfig> = {}) =>
     return LearningStore.of({
       observe: (o) =>
         Effect.map(Clock.currentTimeMillis, (now) => {
+          const before = levelOf(state, o)
           state = record(state, o, now, c)
-          learnedSlots.delete(o.nodeId)
+          const after = levelOf(state, o)
+          // learnSlots only reads levels with enough samples: forget the count when one of those changed.
+          const known = after !== undefined && after.n >= c.minSlotSamples
+          if (known && (before === undefined || before.n < c.minSlotSamples || before.bestTps !== after.bestTps)) {
+            learnedSlots.delete(o.nodeId)
+          }
         }),
       perf: (nodeId, model) => Effect.map(Clock.currentTimeMillis, (now) => perfAt(nodeId, model, now)),
       perfAt,

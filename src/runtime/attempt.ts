@@ -13,7 +13,7 @@ import type { NodeId } from "../domain/NodeId.js"
 import type { RoutingIntent } from "../domain/Request.js"
 import type { BodySink, UpstreamHead } from "../domain/Upstream.js"
 import { Strategy } from "../strategies/Strategy.js"
-import { AdmissionTag } from "./Admission.js"
+import { AdmissionTag, releaseOnClose } from "./Admission.js"
 import type { ClientSink, ResponseHeaders } from "./ClientSink.js"
 import { LearningStore } from "./LearningStore.js"
 import { tryReserve } from "./pick.js"
@@ -125,7 +125,7 @@ const reserveSlot = (intent: RoutingIntent, tried: Set<NodeId>, options: Attempt
     const tryAcquire = tryReserve(services, intent, tried, settings)
     if (options.admission === "queue") {
       // Added before the slot's own finalizer, so it runs after it: the freed slot goes to the next waiter.
-      yield* Effect.addFinalizer(() => admission.notify)
+      yield* releaseOnClose(admission.notify)
       return yield* admission.admit({ priority: intent.priority, arrivedAt: intent.arrivedAt, group: intent.model, tryAcquire })
     }
     const grant = yield* Effect.acquireRelease(tryAcquire, (g) => Option.isSome(g) ? g.value.release : Effect.void)
@@ -180,7 +180,7 @@ export const attempt = (intent: RoutingIntent, client: ClientSink, progress: Pro
     progress.attempts += 1
     progress.pick = pick
     progress.node = handle.nodeId
-    const concurrency = yield* handle.load.inFlight
+    const concurrency = handle.load.inFlightNow()
 
     const tail = makeTailTracker()
     const held = makeCollector()
@@ -245,6 +245,7 @@ export const attempt = (intent: RoutingIntent, client: ClientSink, progress: Pro
     if (Exit.isFailure(exit)) return yield* Effect.failCause(exit.cause)
 
     const status = state.status
+    let final: unknown
     if (status >= 500 || status === 429 || status === 408 || status === 404) {
       const text = state.mode === "stream" ? undefined : errorTextOf(held.bytes())
       yield* recordFailure(handle, intent, status, text)
@@ -253,7 +254,7 @@ export const attempt = (intent: RoutingIntent, client: ClientSink, progress: Pro
       }
     } else {
       // Success from the node's point of view (a 4xx is the client's fault, not the node's).
-      const final = state.mode === "stream" ? tail.lastJson() : status < 300 ? safeParse(held.bytes()) : undefined
+      final = state.mode === "stream" ? tail.lastJson() : status < 300 ? safeParse(held.bytes()) : undefined
       yield* handle.report({ ok: true, latencyMs })
       yield* handle.load.observe(latencyMs)
       reliability.modelSucceeded(handle.nodeId, intent.model)
@@ -283,7 +284,7 @@ export const attempt = (intent: RoutingIntent, client: ClientSink, progress: Pro
     progress.pick = pick
     const body = held.bytes()
     const out = settings.includeRoutingInfo && status < 300
-      ? withRoutingInfo(body, routingInfo(intent, progress, strategy.name, doneAt - intent.arrivedAt))
+      ? withRoutingInfo(body, routingInfo(intent, progress, strategy.name, doneAt - intent.arrivedAt), final)
       : body
     client.start(status, { ...responseHeaders(head, routingHeaders(intent, progress)), "content-length": String(out.byteLength) })
     client.end(out)

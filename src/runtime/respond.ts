@@ -79,12 +79,17 @@ export const responseHeaders = (head: UpstreamHead, extra: ResponseHeaders): Res
   ...extra
 })
 
-/** Adds `routing` as `_sollol_routing` to a JSON object body; other bodies are returned unchanged. */
-export const withRoutingInfo = (body: Buffer, routing: unknown): Uint8Array => {
+/**
+ * Adds `routing` as `_sollol_routing` to a JSON object body; other bodies are returned unchanged. `parsed`, when
+ * given, is `body` already parsed (the attempt reads its timing fields), so it is not parsed twice.
+ */
+export const withRoutingInfo = (body: Buffer, routing: unknown, parsed?: unknown): Uint8Array => {
   if (body.length === 0 || body[0] !== 0x7b) return body
   try {
-    const parsed = JSON.parse(body.toString("utf8")) as Record<string, unknown>
-    return encoder.encode(stringifyJson({ ...parsed, _sollol_routing: routing }))
+    const object = typeof parsed === "object" && parsed !== null && !Array.isArray(parsed)
+      ? parsed as Record<string, unknown>
+      : JSON.parse(body.toString("utf8")) as Record<string, unknown>
+    return encoder.encode(stringifyJson({ ...object, _sollol_routing: routing }))
   } catch {
     return body
   }

@@ -63,8 +63,8 @@ const firstAttempt = (
     return yield* Effect.race(primary, hedge)
   })
 
-/** Runs one request to the end, writing its answer (or its error) to `client`. Never fails. */
-export const handle = Effect.fn("Workflow.handle")(function*(intent: RoutingIntent, client: ClientSink) {
+/** Runs one request to the end, writing its answer (or its error) to `client`. Never fails. No span: it is the hot path. */
+export const handle = (intent: RoutingIntent, client: ClientSink) => Effect.gen(function*() {
   const settings = yield* WorkflowConfig
   const budget = yield* RetryBudgetTag
   const decisions = yield* DecisionLog
