@@ -46,5 +46,10 @@ export const forwardResponseHeaders = (
   return out
 }
 
-const listedInConnection = (value: string | undefined): ReadonlySet<string> =>
-  value === undefined ? new Set() : new Set(value.split(",").map((s) => s.trim().toLowerCase()).filter((s) => s !== ""))
+const NONE: ReadonlySet<string> = new Set()
+
+/** Names a `Connection` header lists; the usual "keep-alive" lists nothing beyond the hop-by-hop set. */
+const listedInConnection = (value: string | undefined): ReadonlySet<string> => {
+  if (value === undefined || value === "keep-alive" || value === "") return NONE
+  return new Set(value.split(",").map((s) => s.trim().toLowerCase()).filter((s) => s !== ""))
+}
