@@ -177,7 +177,10 @@ const record = (s: State, o: Observation, now: number, c: LearningConfig): State
     const level = Math.min(Math.max(Math.round(o.concurrency), 1), c.maxSlots)
     const byLevel = Option.getOrElse(HashMap.get(levels, o.nodeId), () => HashMap.empty<number, Level>())
     const was = Option.getOrUndefined(HashMap.get(byLevel, level))
-    const bestTps = Math.max(was?.bestTps ?? 0, decode * level)
+    // the wait for a parallel slot (in total_duration, outside load and evals) slows the stream: past the node's
+    // real slots requests queue inside it, and per-stream decode alone would look like aggregate growth
+    const slotWaitNs = Math.max(0, t.totalNs - t.loadNs - t.promptEvalNs - t.evalNs)
+    const bestTps = Math.max(was?.bestTps ?? 0, (t.evalCount / ((t.evalNs + slotWaitNs) / 1e9)) * level)
     levels = HashMap.set(levels, o.nodeId, HashMap.set(byLevel, level, { bestTps, n: (was?.n ?? 0) + 1 }))
   }
   return { perf: HashMap.set(s.perf, k, entry), outputs, levels }

@@ -128,6 +128,26 @@ describe("LearningStore", () => {
       assert.strictEqual(yield* store.slots(gpu), 3)
     }))
 
+  it.effect("does not learn more slots than the node runs when extra requests wait inside it", () =>
+    Effect.gen(function*() {
+      const store = yield* make()
+      // 4 real slots, each stream at 40 tok/s; past 4 in flight, a request waits for a slot (in total_duration)
+      for (const level of [1, 2, 3, 4, 5, 6]) {
+        const evalNs = 2.5e9
+        const waitNs = (evalNs * Math.max(0, level - 4)) / 4
+        const t: OllamaTimings = {
+          totalNs: 0.1e9 + evalNs + waitNs,
+          loadNs: 0,
+          promptEvalCount: 100,
+          promptEvalNs: 0.1e9,
+          evalCount: 100,
+          evalNs
+        }
+        for (let i = 0; i < 3; i++) yield* store.observe(ok(40, { concurrency: level, timings: t }))
+      }
+      assert.strictEqual(yield* store.slots(gpu), 4)
+    }))
+
   it.effect("reads the same figures synchronously, and forgets cached slots on restore", () =>
     Effect.gen(function*() {
       const store = yield* make()
