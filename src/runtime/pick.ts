@@ -114,6 +114,8 @@ export const tryReserve = (
     const open = eligible.filter((c) => !reliability.busy(c.nodeId, now))
     if (open.length === 0) return Option.none()
     const enriched = open.map((c) => enrich(learning, options.configuredSlots, intent.model, now, c))
+    // Whatever the strategy picks would be full: skip scoring (under a deep queue most looks end here).
+    if (enriched.every((c) => c.inFlight >= c.slots)) return Option.none()
     const picked = yield* strategy.choose(intent, enriched)
     if (Option.isNone(picked)) return Option.none()
     const chosen = picked.value.candidate
