@@ -3,7 +3,8 @@
  * queue. Order: highest effective priority first (priority + waited / agingInterval, so nothing starves), FIFO
  * within a level. Binding is late: a waiter's `tryAcquire` scores the cluster as it is when a slot frees.
  */
-import { Clock, Context, Deferred, Effect, Exit, Layer, Option } from "effect"
+import { Clock, Context, Deferred, Effect, Exit, FiberId, Layer, Option } from "effect"
+import type { Fiber } from "effect"
 import { Scope } from "effect"
 import { QueueFull } from "../domain/errors.js"
 
@@ -37,7 +38,10 @@ interface Waiter {
   /** Group key (the model): a newcomer never overtakes waiters of its own group on the fast path. */
   readonly group: string
   readonly tryAcquire: Effect.Effect<Option.Option<Grant<unknown>>>
-  readonly deferred: Deferred.Deferred<Grant<unknown>>
+  /** Succeeds with the grant, or fails when the wait passes `maxWaitMs`. */
+  readonly deferred: Deferred.Deferred<Grant<unknown>, QueueFull>
+  /** When the wait ends with a 503, on Effect's clock. */
+  readonly deadline: number
 }
 
 interface AdmitRequest<A> {
@@ -94,10 +98,38 @@ export const make = (config: AdmissionConfig): Effect.Effect<Admission> =>
       byPriority.set(priority, s)
     }
 
+    // One fiber runs while anyone waits and fails the waits that pass `maxWaitMs` (a timeout per waiter would
+    // fork and race two fibers for each queued request).
+    let expiry: Fiber.RuntimeFiber<void> | undefined
+
     const remove = (waiter: Waiter) => {
       const i = waiters.indexOf(waiter)
       if (i >= 0) waiters.splice(i, 1)
+      if (waiters.length === 0 && expiry !== undefined) {
+        expiry.unsafeInterruptAsFork(FiberId.none)
+        expiry = undefined
+      }
     }
+
+    /** Fails the waits whose deadline passed; call with `mutex` held. One synchronous step, so nothing is lost. */
+    const expireDue = (now: number) =>
+      Effect.sync(() => {
+        for (const w of waiters.filter((w) => w.deadline <= now)) {
+          remove(w)
+          Deferred.unsafeDone(w.deferred, Exit.fail(new QueueFull({ reason: "WaitTimeout", retryAfterSeconds: 1 })))
+        }
+      })
+
+    const expiryLoop: Effect.Effect<void> = Effect.suspend(() => {
+      let next = Number.POSITIVE_INFINITY
+      for (const w of waiters) next = Math.min(next, w.deadline)
+      if (next === Number.POSITIVE_INFINITY) return Effect.void
+      return Effect.flatMap(Clock.currentTimeMillis, (now) =>
+        Effect.zipRight(
+          now >= next ? mutex.withPermits(1)(expireDue(now)) : Effect.sleep(next - now),
+          expiryLoop
+        ))
+    })
 
     /** Hands capacity to waiters in order; call with `mutex` held. */
     const dispatchWaiters = (now: number) =>
@@ -116,7 +148,7 @@ export const make = (config: AdmissionConfig): Effect.Effect<Admission> =>
       })
 
     const enqueue = (request: AdmitRequest<unknown>, now: number) =>
-      Effect.flatMap(Deferred.make<Grant<unknown>>(), (deferred) => {
+      Effect.flatMap(Deferred.make<Grant<unknown>, QueueFull>(), (deferred) => {
         if (waiters.length >= config.maxSize) return new QueueFull({ reason: "Full", retryAfterSeconds: 1 })
         const waiter: Waiter = {
           priority: request.priority,
@@ -124,10 +156,16 @@ export const make = (config: AdmissionConfig): Effect.Effect<Admission> =>
           seq: seq++,
           group: request.group,
           tryAcquire: request.tryAcquire,
-          deferred
+          deferred,
+          deadline: now + config.maxWaitMs
         }
         waiters.push(waiter)
-        return Effect.as(dispatchWaiters(now), waiter)
+        const watch = expiry === undefined
+          ? Effect.map(Effect.forkDaemon(Effect.interruptible(expiryLoop)), (fiber) => {
+            expiry = fiber
+          })
+          : Effect.void
+        return Effect.as(Effect.zipRight(watch, dispatchWaiters(now)), waiter)
       })
 
     /** With `mutex` held: a grant now if nobody of the group waits ahead and a slot is free, else a queued waiter. */
@@ -143,13 +181,7 @@ export const make = (config: AdmissionConfig): Effect.Effect<Admission> =>
 
     const awaitGrant = (waiter: Waiter, restore: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>) =>
       Effect.gen(function*() {
-        const waited = yield* restore(Deferred.await(waiter.deferred)).pipe(
-          Effect.timeoutFail({
-            duration: config.maxWaitMs,
-            onTimeout: () => new QueueFull({ reason: "WaitTimeout", retryAfterSeconds: 1 })
-          }),
-          Effect.exit
-        )
+        const waited = yield* Effect.exit(restore(Deferred.await(waiter.deferred)))
         if (Exit.isSuccess(waited)) {
           yield* releaseOnClose(waited.value.release)
           return waited.value.value
@@ -158,8 +190,8 @@ export const make = (config: AdmissionConfig): Effect.Effect<Admission> =>
         // Granted in the same instant as the timeout or interruption: give the slot back.
         const late = yield* Deferred.poll(waiter.deferred)
         if (Option.isSome(late)) {
-          const grant = yield* late.value
-          yield* grant.release
+          const grant = yield* Effect.exit(late.value)
+          if (Exit.isSuccess(grant)) yield* grant.value.release
         }
         return yield* Effect.failCause(waited.cause)
       })

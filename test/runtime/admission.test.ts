@@ -1,0 +1,56 @@
+/** Admission's wait limit: one expiry fiber fails each wait at exactly `maxWaitMs`, and never a granted one. */
+import { assert, describe, it } from "@effect/vitest"
+import { Cause, Effect, Exit, Fiber, Option, TestClock } from "effect"
+import { make } from "../../src/runtime/Admission.js"
+
+const timedOut = (exit: Exit.Exit<unknown, { readonly reason: string }>) =>
+  Exit.isFailure(exit) && Option.getOrUndefined(Cause.failureOption(exit.cause))?.reason === "WaitTimeout"
+
+describe("Admission wait limit", () => {
+  it.scoped("fails each queued wait at its own deadline and leaves granted ones alone", () =>
+    Effect.gen(function*() {
+      const admission = yield* make({ maxSize: 10, agingIntervalMs: 1_000, maxWaitMs: 1_000 })
+      let free = 0
+      const tryAcquire = Effect.sync(() => {
+        if (free === 0) return Option.none()
+        free--
+        return Option.some({ value: "slot", release: Effect.sync(() => void free++) })
+      })
+      const wait = (group: string) => Effect.scoped(admission.admit({ priority: 5, arrivedAt: 0, group, tryAcquire }))
+      const first = yield* Effect.fork(wait("a"))
+      yield* TestClock.adjust(400)
+      const second = yield* Effect.fork(wait("b"))
+      const third = yield* Effect.fork(wait("c"))
+      yield* TestClock.adjust(599)
+      assert.strictEqual(yield* admission.depth, 3)
+      yield* TestClock.adjust(1) // t = 1000: the first wait ends
+      const e1 = yield* Fiber.await(first)
+      assert.isTrue(timedOut(e1))
+      assert.strictEqual(yield* admission.depth, 2)
+      free = 1
+      yield* admission.notify // t = 1000: the second is granted before its deadline
+      assert.isTrue(Exit.isSuccess(yield* Fiber.await(second)))
+      yield* TestClock.adjust(400) // t = 1400: the third ends; the slot the second released is back
+      const e3 = yield* Fiber.await(third)
+      assert.isTrue(timedOut(e3))
+      assert.strictEqual(yield* admission.depth, 0)
+      assert.strictEqual(free, 1)
+    }))
+
+  it.scoped("an interrupted wait leaves the queue empty and a later wait still times out", () =>
+    Effect.gen(function*() {
+      const admission = yield* make({ maxSize: 10, agingIntervalMs: 1_000, maxWaitMs: 500 })
+      const never = Effect.succeed(Option.none())
+      const wait = Effect.scoped(admission.admit({ priority: 5, arrivedAt: 0, group: "m", tryAcquire: never }))
+      const gone = yield* Effect.fork(wait)
+      yield* TestClock.adjust(100)
+      yield* Fiber.interrupt(gone)
+      assert.strictEqual(yield* admission.depth, 0)
+      const later = yield* Effect.fork(wait)
+      yield* TestClock.adjust(499)
+      assert.isTrue(Option.isNone(yield* Fiber.poll(later)))
+      yield* TestClock.adjust(1)
+      const exit = yield* Fiber.await(later)
+      assert.isTrue(timedOut(exit))
+    }))
+})
