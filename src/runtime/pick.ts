@@ -83,6 +83,18 @@ const panicCandidate = (handle: NodeHandle, inFlight: number): Candidate => ({
   perf: undefined
 })
 
+const waitForSlot: Effect.Effect<Option.Option<Grant<Reservation>>> = Effect.succeed(Option.none())
+
+/** A first attempt that found nothing routable, in panic mode: a grant on the panic pick, else "unservable". */
+const panicLook = (services: ScoringServices, intent: RoutingIntent, untried: ReadonlyArray<Candidate>, hasModel: number) =>
+  Effect.gen(function*() {
+    const handle = yield* panicPick(services, intent, untried)
+    if (Option.isNone(handle)) return unservable(hasModel)
+    const inFlight = yield* handle.value.load.inFlight
+    const pick = simplePick(panicCandidate(handle.value, inFlight), "panic mode: no routable node, trying the least-recently-failed one")
+    return yield* reserve(handle.value, pick, 0)
+  })
+
 /**
  * One look at the cluster for `intent`. `None` means "wait": the chosen node has no free slot now, or every
  * eligible node backs off after "server busy" (a wake-up is scheduled when that ends).
@@ -94,32 +106,27 @@ export const tryReserve = (
   tried: ReadonlySet<NodeId>,
   options: ScoringOptions
 ): Effect.Effect<Option.Option<Grant<Reservation>>> =>
-  Effect.gen(function*() {
-    const { learning, registry, reliability, strategy } = services
-    const now = yield* Clock.currentTimeMillis
-    const { candidates, hasModel } = yield* registry.candidates(intent.model, intent.loadOptions)
-    const untried = candidates.filter((c) => !tried.has(c.nodeId))
-    const eligible = untried.filter((c) => !reliability.modelBlocked(c.nodeId, intent.model, now))
-    if (eligible.length === 0) {
-      if (options.panicMode && tried.size === 0 && hasModel.length > 0) {
-        const handle = yield* panicPick(services, intent, untried)
-        if (Option.isSome(handle)) {
-          const inFlight = yield* handle.value.load.inFlight
-          const pick = simplePick(panicCandidate(handle.value, inFlight), "panic mode: no routable node, trying the least-recently-failed one")
-          return yield* reserve(handle.value, pick, 0)
-        }
+  // Plain flatMaps rather than a generator: under a deep queue this runs once per waiter per freed slot.
+  Effect.flatMap(Clock.currentTimeMillis, (now) =>
+    Effect.flatMap(services.registry.candidates(intent.model, intent.loadOptions), ({ candidates, hasModel }) => {
+      const { learning, registry, reliability, strategy } = services
+      const untried = candidates.filter((c) => !tried.has(c.nodeId))
+      const eligible = untried.filter((c) => !reliability.modelBlocked(c.nodeId, intent.model, now))
+      if (eligible.length === 0) {
+        return options.panicMode && tried.size === 0 && hasModel.length > 0
+          ? panicLook(services, intent, untried, hasModel.length)
+          : Effect.succeed(unservable(hasModel.length))
       }
-      return unservable(hasModel.length)
-    }
-    const open = eligible.filter((c) => !reliability.busy(c.nodeId, now))
-    if (open.length === 0) return Option.none()
-    const enriched = open.map((c) => enrich(learning, options.configuredSlots, intent.model, now, c))
-    // Whatever the strategy picks would be full: skip scoring (under a deep queue most looks end here).
-    if (enriched.every((c) => c.inFlight >= c.slots)) return Option.none()
-    const picked = yield* strategy.choose(intent, enriched)
-    if (Option.isNone(picked)) return Option.none()
-    const chosen = picked.value.candidate
-    const handle = registry.get(chosen.nodeId)
-    if (Option.isNone(handle) || chosen.inFlight >= chosen.slots) return Option.none()
-    return yield* reserve(handle.value, picked.value, enriched.length)
-  })
+      const open = eligible.filter((c) => !reliability.busy(c.nodeId, now))
+      if (open.length === 0) return waitForSlot
+      const enriched = open.map((c) => enrich(learning, options.configuredSlots, intent.model, now, c))
+      // Whatever the strategy picks would be full: skip scoring (under a deep queue most looks end here).
+      if (enriched.every((c) => c.inFlight >= c.slots)) return waitForSlot
+      return Effect.flatMap(strategy.choose(intent, enriched), (picked) => {
+        if (Option.isNone(picked)) return waitForSlot
+        const chosen = picked.value.candidate
+        const handle = registry.get(chosen.nodeId)
+        if (Option.isNone(handle) || chosen.inFlight >= chosen.slots) return waitForSlot
+        return reserve(handle.value, picked.value, enriched.length)
+      })
+    }))
