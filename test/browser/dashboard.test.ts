@@ -94,8 +94,13 @@ describe("dashboard in Chromium", () => {
     await fetch(`${cluster.nodes[2]!.url}/__sim/fault`, { method: "POST", body: JSON.stringify({ mode: "refuse" }) })
     await page.waitForSelector(`tr[data-node="cpu"][data-health="excluded"]`, { timeout: 8_000 })
     await page.waitForSelector(`#alerts li[data-alert="node.excluded:cpu"]`, { timeout: 8_000 })
-    const color = await page.locator(`tr[data-node="cpu"] .pill`).evaluate((el) => getComputedStyle(el).color)
-    expect(color).toBe("rgb(239, 68, 68)")
+    // The table is re-rendered every second, so read the colour inside the page in one step (a handle taken
+    // first may be detached by the time it is read).
+    const red = await page.waitForFunction(() => {
+      const pill = document.querySelector(`tr[data-node="cpu"] .pill`)
+      return pill !== null && getComputedStyle(pill).color === "rgb(239, 68, 68)"
+    }, undefined, { timeout: 5_000 })
+    expect(await red.jsonValue()).toBe(true)
 
     // Let the charts gather a few seconds of points, then keep a screenshot with the test output and for the README.
     await page.waitForFunction(() => document.querySelectorAll("#throughput-chart polyline").length > 0, undefined, {
