@@ -100,7 +100,7 @@ const startNginx = async (upstreamPort: number) => {
   const port = await freePort()
   const dir = mkdtempSync(join(tmpdir(), "sollol-nginx-"))
   writeFileSync(join(dir, "nginx.conf"), `
-worker_processes 1; daemon off; pid ${dir}/nginx.pid; error_log ${dir}/error.log;
+worker_processes 1; master_process off; daemon off; pid ${dir}/nginx.pid; error_log ${dir}/error.log;
 events { worker_connections 1024; }
 http {
   access_log off;
@@ -175,6 +175,7 @@ const main = async () => {
     const cases = [
       { name: "short JSON, c=1", concurrency: 1, stream: false },
       { name: "short JSON, c=32", concurrency: 32, stream: false },
+      { name: "short JSON, c=8", concurrency: 8, stream: false },
       { name: `stream of ${CHUNKS} chunks, c=8`, concurrency: 8, stream: true }
     ]
     const figures: Record<string, { direct: Result; sollol: Result; nginx: Result | undefined }> = {}
@@ -203,8 +204,10 @@ const main = async () => {
     console.log(line(header))
     for (const r of rows) console.log(line(r))
     const short = figures["short JSON, c=32"]!.sollol
+    // Per chunk: a stream's extra CPU over a short answer at the same concurrency.
+    const shortSameConcurrency = figures["short JSON, c=8"]!.sollol
     const stream = figures[`stream of ${CHUNKS} chunks, c=8`]!.sollol
-    const perChunk = (stream.cpuPerRequestUs - short.cpuPerRequestUs) / (CHUNKS + 1)
+    const perChunk = (stream.cpuPerRequestUs - shortSameConcurrency.cpuPerRequestUs) / (CHUNKS + 1)
     const streamVsNginx = figures[`stream of ${CHUNKS} chunks, c=8`]!.nginx
     console.log(`\ntargets: added p50 at c=1 ≤ 0.3 ms → ${fmt(figures["short JSON, c=1"]!.sollol.p50 - figures["short JSON, c=1"]!.direct.p50, 3)} ms`)
     console.log(`         CPU per short request ≤ 150 µs → ${fmt(short.cpuPerRequestUs, 0)} µs`)
