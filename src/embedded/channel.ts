@@ -2,6 +2,8 @@
  * A one-consumer async iterable fed by pushes: how a streamed answer leaves the workflow without an HTTP hop.
  * Pushing past `highWater` items asks the producer to wait (`onDrain`); `cancel` runs when the consumer stops early.
  */
+import { makeLineSplitter } from "../domain/ndjson.js"
+
 
 export interface Channel<A> {
   readonly iterable: AsyncIterable<A>
@@ -74,24 +76,6 @@ export const makeChannel = <A>(cancel: () => void, highWater = 64): Channel<A> =
 
 /** Splits a byte stream into lines and parses each as JSON (NDJSON). */
 export const makeLineParser = (onValue: (value: unknown) => void) => {
-  const decoder = new TextDecoder()
-  let rest = ""
-  const take = (line: string) => {
-    if (line.trim() !== "") onValue(JSON.parse(line))
-  }
-  return {
-    write: (chunk: Uint8Array) => {
-      rest += decoder.decode(chunk, { stream: true })
-      let nl = rest.indexOf("\n")
-      while (nl >= 0) {
-        take(rest.slice(0, nl))
-        rest = rest.slice(nl + 1)
-        nl = rest.indexOf("\n")
-      }
-    },
-    end: () => {
-      take(rest + decoder.decode())
-      rest = ""
-    }
-  }
+  const lines = makeLineSplitter((line) => onValue(JSON.parse(line)))
+  return { write: lines.push, end: lines.flush }
 }

@@ -8,6 +8,7 @@ import { Effect } from "effect"
 import { NodeRegistry } from "../actors/NodeRegistry.js"
 import type { NodeHandle } from "../actors/NodeRegistry.js"
 import { encoder, stringifyJson } from "../domain/json.js"
+import { makeLineSplitter } from "../domain/ndjson.js"
 import { normalizeModel } from "../domain/Model.js"
 import type { NodeId } from "../domain/NodeId.js"
 import { errorTextOf, makeCollector } from "../runtime/respond.js"
@@ -18,27 +19,6 @@ interface NodeResult {
   readonly node: NodeId
   readonly status: number
   readonly error: string | undefined
-}
-
-/** Splits NDJSON into lines across chunk boundaries. */
-const lineSplitter = (onLine: (line: string) => void) => {
-  let rest = ""
-  const decoder = new TextDecoder()
-  return {
-    push: (chunk: Uint8Array) => {
-      rest += decoder.decode(chunk, { stream: true })
-      let i: number
-      while ((i = rest.indexOf("\n")) >= 0) {
-        const line = rest.slice(0, i)
-        rest = rest.slice(i + 1)
-        if (line.trim() !== "") onLine(line)
-      }
-    },
-    flush: () => {
-      if (rest.trim() !== "") onLine(rest)
-      rest = ""
-    }
-  }
 }
 
 const targetsFor = (op: AdminOp, body: Record<string, unknown>, only: string | undefined) =>
@@ -69,7 +49,7 @@ const runOn = (
     Effect.gen(function*() {
       let status = 0
       const collected = makeCollector()
-      const lines = lineSplitter((line) => {
+      const lines = makeLineSplitter((line) => {
         try {
           const parsed = JSON.parse(line) as Record<string, unknown>
           if (status < 300 && typeof parsed === "object" && parsed !== null) onLine(h.nodeId, parsed)

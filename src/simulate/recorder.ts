@@ -2,6 +2,7 @@
  * A ClientSink that keeps what the client would see of one simulated request: status, serving node, time of the
  * first body chunk and of the end, and whether the node had to load the model (its final `load_duration`).
  */
+import { makeLineSplitter } from "../domain/ndjson.js"
 import type { ClientSink } from "../runtime/ClientSink.js"
 
 export interface RequestOutcome {
@@ -37,22 +38,19 @@ const parseObject = (line: string): Record<string, unknown> | undefined => {
 export const recordingSink = (outcome: RequestOutcome, now: () => number): ClientSink => {
   // only the last complete line and the one being received are kept
   let lastLine = ""
-  let current = ""
-  const decoder = new TextDecoder()
+  const lines = makeLineSplitter((line) => {
+    lastLine = line.trim()
+  })
   const keep = (chunk: Uint8Array | undefined) => {
     if (chunk === undefined || chunk.byteLength === 0) return
     if (outcome.firstChunkAt === undefined) outcome.firstChunkAt = now()
-    current += decoder.decode(chunk, { stream: true })
-    for (let nl = current.indexOf("\n"); nl >= 0; nl = current.indexOf("\n")) {
-      const line = current.slice(0, nl).trim()
-      if (line.length > 0) lastLine = line
-      current = current.slice(nl + 1)
-    }
+    lines.push(chunk)
   }
   const finish = (ok: boolean) => {
     outcome.endedAt = now()
     outcome.ok = ok
-    const final = parseObject(current.trim().length > 0 ? current.trim() : lastLine)
+    lines.flush()
+    const final = parseObject(lastLine)
     const load = final?.load_duration
     outcome.coldLoad = typeof load === "number" ? load > 0 : undefined
   }
