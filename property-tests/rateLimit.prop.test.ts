@@ -4,10 +4,11 @@
  * sliding-window model). Tokens: a bucket of capacity C refilled at C per minute admits at most C + C·T/60 s in any
  * window of length T (RFC 2697's token-bucket envelope).
  */
-import { Clock, Duration, Effect } from "effect"
+import { Clock, Effect } from "effect"
 import fc from "fast-check"
 import { describe, it } from "vitest"
 import * as RateLimiter from "../src/runtime/RateLimiter.js"
+import { manualClock } from "../test/support/manualClock.js"
 
 interface Op {
   readonly key: number
@@ -41,18 +42,6 @@ interface Accepted {
   readonly tokens: number
 }
 
-/**
- * A hand-moved clock: the limiter only reads the time, and moving a plain counter keeps hundreds of runs fast
- * (TestClock.adjust yields to the event loop on every call).
- */
-const manualClock = (time: { ms: number }): Clock.Clock => ({
-  [Clock.ClockTypeId]: Clock.ClockTypeId,
-  unsafeCurrentTimeMillis: () => time.ms,
-  currentTimeMillis: Effect.sync(() => time.ms),
-  unsafeCurrentTimeNanos: () => BigInt(time.ms) * 1_000_000n,
-  currentTimeNanos: Effect.sync(() => BigInt(time.ms) * 1_000_000n),
-  sleep: (d: Duration.DurationInput) => Effect.sync(() => void (time.ms += Duration.toMillis(d)))
-})
 
 /** Runs the ops on a fresh limiter in virtual time; returns each key's accepted requests and every verdict. */
 const simulate = (rpms: ReadonlyArray<number>, tpm: number, ops: ReadonlyArray<Op>, useTokens: boolean) => {

@@ -1,18 +1,10 @@
-import { Clock, Duration, Effect } from "effect"
+import { Effect } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import type { CreateKeyInput } from "../../src/runtime/ApiKeys.js"
 import { startCluster } from "../support/cluster.js"
 import type { Cluster } from "../support/cluster.js"
+import { manualClock } from "../support/manualClock.js"
 
-/** A clock moved by hand: key expiry and rate limits read it, so refills need no real wait. */
-const manualClock = (time: { ms: number }): Clock.Clock => ({
-  [Clock.ClockTypeId]: Clock.ClockTypeId,
-  unsafeCurrentTimeMillis: () => time.ms,
-  currentTimeMillis: Effect.sync(() => time.ms),
-  unsafeCurrentTimeNanos: () => BigInt(time.ms) * 1_000_000n,
-  currentTimeNanos: Effect.sync(() => BigInt(time.ms) * 1_000_000n),
-  sleep: (d: Duration.DurationInput) => Effect.sync(() => void (time.ms += Duration.toMillis(d)))
-})
 
 const chatBody = (extra: Record<string, unknown> = {}) =>
   JSON.stringify({
