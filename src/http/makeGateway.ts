@@ -14,6 +14,7 @@ import * as Store from "../runtime/Store.js"
 import type { StrategyCatalog } from "../strategies/catalog.js"
 import * as Sollol from "../runtime/Sollol.js"
 import type { UpstreamFactory } from "../runtime/Sollol.js"
+import type { WorkflowServices } from "../runtime/workflow.js"
 import { makeGatewayAuth } from "./auth.js"
 import type { GatewayAuth } from "./auth.js"
 import { makeKeysHandler } from "./keysRoutes.js"
@@ -38,7 +39,7 @@ export interface Gateway {
   /** The key store the gateway checks (the same SQLite file as `sollol keys`). */
   readonly apiKeys: ApiKeysService
   /** The runtime's services, for tests and embedding. */
-  readonly context: import("effect").Context.Context<import("../runtime/workflow.js").WorkflowServices>
+  readonly context: Context.Context<WorkflowServices>
 }
 
 export const makeGateway = (config: AppConfig, options: GatewayStartOptions = {}): Effect.Effect<Gateway, Error, Scope.Scope> =>

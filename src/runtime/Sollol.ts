@@ -10,7 +10,7 @@ import type { AppConfig, NodeConfig } from "../AppConfig.js"
 import { NodeId, nodeIdFromUrl, normalizeBaseUrl } from "../domain/NodeId.js"
 import type { Upstream } from "../domain/Upstream.js"
 import { layerFromName, makeCatalog } from "../strategies/catalog.js"
-import type { StrategyCatalog } from "../strategies/catalog.js"
+import type { StrategyCatalog, UnknownStrategy } from "../strategies/catalog.js"
 import * as Admission from "./Admission.js"
 import * as DecisionLog from "./DecisionLog.js"
 import { makeHttpUpstream } from "./httpUpstream.js"
@@ -116,8 +116,9 @@ export const layer = (config: AppConfig, options: RuntimeOptions = {}) => {
       minLatencySamples: config.routing.hedgeMinSamples
     })
   )
-  return Layer.provideMerge(Layer.merge(addConfiguredNodes(config, factory), wakeOnChanges), services) as Layer.Layer<
-    WorkflowServices,
-    import("../strategies/catalog.js").UnknownStrategy
-  >
+  const runtime: Layer.Layer<WorkflowServices, UnknownStrategy> = Layer.provideMerge(
+    Layer.merge(addConfiguredNodes(config, factory), wakeOnChanges),
+    services
+  )
+  return runtime
 }
