@@ -12,7 +12,8 @@ import type { Arrival } from "./workloads.js"
 /** The sim's mean output length when a request sets no `num_predict` (rng.ts `drawOutputTokens`). */
 export const SIM_MEAN_OUTPUT_TOKENS = 120
 
-const promptOf = (body: Record<string, unknown>): string => {
+/** The prompt text the sim counts tokens of (chat contents joined; the template's own tokens are left out). */
+export const promptOf = (body: Record<string, unknown>): string => {
   if (typeof body.prompt === "string") return body.prompt
   if (typeof body.input === "string") return body.input
   if (Array.isArray(body.messages)) {
@@ -25,7 +26,8 @@ const promptOf = (body: Record<string, unknown>): string => {
   return ""
 }
 
-const outputOf = (body: Record<string, unknown>): number => {
+/** `num_predict` when set, else the sim's mean output length. */
+export const outputOf = (body: Record<string, unknown>): number => {
   const options = body.options
   const n = typeof options === "object" && options !== null ? (options as { num_predict?: unknown }).num_predict : undefined
   return typeof n === "number" && n > 0 ? n : SIM_MEAN_OUTPUT_TOKENS

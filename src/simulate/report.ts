@@ -16,6 +16,8 @@ export interface Summary {
   readonly loadedHitRate: number
   readonly waitByPriority: ReadonlyArray<{ readonly priority: number; readonly count: number; readonly meanMs: number; readonly maxMs: number }>
   readonly agingIntervalMs: number
+  /** p95 of ideal service time on this workload (`idealQuantileMs`): a floor no strategy can beat. Set by `simulate`. */
+  readonly idealP95Ms?: number
 }
 
 /** Nearest-rank percentile of an ascending array; 0 for none. */
@@ -74,6 +76,14 @@ export const formatSummaries = (header: string, summaries: ReadonlyArray<Summary
       s.throughput.toFixed(2),
       pct(s.loadedHitRate)
     ]))
+  }
+  const ideal = summaries[0]?.idealP95Ms
+  if (ideal !== undefined) {
+    const rr = summaries.find((s) => s.strategy === "round-robin")
+    const half = rr === undefined ? "" : `; 0.5 × round-robin p95 = ${sec(rr.latencyMs.p95 / 2)}${
+      rr.latencyMs.p95 / 2 < ideal ? " (below the floor: infeasible)" : ""
+    }`
+    lines.push("", `ideal p95 (each request alone on the fastest node, model loaded): ${sec(ideal)}${half}`)
   }
   lines.push("", "node share:")
   for (const s of summaries) {

@@ -5,6 +5,7 @@ import { scenarios } from "../sim/scenarios.js"
 import type { ScenarioName } from "../sim/scenarios.js"
 import { capacityOf } from "./capacity.js"
 import { runStrategy } from "./harness.js"
+import { idealQuantileMs } from "./ideal.js"
 import { summarize } from "./report.js"
 import type { Summary } from "./report.js"
 import { makeArrivals } from "./workloads.js"
@@ -33,6 +34,8 @@ export interface SimulateResult {
   readonly rate: number
   /** Requests/s the cluster can serve (see `capacityOf`). */
   readonly capacity: number
+  /** p95 of ideal service time (each request alone on the fastest node, model loaded): the floor for any p95. */
+  readonly idealP95Ms: number
   readonly summaries: ReadonlyArray<Summary>
 }
 
@@ -50,14 +53,16 @@ export const simulate = (options: SimulateOptions): SimulateResult => {
   const capacity = capacityOf(options.scenario, shape)
   const rate = options.rate ?? Number((defaultLoad(workload) * capacity).toFixed(2))
   const arrivals = makeArrivals(workload, { requests, rate, seed, models })
-  const summaries = options.strategies.map((strategy) =>
-    summarize(runStrategy({
+  const idealP95Ms = idealQuantileMs(options.scenario, arrivals, 0.95)
+  const summaries = options.strategies.map((strategy) => ({
+    ...summarize(runStrategy({
       scenario: options.scenario,
       strategy,
       arrivals,
       seed,
       ...(options.config !== undefined ? { config: options.config } : {})
-    }))
-  )
-  return { scenario: options.scenario, workload, requests, seed, rate, capacity, summaries }
+    })),
+    idealP95Ms
+  }))
+  return { scenario: options.scenario, workload, requests, seed, rate, capacity, idealP95Ms, summaries }
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest"
 import { parseSimulateArgs } from "../../src/cli/simulate.js"
 import { capacityOf } from "../../src/simulate/capacity.js"
-import { percentile, summarize } from "../../src/simulate/report.js"
+import { formatSummaries, percentile, summarize } from "../../src/simulate/report.js"
 import { runStrategy } from "../../src/simulate/harness.js"
 import { simulate } from "../../src/simulate/simulate.js"
 import { makeArrivals } from "../../src/simulate/workloads.js"
@@ -19,6 +19,10 @@ describe("simulate (virtual time, fixed seed)", () => {
     // the fast GPU takes most of the work under sollol
     expect(sollol!.nodeShare["fast-gpu"]).toBeGreaterThan(rr!.nodeShare["fast-gpu"]!)
     expect(result.rate).toBeCloseTo(0.7 * result.capacity, 1)
+    // no strategy beats the ideal floor, and the report shows it next to 0.5 × round-robin's p95
+    expect(result.idealP95Ms).toBeGreaterThan(0)
+    expect(result.idealP95Ms).toBeLessThan(sollol!.latencyMs.p95)
+    expect(formatSummaries("h", result.summaries, false)).toMatch(/ideal p95 .*: \d+\.\d\ds; 0\.5 × round-robin p95 = /)
   }, 120_000)
 
   it("is reproducible: the same seed gives the same figures", () => {
