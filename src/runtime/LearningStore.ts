@@ -27,10 +27,15 @@ export interface LearningConfig {
   readonly slots: Readonly<Record<string, number>>
   /** Largest learned slot count. Default 16. */
   readonly maxSlots: number
-  /** Observations a concurrency level needs before slot learning trusts it. Default 3. */
-  readonly minSlotSamples: number
-  /** Aggregate decode growth (fraction) that justifies one more slot. Default 0.1. */
-  readonly slotGrowth: number
+  /**
+   * Recent waits for a slot at a concurrency level that close it (no more slots offered), as a decayed count: three
+   * waits in a row weigh ≈ 2.76 with the default half-life. Default 2.5.
+   */
+  readonly minSlotWaits: number
+  /** A slot wait (total − load − prompt eval − eval) counts from this many ms. Default 50. */
+  readonly slotWaitMs: number
+  /** …and from this share of the request's own prompt eval + eval time. Default 0.1. */
+  readonly slotWaitShare: number
   /**
    * A prefill sample counts at most this many times the current average: Ollama's `prompt_eval_count` includes a
    * cached prefix its `prompt_eval_duration` does not, so follow-up turns show inflated rates. Default 4.
@@ -48,8 +53,9 @@ export const defaultLearningConfig: LearningConfig = {
   coldLoadMs: 500,
   slots: {},
   maxSlots: 16,
-  minSlotSamples: 3,
-  slotGrowth: 0.1,
+  minSlotWaits: 2.5,
+  slotWaitMs: 50,
+  slotWaitShare: 0.1,
   maxPrefillJump: 4,
   priors: {},
   fallback: { prefillTps: 500, decodeTps: 30, loadMs: 5_000, ttftMs: 200 }
@@ -88,20 +94,37 @@ export interface LearningSnapshot {
   readonly version: 1
   readonly perf: ReadonlyArray<PerfEntry>
   readonly outputs: ReadonlyArray<{ readonly model: string; readonly taskType: TaskType; readonly tokens: Ewma }>
-  readonly levels: ReadonlyArray<
-    { readonly nodeId: string; readonly concurrency: number; readonly bestTps: number; readonly n: number }
-  >
+  readonly levels: ReadonlyArray<LevelEntry>
+}
+
+/**
+ * What was seen of requests sent to a node with `concurrency` in flight (themselves included): `ran` and `waited`
+ * are decayed counts (as `blend` weighs) of those that started at once and of those that waited for a slot, the last
+ * at `at`; `bestTps` is the best aggregate decode rate seen there and `n` the observations (both informative only).
+ * Snapshots from before `ran`/`waited` existed restore as no evidence.
+ */
+export interface LevelEntry {
+  readonly nodeId: string
+  readonly concurrency: number
+  readonly bestTps: number
+  readonly n: number
+  readonly ran?: number
+  readonly waited?: number
+  readonly at?: number
 }
 
 interface Level {
   readonly bestTps: number
   readonly n: number
+  readonly ran: number
+  readonly waited: number
+  readonly at: number
 }
 
 interface State {
   readonly perf: HashMap.HashMap<string, PerfEntry>
   readonly outputs: HashMap.HashMap<string, Ewma>
-  /** `nodeId` → concurrency level → best aggregate decode tok/s seen there. */
+  /** `nodeId` → concurrency level → what requests sent at that level saw. */
   readonly levels: HashMap.HashMap<string, HashMap.HashMap<number, Level>>
 }
 
@@ -118,28 +141,46 @@ export const blend = (prev: Ewma | undefined, x: number, now: number, c: Learnin
 }
 
 /**
- * Learned slots (after tower's and Little's reasoning on throughput vs concurrency): 1. take the levels with at
- * least `minSlotSamples` observations, in order; 2. walk up while a level's best aggregate decode rate beats the
- * last accepted one by more than `slotGrowth`; 3. if even the highest observed level still grew, offer one more
- * slot so a higher level can be observed; 4. bound to 1..maxSlots.
+ * Learned slots: how many requests the node really runs in parallel, from whether requests waited inside it for a
+ * slot. A request sent with c in flight (itself included) that started at once shows the node ran c together; one
+ * that waited shows it runs fewer than c.
+ * 1. open levels: some request started at once there, and no more waited than started (`ran ≥ waited`, decayed);
+ * 2. L = the highest open level; none → undefined (the configured default applies);
+ * 3. the level above L is closed when its recent waits (`waited`, halved every `halfLifeMs` since its last
+ *    observation) reach `minSlotWaits` and outnumber the starts: then L; otherwise offer L + 1, so the gateway can
+ *    send one more and find out (a changed node is probed again once old waits have faded);
+ * 4. bound to 1..maxSlots.
  */
 export const learnSlots = (
-  levels: ReadonlyArray<{ readonly concurrency: number; readonly bestTps: number; readonly n: number }>,
-  c: LearningConfig
+  levels: ReadonlyArray<Pick<LevelEntry, "concurrency" | "ran" | "waited" | "at">>,
+  c: LearningConfig,
+  now: number
 ): number | undefined => {
-  const known = levels.filter((l) => l.n >= c.minSlotSamples).sort((a, b) => a.concurrency - b.concurrency)
-  const first = known[0]
-  if (first === undefined) return undefined
-  let slots = first.concurrency
-  let best = first.bestTps
-  let grewToTop = known.length === 1
-  for (const [i, l] of known.slice(1).entries()) {
-    if (l.bestTps <= best * (1 + c.slotGrowth)) break
-    slots = l.concurrency
-    best = l.bestTps
-    grewToTop = i === known.length - 2
+  let top = 0
+  for (const l of levels) {
+    const ran = l.ran ?? 0
+    if (ran > 0 && ran >= (l.waited ?? 0) && l.concurrency > top) top = l.concurrency
   }
-  return Math.min(Math.max(grewToTop ? slots + 1 : slots, 1), c.maxSlots)
+  if (top === 0) return undefined
+  const above = levels.find((l) => l.concurrency === top + 1)
+  const recentWaits = above === undefined ? 0 : (above.waited ?? 0) * 2 ** (-Math.max(0, now - (above.at ?? now)) / c.halfLifeMs)
+  const closed = above !== undefined && recentWaits >= c.minSlotWaits && (above.waited ?? 0) > (above.ran ?? 0)
+  return Math.min(Math.max(closed ? top : top + 1, 1), c.maxSlots)
+}
+
+/** The slot wait Ollama's timings show: time in total_duration outside load, prompt eval and eval. */
+export const slotWaitNs = (t: OllamaTimings): number => Math.max(0, t.totalNs - t.loadNs - t.promptEvalNs - t.evalNs)
+
+/** A level after one more request sent there, which started at once or `waited`. */
+const countAt = (was: Level | undefined, waited: boolean, aggregateTps: number, now: number, c: LearningConfig): Level => {
+  const w = was === undefined ? 0 : 2 ** (-1 / c.halfLifeSamples) * 2 ** (-Math.max(0, now - was.at) / c.halfLifeMs)
+  return {
+    bestTps: Math.max(was?.bestTps ?? 0, aggregateTps),
+    n: (was?.n ?? 0) + 1,
+    ran: w * (was?.ran ?? 0) + (waited ? 0 : 1),
+    waited: w * (was?.waited ?? 0) + (waited ? 1 : 0),
+    at: now
+  }
 }
 
 const record = (s: State, o: Observation, now: number, c: LearningConfig): State => {
@@ -174,14 +215,16 @@ const record = (s: State, o: Observation, now: number, c: LearningConfig): State
   if (o.ok && t !== undefined && decode !== undefined) {
     const ok = key(o.model, o.taskType)
     outputs = HashMap.set(outputs, ok, blend(Option.getOrUndefined(HashMap.get(outputs, ok)), t.evalCount, now, c))
-    const level = Math.min(Math.max(Math.round(o.concurrency), 1), c.maxSlots)
+  }
+  // a cold load hides any slot wait inside load_duration: such a response says nothing about slots
+  if (o.ok && t !== undefined && t.evalNs + t.promptEvalNs > 0 && !cold) {
+    const level = Math.min(Math.max(Math.round(o.concurrency), 1), c.maxSlots + 1)
     const byLevel = Option.getOrElse(HashMap.get(levels, o.nodeId), () => HashMap.empty<number, Level>())
     const was = Option.getOrUndefined(HashMap.get(byLevel, level))
-    // the wait for a parallel slot (in total_duration, outside load and evals) slows the stream: past the node's
-    // real slots requests queue inside it, and per-stream decode alone would look like aggregate growth
-    const slotWaitNs = Math.max(0, t.totalNs - t.loadNs - t.promptEvalNs - t.evalNs)
-    const bestTps = Math.max(was?.bestTps ?? 0, (t.evalCount / ((t.evalNs + slotWaitNs) / 1e9)) * level)
-    levels = HashMap.set(levels, o.nodeId, HashMap.set(byLevel, level, { bestTps, n: (was?.n ?? 0) + 1 }))
+    const waitNs = slotWaitNs(t)
+    const waited = waitNs >= Math.max(c.slotWaitMs * 1e6, c.slotWaitShare * (t.promptEvalNs + t.evalNs))
+    const aggregateTps = t.evalNs > 0 ? (t.evalCount / ((t.evalNs + waitNs) / 1e9)) * level : 0
+    levels = HashMap.set(levels, o.nodeId, HashMap.set(byLevel, level, countAt(was, waited, aggregateTps, now, c)))
   }
   return { perf: HashMap.set(s.perf, k, entry), outputs, levels }
 }
@@ -199,6 +242,8 @@ export class LearningStore extends Context.Tag("sollol/LearningStore")<LearningS
   readonly perfAt: (nodeId: NodeId, model: string, now: number) => NodeModelPerf | undefined
   /** Learned mean output tokens for (model, task type). */
   readonly outputEstimate: (model: string, taskType: TaskType) => Effect.Effect<number | undefined>
+  /** `outputEstimate`, read synchronously (scoring reads it once per look). */
+  readonly outputNow: (model: string, taskType: TaskType) => number | undefined
   /** A synchronous view of `outputEstimate` as of now, for `analyzeBody`'s `outputEstimate` hint. */
   readonly outputEstimator: Effect.Effect<(model: string, taskType: TaskType) => number | undefined>
   /** Configured slots, else learned ones, else undefined. */
@@ -241,21 +286,17 @@ export const make = (config: Partial<LearningConfig> = {}) =>
       }
     }
 
-    const levelsOf = (s: State, nodeId: string) =>
-      Array.from(Option.getOrElse(HashMap.get(s.levels, nodeId), () => HashMap.empty()))
-        .map(([concurrency, l]) => ({ nodeId, concurrency, bestTps: l.bestTps, n: l.n }))
+    const levelsOf = (s: State, nodeId: string): Array<LevelEntry> =>
+      Array.from(Option.getOrElse(HashMap.get(s.levels, nodeId), () => HashMap.empty<number, Level>()))
+        .map(([concurrency, l]) => ({ nodeId, concurrency, ...l }))
 
-    const levelOf = (s: State, o: Observation): Level | undefined => {
-      const byLevel = Option.getOrUndefined(HashMap.get(s.levels, o.nodeId))
-      const level = Math.min(Math.max(Math.round(o.concurrency), 1), c.maxSlots)
-      return byLevel === undefined ? undefined : Option.getOrUndefined(HashMap.get(byLevel, level))
-    }
-
+    // learned counts are computed at the node's last observation (when `learnedAt` says), then read from the cache
+    let learnedAt = 0
     const slotsNow = (nodeId: NodeId): number | undefined => {
       const configured = c.slots[nodeId]
       if (configured !== undefined) return configured
       if (learnedSlots.has(nodeId)) return learnedSlots.get(nodeId)
-      const learned = learnSlots(levelsOf(state, nodeId), c)
+      const learned = learnSlots(levelsOf(state, nodeId), c, learnedAt)
       learnedSlots.set(nodeId, learned)
       return learned
     }
@@ -263,18 +304,17 @@ export const make = (config: Partial<LearningConfig> = {}) =>
     return LearningStore.of({
       observe: (o) =>
         Effect.map(Clock.currentTimeMillis, (now) => {
-          const before = levelOf(state, o)
+          const before = state.levels
           state = record(state, o, now, c)
-          const after = levelOf(state, o)
-          // learnSlots only reads levels with enough samples: forget the count when one of those changed.
-          const known = after !== undefined && after.n >= c.minSlotSamples
-          if (known && (before === undefined || before.n < c.minSlotSamples || before.bestTps !== after.bestTps)) {
+          if (state.levels !== before) {
+            learnedAt = now
             learnedSlots.delete(o.nodeId)
           }
         }),
       perf: (nodeId, model) => Effect.map(Clock.currentTimeMillis, (now) => perfAt(nodeId, model, now)),
       perfAt,
       outputEstimate: (model, taskType) => Effect.sync(() => estimateIn(state, model, taskType)),
+      outputNow: (model, taskType) => estimateIn(state, model, taskType),
       outputEstimator: Effect.sync(() => {
         const s = state
         return (model: string, taskType: TaskType) => estimateIn(s, model, taskType)
@@ -305,7 +345,10 @@ export const make = (config: Partial<LearningConfig> = {}) =>
                 HashMap.modifyAt(acc, l.nodeId, (m) =>
                   Option.some(HashMap.set(Option.getOrElse(m, () => HashMap.empty()), l.concurrency, {
                     bestTps: l.bestTps,
-                    n: l.n
+                    n: l.n,
+                    ran: l.ran ?? 0,
+                    waited: l.waited ?? 0,
+                    at: l.at ?? 0
                   }))),
               HashMap.empty<string, HashMap.HashMap<number, Level>>()
             )

@@ -42,6 +42,21 @@ export const DEFAULT_OUTPUT_TOKENS: Readonly<Record<TaskType, number>> = {
   embedding: 0
 }
 
+/**
+ * The intent with its output length re-estimated from what was learned for (model, task type), when analysis fell
+ * back to `DEFAULT_OUTPUT_TOKENS` (the intent is built before the learning store is asked). A request whose
+ * `num_predict` equals that default is re-estimated too: its real output is at most that, and the learned mean of
+ * its kind is the better guess. Unchanged when nothing is learned.
+ */
+export const withLearnedOutput = (
+  intent: RoutingIntent,
+  learned: (model: string, taskType: TaskType) => number | undefined
+): RoutingIntent => {
+  if (intent.expectedOutputTokens !== DEFAULT_OUTPUT_TOKENS[intent.taskType]) return intent
+  const tokens = learned(intent.model, intent.taskType)
+  return tokens === undefined || tokens === intent.expectedOutputTokens ? intent : { ...intent, expectedOutputTokens: tokens }
+}
+
 /** The task type of a free text (see `TASK_PATTERNS`). */
 export const classifyTask = (text: string): TaskType => {
   let best: TaskType = "generation"

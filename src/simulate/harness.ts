@@ -27,6 +27,8 @@ export interface RunOptions {
   readonly seed: number
   /** Extra gateway config (queue, routing …) merged over the simulation's. */
   readonly config?: Partial<AppConfigInput>
+  /** Parallel slots to configure per node name (as `nodes[].slots`); nodes not listed learn theirs. Default none. */
+  readonly slots?: Readonly<Record<string, number>>
 }
 
 export interface RunResult {
@@ -49,7 +51,10 @@ const program = (options: RunOptions) =>
     const byId = new Map<string, SimNode>(nodes.map(({ node, spec }) => [spec.name, node]))
     const config = makeAppConfig({
       ...options.config,
-      nodes: nodes.map(({ spec }) => ({ url: `http://${spec.name}.sim:11434`, name: spec.name })),
+      nodes: nodes.map(({ spec }) => {
+        const slots = options.slots?.[spec.name]
+        return { url: `http://${spec.name}.sim:11434`, name: spec.name, ...(slots !== undefined ? { slots } : {}) }
+      }),
       strategy: options.strategy,
       database: ":memory:",
       logLevel: "none"

@@ -34,6 +34,16 @@ const ok = (decode: number, extra: Partial<Parameters<LearningStore["Type"]["obs
 const near = (a: number, b: number, tol = 1e-6) =>
   assert.isTrue(Math.abs(a - b) <= tol * Math.max(1, Math.abs(b)), `${a} ≉ ${b}`)
 
+/**
+ * A response from a node with `real` slots to a request sent with `level` in flight: past `real` it waited for a
+ * slot (half its run time, inside total_duration).
+ */
+const sent = (nodeId: NodeId, level: number, real: number) => {
+  const t = timings(40)
+  const wait = level > real ? (t.promptEvalNs + t.evalNs) / 2 : 0
+  return { ...ok(40, { concurrency: level }), nodeId, timings: { ...t, totalNs: t.loadNs + t.promptEvalNs + t.evalNs + wait } }
+}
+
 describe("LearningStore", () => {
   it.effect("learns rates from Ollama's timing fields", () =>
     Effect.gen(function*() {
@@ -50,6 +60,7 @@ describe("LearningStore", () => {
       assert.strictEqual(p!.samples, 1)
       assert.strictEqual(yield* store.outputEstimate(model, "generation"), 100)
       assert.isUndefined(yield* store.outputEstimate(model, "analysis"))
+      assert.strictEqual(store.outputNow(model, "generation"), 100)
       const estimator = yield* store.outputEstimator
       assert.strictEqual(estimator(model, "generation"), 100)
       assert.isUndefined(estimator("qwen:7b", "generation"))
@@ -116,36 +127,59 @@ describe("LearningStore", () => {
       assert.strictEqual(after.loadMs, 9000)
     }))
 
-  it.effect("learns slots where aggregate throughput stops growing", () =>
+  it.effect("learns the slots a simulated node really runs in parallel, from the waits for a slot", () =>
+    Effect.gen(function*() {
+      for (const real of [1, 2, 4, 7]) {
+        const node = NodeId(`sim-${real}`)
+        const store = yield* make()
+        // an overloaded gateway fills every slot it believes in (4 until learned): levels 1..offered each round
+        for (let round = 0; round < 12; round++) {
+          const offered = store.slotsNow(node) ?? 4
+          for (let level = 1; level <= offered; level++) yield* store.observe(sent(node, level, real))
+          yield* TestClock.adjust(2_000)
+        }
+        assert.strictEqual(store.slotsNow(node), real, `a node with ${real} slots`)
+      }
+    }))
+
+  it.effect("offers one slot more while the level above has not shown enough waits", () =>
     Effect.gen(function*() {
       const store = yield* make()
       assert.isUndefined(yield* store.slots(gpu))
-      // per-stream decode 40, 36, 33, 26 tok/s at 1..4 in flight: aggregate 40, 72, 99, 104
-      for (const [c, tps] of [[1, 40], [2, 36], [3, 33], [4, 26]] as const) {
-        for (let i = 0; i < 3; i++) yield* store.observe(ok(tps, { concurrency: c }))
-        if (c === 1) assert.strictEqual(yield* store.slots(gpu), 2) // grew up to the top level: probe one more
-      }
-      assert.strictEqual(yield* store.slots(gpu), 3)
+      yield* store.observe(sent(gpu, 1, 4))
+      assert.strictEqual(yield* store.slots(gpu), 2)
+      yield* store.observe(sent(gpu, 2, 4))
+      yield* store.observe(sent(gpu, 3, 4))
+      assert.strictEqual(yield* store.slots(gpu), 4)
+      // a wait at 2 (say another client used the node) does not close a level that mostly started at once
+      yield* store.observe(sent(gpu, 2, 1))
+      assert.strictEqual(yield* store.slots(gpu), 4)
+      yield* store.observe(sent(gpu, 4, 4))
+      for (let i = 0; i < 2; i++) yield* store.observe(sent(gpu, 5, 4))
+      assert.strictEqual(yield* store.slots(gpu), 5)
+      yield* store.observe(sent(gpu, 5, 4))
+      assert.strictEqual(yield* store.slots(gpu), 4)
     }))
 
-  it.effect("does not learn more slots than the node runs when extra requests wait inside it", () =>
+  it.effect("probes again once old waits have faded, so a node given more slots is found out", () =>
     Effect.gen(function*() {
       const store = yield* make()
-      // 4 real slots, each stream at 40 tok/s; past 4 in flight, a request waits for a slot (in total_duration)
-      for (const level of [1, 2, 3, 4, 5, 6]) {
-        const evalNs = 2.5e9
-        const waitNs = (evalNs * Math.max(0, level - 4)) / 4
-        const t: OllamaTimings = {
-          totalNs: 0.1e9 + evalNs + waitNs,
-          loadNs: 0,
-          promptEvalCount: 100,
-          promptEvalNs: 0.1e9,
-          evalCount: 100,
-          evalNs
-        }
-        for (let i = 0; i < 3; i++) yield* store.observe(ok(40, { concurrency: level, timings: t }))
-      }
-      assert.strictEqual(yield* store.slots(gpu), 4)
+      for (let i = 0; i < 4; i++) for (const level of [1, 2, 3]) yield* store.observe(sent(gpu, level, 2))
+      assert.strictEqual(store.slotsNow(gpu), 2)
+      // the node is reconfigured to 4 slots; an hour later the waits at level 3 weigh too little to close it
+      yield* TestClock.adjust("60 minutes")
+      yield* store.observe(sent(gpu, 2, 4))
+      assert.strictEqual(store.slotsNow(gpu), 3)
+      for (const level of [3, 3, 3, 4]) yield* store.observe(sent(gpu, level, 4))
+      assert.strictEqual(store.slotsNow(gpu), 5)
+    }))
+
+  it.effect("learns nothing about slots from cold loads or failures", () =>
+    Effect.gen(function*() {
+      const store = yield* make()
+      yield* store.observe(ok(40, { concurrency: 3, timings: timings(40, { loadMs: 3000 }) }))
+      yield* store.observe({ ...sent(gpu, 3, 4), ok: false })
+      assert.isUndefined(store.slotsNow(gpu))
     }))
 
   it.effect("reads the same figures synchronously, and forgets cached slots on restore", () =>
@@ -186,10 +220,20 @@ describe("LearningStore", () => {
 
 describe("learnSlots", () => {
   const c = defaultLearningConfig
-  it("ignores levels with too few samples and stays within bounds", () => {
-    assert.isUndefined(learnSlots([{ concurrency: 1, bestTps: 40, n: 2 }], c))
-    assert.strictEqual(learnSlots([{ concurrency: 16, bestTps: 400, n: 3 }], c), 16)
-    const flat = [{ concurrency: 1, bestTps: 40, n: 5 }, { concurrency: 2, bestTps: 42, n: 5 }]
-    assert.strictEqual(learnSlots(flat, c), 1)
+  const level = (concurrency: number, ran: number, waited: number, at = 0) => ({ concurrency, ran, waited, at })
+  it("takes the highest level that mostly started at once, plus one unless the level above is closed", () => {
+    assert.isUndefined(learnSlots([], c, 0))
+    assert.isUndefined(learnSlots([level(1, 0, 2)], c, 0))
+    assert.strictEqual(learnSlots([level(1, 3, 0)], c, 0), 2)
+    assert.strictEqual(learnSlots([level(1, 3, 0), level(2, 3, 3)], c, 0), 3)
+    assert.strictEqual(learnSlots([level(1, 3, 0), level(2, 1, 3)], c, 0), 1)
+    assert.strictEqual(learnSlots([level(1, 3, 0), level(2, 1, 3), level(3, 1, 0)], c, 0), 4)
+    assert.strictEqual(learnSlots([level(16, 5, 0)], c, 0), 16)
+  })
+
+  it("reopens a closed level as its waits fade with time", () => {
+    const levels = [level(1, 3, 0, 0), level(2, 0, 5, 0)]
+    assert.strictEqual(learnSlots(levels, c, c.halfLifeMs / 2), 1)
+    assert.strictEqual(learnSlots(levels, c, 2 * c.halfLifeMs), 2)
   })
 })

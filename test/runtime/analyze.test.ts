@@ -1,6 +1,7 @@
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
-import { analyzeBody, classifyTask, complexityOf, fnv1a64 } from "../../src/runtime/analyze.js"
+import { analyzeBody, classifyTask, complexityOf, fnv1a64, withLearnedOutput } from "../../src/runtime/analyze.js"
+import { makeIntent } from "../../src/runtime/intent.js"
 import { parseTimings } from "../../src/runtime/timings.js"
 
 const chat = (content: string, extra: Record<string, unknown> = {}) =>
@@ -113,6 +114,23 @@ describe("analyzeBody figures", () => {
       const a = analyzeBody(kind, body)
       return Number.isFinite(a.promptTokens) && Number.isFinite(a.expectedOutputTokens)
     }), { seed: 42, numRuns: 300 })
+  })
+})
+
+describe("withLearnedOutput", () => {
+  const intentOf = (body: Record<string, unknown>) =>
+    makeIntent({ kind: "chat", body, priority: 5, arrivedAt: 0, path: "/api/chat", headers: {} })
+  const learned = (model: string, task: string) => model === "llama3.2:latest" && task === "generation" ? 118 : undefined
+  it("replaces the task default with what was learned for (model, task type)", () => {
+    const intent = intentOf({ model: "llama3.2", messages: [{ role: "user", content: "Hello" }] })
+    expect(intent.expectedOutputTokens).toBe(250)
+    expect(withLearnedOutput(intent, learned).expectedOutputTokens).toBe(118)
+  })
+  it("keeps num_predict, and the intent itself when nothing is learned", () => {
+    const fixed = intentOf({ model: "llama3.2", messages: [{ role: "user", content: "Hello" }], options: { num_predict: 40 } })
+    expect(withLearnedOutput(fixed, learned)).toBe(fixed)
+    const other = intentOf({ model: "qwen2.5:7b", messages: [{ role: "user", content: "Hello" }] })
+    expect(withLearnedOutput(other, learned)).toBe(other)
   })
 })
 
