@@ -13,6 +13,7 @@ import type { NodeId } from "../domain/NodeId.js"
 import type { RoutingIntent } from "../domain/Request.js"
 import type { Strategy } from "../strategies/Strategy.js"
 import type { Grant } from "./Admission.js"
+import { withLearnedOutput } from "./analyze.js"
 import type { LearningStore } from "./LearningStore.js"
 import type { ReliabilityService } from "./Reliability.js"
 
@@ -122,7 +123,8 @@ export const tryReserve = (
       const enriched = open.map((c) => enrich(learning, options.configuredSlots, intent.model, now, c))
       // Whatever the strategy picks would be full: skip scoring (under a deep queue most looks end here).
       if (enriched.every((c) => c.inFlight >= c.slots)) return waitForSlot
-      return Effect.flatMap(strategy.choose(intent, enriched), (picked) => {
+      // a request without num_predict is scored with the learned output length of its (model, task type)
+      return Effect.flatMap(strategy.choose(withLearnedOutput(intent, learning.outputNow), enriched), (picked) => {
         if (Option.isNone(picked)) return waitForSlot
         const chosen = picked.value.candidate
         const handle = registry.get(chosen.nodeId)
