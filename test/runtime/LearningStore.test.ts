@@ -142,6 +142,24 @@ describe("LearningStore", () => {
       }
     }))
 
+  it.effect("is not stalled by models of different speeds on one node (hetero3 multimodel: fast-gpu stuck at 1)", () =>
+    Effect.gen(function*() {
+      const store = yield* make()
+      // alone, the fast model decodes 300 tok/s; with others in flight the slow one (145 × n^-0.25 per stream) is
+      // what is seen: 244 tok/s in total at 2, less than one fast stream, which throughput-based learning read as
+      // "no gain from a second slot" and never tried a second one again
+      for (let round = 0; round < 12; round++) {
+        const offered = store.slotsNow(gpu) ?? 4
+        for (let level = 1; level <= offered; level++) {
+          const base = sent(gpu, level, 4)
+          const t = timings(level === 1 ? 300 : 145 * level ** -0.25)
+          const wait = level > 4 ? (t.promptEvalNs + t.evalNs) / 2 : 0
+          yield* store.observe({ ...base, timings: { ...t, totalNs: t.loadNs + t.promptEvalNs + t.evalNs + wait } })
+        }
+      }
+      assert.strictEqual(store.slotsNow(gpu), 4)
+    }))
+
   it.effect("offers one slot more while the level above has not shown enough waits", () =>
     Effect.gen(function*() {
       const store = yield* make()
