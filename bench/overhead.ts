@@ -84,9 +84,15 @@ const waitReady = async (url: string) => {
   throw new Error(`${url} did not come up`)
 }
 
+/**
+ * The bench upstream answers at once and runs any number of requests in parallel, so the gateway is told so
+ * (`slots`): otherwise it would queue beyond Ollama's usual 4 parallel slots and measure queueing, not proxying.
+ */
 const startGateway = async (upstreamPort: number) => {
   const port = await freePort()
-  const child = spawn(process.execPath, ["bin/sollol.js", "serve", "--port", String(port), "--node", `http://127.0.0.1:${upstreamPort}`], {
+  const config = join(mkdtempSync(join(tmpdir(), "sollol-bench-")), "sollol.json")
+  writeFileSync(config, JSON.stringify({ nodes: [{ url: `http://127.0.0.1:${upstreamPort}`, slots: 256 }] }))
+  const child = spawn(process.execPath, ["bin/sollol.js", "serve", "--port", String(port), "--config", config], {
     stdio: ["ignore", "ignore", "inherit"],
     env: { ...process.env, SOLLOL_DB: ":memory:", SOLLOL_LOG_LEVEL: "none" }
   })
