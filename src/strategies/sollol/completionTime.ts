@@ -30,12 +30,14 @@ export const estimate = (
   c: Candidate,
   rates: Rates,
   config: SollolConfig,
-  slowdownOf: (running: number) => number = (running) => running ** config.contentionExponent
+  /** running^contentionExponent, e.g. `makeSlowdown`'s memo; computed directly when absent. */
+  slowdownOf?: (running: number) => number
 ): Estimate => {
   const slots = Math.max(1, c.slots)
   const prefill = (intent.promptTokens / Math.max(rates.prefillTps, 1e-9)) * 1000
   const decode = (intent.expectedOutputTokens / Math.max(rates.decodeTps, 1e-9)) * 1000
-  const slowdown = slowdownOf(Math.min(c.inFlight + 1, slots))
+  const running = Math.min(c.inFlight + 1, slots)
+  const slowdown = slowdownOf === undefined ? running ** config.contentionExponent : slowdownOf(running)
   const loadMs = c.modelLoaded ? 0 : rates.loadMs
   const prefillMs = prefill * slowdown
   const decodeMs = decode * slowdown

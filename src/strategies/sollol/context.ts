@@ -27,32 +27,34 @@ export interface ScoringContext {
 /** A cost in ms-equivalent; lower is better. */
 export type Scorer = (intent: RoutingIntent, candidate: Candidate, ctx: ScoringContext) => number
 
-/** Median of the first `n` values of `xs` by quickselect (Hoare), linear on average; reorders `xs`. */
-const medianOf = (xs: Float64Array, n: number): number => {
-  const kth = (k: number): number => {
-    let lo = 0
-    let hi = n - 1
-    while (lo < hi) {
-      const pivot = xs[(lo + hi) >> 1]!
-      let i = lo
-      let j = hi
-      while (i <= j) {
-        while (xs[i]! < pivot) i++
-        while (xs[j]! > pivot) j--
-        if (i <= j) {
-          const t = xs[i]!
-          xs[i++] = xs[j]!
-          xs[j--] = t
-        }
+/** The k-th smallest of the first `n` values of `xs` by quickselect (Hoare), linear on average; reorders `xs`. */
+const kth = (xs: Float64Array, n: number, k: number): number => {
+  let lo = 0
+  let hi = n - 1
+  while (lo < hi) {
+    const pivot = xs[(lo + hi) >> 1]!
+    let i = lo
+    let j = hi
+    while (i <= j) {
+      while (xs[i]! < pivot) i++
+      while (xs[j]! > pivot) j--
+      if (i <= j) {
+        const t = xs[i]!
+        xs[i++] = xs[j]!
+        xs[j--] = t
       }
-      if (k <= j) hi = j
-      else if (k >= i) lo = i
-      else return xs[k]!
     }
-    return xs[k]!
+    if (k <= j) hi = j
+    else if (k >= i) lo = i
+    else return xs[k]!
   }
+  return xs[k]!
+}
+
+/** Median of the first `n` values of `xs`; reorders `xs`. */
+const medianOf = (xs: Float64Array, n: number): number => {
   const mid = n >> 1
-  return n % 2 === 1 ? kth(mid) : (kth(mid - 1) + kth(mid)) / 2
+  return n % 2 === 1 ? kth(xs, n, mid) : (kth(xs, n, mid - 1) + kth(xs, n, mid)) / 2
 }
 
 /** Above this many candidates with observed figures, the median is taken over this many evenly spaced ones. */
@@ -70,9 +72,11 @@ export const clusterMedian = (candidates: ReadonlyArray<Candidate>): Omit<Rates,
   for (const c of candidates) if (observed(c)) total++
   if (total === 0) return undefined
   const size = Math.min(total, MEDIAN_SAMPLE)
-  const prefill = new Float64Array(size)
-  const decode = new Float64Array(size)
-  const load = new Float64Array(size)
+  // one buffer, three views: one allocation per decision
+  const buffer = new Float64Array(3 * size)
+  const prefill = buffer.subarray(0, size)
+  const decode = buffer.subarray(size, 2 * size)
+  const load = buffer.subarray(2 * size)
   let seen = 0
   let n = 0
   for (const c of candidates) {
@@ -128,14 +132,18 @@ export const makeTables = (
   intent: RoutingIntent,
   candidates: ReadonlyArray<Candidate>,
   config: SollolConfig,
-  affinityNode: NodeId | undefined
+  affinityNode: NodeId | undefined,
+  /** `makeSlowdown(config.contentionExponent)`, kept by the caller across decisions; a fresh one when absent. */
+  slowdownMemo?: (running: number) => number
 ): DecisionTables => {
   // the cluster median is needed only for a candidate without observed figures
-  const cluster = candidates.some((c) => !observed(c)) ? clusterMedian(candidates) : undefined
+  let allObserved = true
+  for (const c of candidates) if (!observed(c)) allObserved = false
+  const cluster = allObserved ? undefined : clusterMedian(candidates)
   // what `ratesFor` gives every candidate without figures of its own, as one shared object
   const unknown: Rates = { ...(cluster ?? config.defaults), successRate: 1 }
   const rates = (c: Candidate): Rates => c.perf === undefined ? unknown : ratesFor(c, cluster, config)
-  const slowdown = makeSlowdown(config.contentionExponent)
+  const slowdown = slowdownMemo ?? makeSlowdown(config.contentionExponent)
   const n = candidates.length
   const totals = new Float64Array(n)
   const services = new Float64Array(n)

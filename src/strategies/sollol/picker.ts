@@ -93,25 +93,35 @@ export const scoreCandidate = (intent: RoutingIntent, c: Candidate, ctx: Scoring
  * Linear in the number of candidates. Undefined for none.
  */
 export const selectIndex = (
-  count: number,
-  scoreAt: (k: number) => number,
-  candidateAt: (k: number) => Candidate,
+  scores: ReadonlyArray<{ readonly score: number }>,
+  candidates: ReadonlyArray<Candidate>,
   cursor: number
 ): { index: number; ties: number } | undefined => {
+  const count = scores.length
   let min = Infinity
-  for (let k = 0; k < count; k++) min = Math.min(min, scoreAt(k))
+  for (let k = 0; k < count; k++) if (scores[k]!.score < min) min = scores[k]!.score
   const eps = 1e-9 * Math.max(1, Math.abs(min))
   let minInFlight = Infinity
+  let ties = 0
+  let first = -1
   for (let k = 0; k < count; k++) {
-    if (scoreAt(k) <= min + eps) minInFlight = Math.min(minInFlight, candidateAt(k).inFlight)
+    if (scores[k]!.score > min + eps) continue
+    const inFlight = candidates[k]!.inFlight
+    if (inFlight < minInFlight) {
+      minInFlight = inFlight
+      ties = 1
+      first = k
+    } else if (inFlight === minInFlight) ties++
   }
-  const ties: Array<number> = []
+  if (first < 0) return undefined
+  if (ties === 1) return { index: first, ties }
+  // several exact ties (rare): ordered by node id, taken in turn
+  const tied: Array<number> = []
   for (let k = 0; k < count; k++) {
-    if (scoreAt(k) <= min + eps && candidateAt(k).inFlight === minInFlight) ties.push(k)
+    if (scores[k]!.score <= min + eps && candidates[k]!.inFlight === minInFlight) tied.push(k)
   }
-  if (ties.length > 1) ties.sort((a, b) => (candidateAt(a).nodeId < candidateAt(b).nodeId ? -1 : 1))
-  const index = ties[cursor % Math.max(ties.length, 1)]
-  return index === undefined ? undefined : { index, ties: ties.length }
+  tied.sort((a, b) => (candidates[a]!.nodeId < candidates[b]!.nodeId ? -1 : 1))
+  return { index: tied[cursor % tied.length]!, ties }
 }
 
 /** `selectIndex` over scored candidates. */
@@ -119,7 +129,7 @@ export const selectBest = (
   scored: ReadonlyArray<Scored>,
   cursor: number
 ): { best: Scored; ties: number } | undefined => {
-  const chosen = selectIndex(scored.length, (k) => scored[k]!.score, (k) => scored[k]!.candidate, cursor)
+  const chosen = selectIndex(scored, scored.map((s) => s.candidate), cursor)
   return chosen === undefined ? undefined : { best: scored[chosen.index]!, ties: chosen.ties }
 }
 
@@ -136,9 +146,10 @@ export const reasoningOf = (intent: RoutingIntent, s: Scored, ctx: ScoringContex
     }, decode ${fmt(e.decodeMs)})`,
     c.health
   ]
-  const value = (name: string) => s.factors.find((f) => f.name === name)?.value ?? 0
-  if (value("affinity") < 0) parts.push("affinity hit")
-  if (value("options") > 0) parts.push("reload for load options")
+  for (const f of s.factors) {
+    if (f.name === "affinity" && f.value < 0) parts.push("affinity hit")
+    else if (f.name === "options" && f.value > 0) parts.push("reload for load options")
+  }
   const p = ctx.config.priority
   if (intent.priority >= p.highFrom) parts.push(`priority ${intent.priority}: fastest preferred`)
   else if (intent.priority <= p.lowTo) parts.push(`priority ${intent.priority}: fast nodes left free`)
@@ -163,9 +174,10 @@ export const decide = (
   config: SollolConfig,
   affinityNode: NodeId | undefined,
   cursor: number,
-  waitedMs = 0
+  waitedMs = 0,
+  slowdown?: (running: number) => number
 ): { pick: Decision; ties: number } | undefined => {
-  const tables = makeTables(intent, candidates, config, affinityNode)
+  const tables = makeTables(intent, candidates, config, affinityNode, slowdown)
   const { totals } = tables
   const spillMs = tables.saturated === 0 ? Infinity : spillTargetMs(candidates, tables, config, waitedMs)
   const w = config.weights
@@ -199,7 +211,7 @@ export const decide = (
     ) continue
     score(i)
   }
-  const chosen = selectIndex(scored.length, (k) => scored[k]!.score, (k) => scoredOf[k]!, cursor)
+  const chosen = selectIndex(scored, scoredOf, cursor)
   if (chosen === undefined) return undefined
   const best = scored[chosen.index]!
   const candidate = scoredOf[chosen.index]!

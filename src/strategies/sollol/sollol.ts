@@ -4,6 +4,7 @@
  */
 import { Clock, Effect, Layer, Option, Ref } from "effect"
 import { Strategy } from "../Strategy.js"
+import { makeSlowdown } from "./completionTime.js"
 import { emptyAffinity, lookupAffinity, rememberAffinity } from "./affinity.js"
 import { resolveSollolConfig, type SollolConfigInput } from "./config.js"
 import { decide } from "./picker.js"
@@ -11,6 +12,8 @@ import { decide } from "./picker.js"
 export const makeSollol = (input: SollolConfigInput = {}) =>
   Effect.gen(function*() {
     const config = resolveSollolConfig(input)
+    // running^exponent is pure: one memo serves every decision
+    const slowdown = makeSlowdown(config.contentionExponent)
     // the affinity memory and the tie cursor, read and advanced in one step per decision
     const state = yield* Ref.make({ memory: emptyAffinity, turn: 0 })
     return Strategy.of({
@@ -21,7 +24,7 @@ export const makeSollol = (input: SollolConfigInput = {}) =>
         const { memory, turn } = yield* Ref.getAndUpdate(state, (s) => ({ memory: s.memory, turn: s.turn + 1 }))
         const remembered = lookupAffinity(memory, intent.affinityKey)
         const waited = Math.max(0, (yield* Clock.currentTimeMillis) - intent.arrivedAt)
-        const result = decide(intent, candidates, config, remembered, turn, waited)
+        const result = decide(intent, candidates, config, remembered, turn, waited, slowdown)
         if (result === undefined) return Option.none()
         if (intent.affinityKey !== undefined && remembered !== result.pick.candidate.nodeId) {
           yield* Ref.update(state, (s) => ({
