@@ -25,6 +25,11 @@ export interface LearningConfig {
   readonly coldLoadMs: number
   /** Configured parallel slots by node id; always win over learned ones. Default none. */
   readonly slots: Readonly<Record<string, number>>
+  /**
+   * Slots offered at least until a level closes, like the registry's default (`routing.defaultSlots`): a node that
+   * has only been seen lightly loaded is not cut below it. Default 4.
+   */
+  readonly initialSlots: number
   /** Largest learned slot count. Default 16. */
   readonly maxSlots: number
   /**
@@ -52,6 +57,7 @@ export const defaultLearningConfig: LearningConfig = {
   halfLifeMs: 600_000,
   coldLoadMs: 500,
   slots: {},
+  initialSlots: 4,
   maxSlots: 16,
   minSlotWaits: 2.5,
   slotWaitMs: 50,
@@ -147,8 +153,8 @@ export const blend = (prev: Ewma | undefined, x: number, now: number, c: Learnin
  * 1. open levels: some request started at once there, and no more waited than started (`ran ≥ waited`, decayed);
  * 2. L = the highest open level; none → undefined (the configured default applies);
  * 3. the level above L is closed when its recent waits (`waited`, halved every `halfLifeMs` since its last
- *    observation) reach `minSlotWaits` and outnumber the starts: then L; otherwise offer L + 1, so the gateway can
- *    send one more and find out (a changed node is probed again once old waits have faded);
+ *    observation) reach `minSlotWaits` and outnumber the starts: then L; otherwise offer L + 1, at least
+ *    `initialSlots`, so the gateway can send more and find out (a changed node is probed again once old waits fade);
  * 4. bound to 1..maxSlots.
  */
 export const learnSlots = (
@@ -165,7 +171,7 @@ export const learnSlots = (
   const above = levels.find((l) => l.concurrency === top + 1)
   const recentWaits = above === undefined ? 0 : (above.waited ?? 0) * 2 ** (-Math.max(0, now - (above.at ?? now)) / c.halfLifeMs)
   const closed = above !== undefined && recentWaits >= c.minSlotWaits && (above.waited ?? 0) > (above.ran ?? 0)
-  return Math.min(Math.max(closed ? top : top + 1, 1), c.maxSlots)
+  return Math.min(Math.max(closed ? top : Math.max(top + 1, c.initialSlots), 1), c.maxSlots)
 }
 
 /** The slot wait Ollama's timings show: time in total_duration outside load, prompt eval and eval. */

@@ -162,8 +162,12 @@ describe("LearningStore", () => {
 
   it.effect("offers one slot more while the level above has not shown enough waits", () =>
     Effect.gen(function*() {
-      const store = yield* make()
+      const store = yield* make({ initialSlots: 1 })
       assert.isUndefined(yield* store.slots(gpu))
+      // by default a lightly loaded node is offered the registry's default 4 until a level closes
+      const plain = yield* make()
+      yield* plain.observe(sent(gpu, 1, 4))
+      assert.strictEqual(plain.slotsNow(gpu), 4)
       yield* store.observe(sent(gpu, 1, 4))
       assert.strictEqual(yield* store.slots(gpu), 2)
       yield* store.observe(sent(gpu, 2, 4))
@@ -181,7 +185,7 @@ describe("LearningStore", () => {
 
   it.effect("probes again once old waits have faded, so a node given more slots is found out", () =>
     Effect.gen(function*() {
-      const store = yield* make()
+      const store = yield* make({ initialSlots: 1 })
       for (let i = 0; i < 4; i++) for (const level of [1, 2, 3]) yield* store.observe(sent(gpu, level, 2))
       assert.strictEqual(store.slotsNow(gpu), 2)
       // the node is reconfigured to 4 slots; an hour later the waits at level 3 weigh too little to close it
@@ -207,7 +211,7 @@ describe("LearningStore", () => {
       yield* TestClock.adjust(60_000)
       const now = yield* TestClock.currentTimeMillis
       assert.deepStrictEqual(store.perfAt(gpu, model, now), yield* store.perf(gpu, model))
-      assert.strictEqual(store.slotsNow(gpu), 2)
+      assert.strictEqual(store.slotsNow(gpu), 4)
       assert.strictEqual(store.slotsNow(gpu), yield* store.slots(gpu))
       yield* store.restore({ version: 1, perf: [], outputs: [], levels: [] })
       assert.isUndefined(store.slotsNow(gpu))
@@ -237,7 +241,7 @@ describe("LearningStore", () => {
 })
 
 describe("learnSlots", () => {
-  const c = defaultLearningConfig
+  const c = { ...defaultLearningConfig, initialSlots: 1 }
   const level = (concurrency: number, ran: number, waited: number, at = 0) => ({ concurrency, ran, waited, at })
   it("takes the highest level that mostly started at once, plus one unless the level above is closed", () => {
     assert.isUndefined(learnSlots([], c, 0))
@@ -247,6 +251,8 @@ describe("learnSlots", () => {
     assert.strictEqual(learnSlots([level(1, 3, 0), level(2, 1, 3)], c, 0), 1)
     assert.strictEqual(learnSlots([level(1, 3, 0), level(2, 1, 3), level(3, 1, 0)], c, 0), 4)
     assert.strictEqual(learnSlots([level(16, 5, 0)], c, 0), 16)
+    assert.strictEqual(learnSlots([level(1, 3, 0)], defaultLearningConfig, 0), 4)
+    assert.strictEqual(learnSlots([level(1, 3, 0), level(2, 1, 3)], defaultLearningConfig, 0), 1)
   })
 
   it("reopens a closed level as its waits fade with time", () => {
