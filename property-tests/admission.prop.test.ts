@@ -55,29 +55,28 @@ const runScenario = (specs: ReadonlyArray<Spec>, maxWaitMs: number) =>
       return { ...s, id, arrivedAt: at, grantedAt: undefined, goneAt: undefined }
     })
     const start = yield* TestClock.currentTimeMillis
-    const tryAcquire = (w: Waiter) =>
-      Effect.flatMap(TestClock.currentTimeMillis, (now) =>
-        Effect.sync(() => {
-          if (holders > 0) return Option.none()
-          holders++
-          grants++
-          w.grantedAt = now - start
-          const t = now - start
-          // every waiter surely queued (arrived strictly earlier, still there) must not outrank the one granted
-          for (const o of waiters) {
-            if (o === w || o.arrivedAt >= t || o.grantedAt !== undefined) continue
-            if (o.goneAt !== undefined || (o.cancelAfter !== undefined && o.arrivedAt + o.cancelAfter <= t)) continue
-            if (o.arrivedAt + maxWaitMs <= t) continue
-            if (outranks(o, w, t)) violations.push(`t=${t}: granted #${w.id} (p${w.priority}) over #${o.id} (p${o.priority})`)
-          }
-          return Option.some({ value: w.id, release: Effect.sync(() => { holders--; releases++ }) })
-        }))
+    const clock = yield* Effect.clock
+    const tryAcquire = (w: Waiter) => () => {
+      const now = clock.unsafeCurrentTimeMillis()
+      if (holders > 0) return undefined
+      holders++
+      grants++
+      w.grantedAt = now - start
+      const t = now - start
+      // every waiter surely queued (arrived strictly earlier, still there) must not outrank the one granted
+      for (const o of waiters) {
+        if (o === w || o.arrivedAt >= t || o.grantedAt !== undefined) continue
+        if (o.goneAt !== undefined || (o.cancelAfter !== undefined && o.arrivedAt + o.cancelAfter <= t)) continue
+        if (o.arrivedAt + maxWaitMs <= t) continue
+        if (outranks(o, w, t)) violations.push(`t=${t}: granted #${w.id} (p${w.priority}) over #${o.id} (p${o.priority})`)
+      }
+      return { value: w.id, release: () => { holders--; releases++ } }
+    }
     const life = (w: Waiter) =>
-      Effect.scoped(Effect.gen(function*() {
-        yield* Effect.addFinalizer(() => admission.notify)
-        yield* admission.admit({ priority: w.priority, arrivedAt: start + w.arrivedAt, group: "m", tryAcquire: tryAcquire(w) })
-        yield* Effect.sleep(w.serviceMs)
-      })).pipe(Effect.onExit((exit) =>
+      admission.withSlot(
+        { priority: w.priority, arrivedAt: start + w.arrivedAt, group: "m", tryAcquire: tryAcquire(w) },
+        () => Effect.sleep(w.serviceMs)
+      ).pipe(Effect.onExit((exit) =>
         Exit.isFailure(exit) && w.grantedAt === undefined
           ? Effect.map(TestClock.currentTimeMillis, (now) => { w.goneAt = now - start })
           : Effect.void
@@ -94,12 +93,12 @@ const runScenario = (specs: ReadonlyArray<Spec>, maxWaitMs: number) =>
     yield* TestClock.adjust(at + specs.length * MAX_SERVICE_MS + maxWaitMs + 10_000)
     yield* Effect.forEach(fibers, Fiber.await, { discard: true })
     // after everything: the slot is free and a newcomer gets it at once (no grant was lost)
-    const late = yield* Effect.scoped(admission.admit({
+    const late = yield* admission.withSlot({
       priority: 1,
       arrivedAt: yield* TestClock.currentTimeMillis,
       group: "m",
-      tryAcquire: Effect.sync(() => holders === 0 ? Option.some({ value: -1, release: Effect.void }) : Option.none())
-    }).pipe(Effect.timeout(1), Effect.option))
+      tryAcquire: () => holders === 0 ? { value: -1, release: () => undefined } : undefined
+    }, Effect.succeed).pipe(Effect.timeout(1), Effect.option)
     return { waiters, violations, holders, grants, releases, late, depth: yield* admission.depth }
   }).pipe(Effect.provide(TestContext.TestContext))
 

@@ -44,6 +44,16 @@ export class NodeRegistryError extends Data.TaggedError("NodeRegistryError")<{
   }
 }
 
+/** The options a request sets that decide whether a loaded runner fits it (`num_ctx`, …). */
+type LoadOptions = Readonly<Record<string, number | string | boolean>>
+
+export interface CandidateSet {
+  /** Nodes with the model installed, whatever their health. */
+  readonly hasModel: ReadonlyArray<NodeId>
+  /** The routable ones among them. */
+  readonly candidates: ReadonlyArray<Candidate>
+}
+
 export interface NodeRegistryService {
   /** Adds a node after one liveness + models probe. A known id fails with `Duplicate` (remove it first). */
   readonly add: (spec: NodeSpec) => Effect.Effect<NodeHandle, NodeRegistryError>
@@ -56,10 +66,9 @@ export interface NodeRegistryService {
   readonly get: (nodeId: NodeId) => Option.Option<NodeHandle>
   readonly list: Effect.Effect<ReadonlyArray<NodeView>>
   /** Nodes with `model` installed (any health), and the routable ones among them as Candidates. */
-  readonly candidates: (
-    model: string,
-    loadOptions?: Readonly<Record<string, number | string | boolean>>
-  ) => Effect.Effect<{ readonly hasModel: ReadonlyArray<NodeId>; readonly candidates: ReadonlyArray<Candidate> }>
+  readonly candidates: (model: string, loadOptions?: LoadOptions) => Effect.Effect<CandidateSet>
+  /** `candidates`, synchronously, at `now` (epoch ms on Effect's clock). */
+  readonly candidatesNow: (model: string, loadOptions: LoadOptions | undefined, now: number) => CandidateSet
   /** Re-probes `/api/tags` and `/api/ps` now (after an upstream 404 for a model). */
   readonly refreshModels: (nodeId: NodeId) => Effect.Effect<void, NodeRegistryError>
   /** Panic mode: the excluded (not drained) node with `model` whose last failure is oldest. */
@@ -148,8 +157,7 @@ export const make = (options: Partial<RegistryConfig> = {}): Effect.Effect<NodeR
       })
 
     // One synchronous pass over plain fields: this runs for every request (and every waiter's look).
-    const candidates = (model: string, loadOptions?: Readonly<Record<string, number | string | boolean>>) =>
-      Effect.map(Clock.currentTimeMillis, (now) => {
+    const candidatesNow = (model: string, loadOptions: LoadOptions | undefined, now: number) => {
         const name = normalizeModel(model)
         const withModel: Array<NodeId> = []
         const built: Array<Candidate> = []
@@ -160,7 +168,9 @@ export const make = (options: Partial<RegistryConfig> = {}): Effect.Effect<NodeR
           if (candidate !== undefined) built.push(candidate)
         }
         return { hasModel: withModel, candidates: built }
-      })
+      }
+    const candidates = (model: string, loadOptions?: LoadOptions) =>
+      Effect.map(Clock.currentTimeMillis, (now) => candidatesNow(model, loadOptions, now))
 
     const leastRecentlyFailed = (model: string) =>
       Effect.gen(function*() {
@@ -186,6 +196,7 @@ export const make = (options: Partial<RegistryConfig> = {}): Effect.Effect<NodeR
       get: (nodeId) => Option.fromNullable(nodes.get(nodeId)?.handle),
       list: Effect.flatMap(Effect.sync(() => [...nodes.values()]), (es) => Effect.forEach(es, viewOf)),
       candidates,
+      candidatesNow,
       refreshModels: (nodeId) => Effect.flatMap(lookup(nodeId), (e) => e.refreshModels),
       leastRecentlyFailed,
       routableCount: Effect.flatMap(live, (es) =>

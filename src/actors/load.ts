@@ -25,6 +25,8 @@ export interface Load {
    */
   readonly begin: Effect.Effect<Effect.Effect<void>>
   /** Records a latency sample measured elsewhere. */
+  /** `begin`, synchronously: counts one request in and returns the (idempotent) function that counts it out. */
+  readonly beginNow: () => () => void
   readonly observe: (latencyMs: number) => Effect.Effect<void>
   /** Completes as soon as nothing is in flight. */
   readonly awaitIdle: Effect.Effect<void>
@@ -78,6 +80,15 @@ export const makeLoad = (options: LoadOptions = {}): Effect.Effect<Load> =>
       estimate = decayTo(estimate, now, decayMs)
       return estimate.rttMs
     }
+    const beginNow = () => {
+      up()
+      let ended = false
+      return () => {
+        if (ended) return
+        ended = true
+        down()
+      }
+    }
     const observe = (latencyMs: number) =>
       Effect.map(Clock.currentTimeMillis, (now) => {
         estimate = addSample(estimate, latencyMs, now, decayMs)
@@ -91,15 +102,8 @@ export const makeLoad = (options: LoadOptions = {}): Effect.Effect<Load> =>
           (start) => Effect.tap(effect, () => Effect.flatMap(Clock.currentTimeMillis, (end) => observe(end - start))),
           () => Effect.sync(down)
         ),
-      begin: Effect.sync(() => {
-        up()
-        let ended = false
-        return Effect.sync(() => {
-          if (ended) return
-          ended = true
-          down()
-        })
-      }),
+      begin: Effect.sync(() => Effect.sync(beginNow())),
+      beginNow,
       observe,
       awaitIdle: Effect.async<void>((resume) => {
         if (inFlight === 0) return resume(Effect.void)

@@ -3,9 +3,8 @@
  * queue. Order: highest effective priority first (priority + waited / agingInterval, so nothing starves), FIFO
  * within a level. Binding is late: a waiter's `tryAcquire` scores the cluster as it is when a slot frees.
  */
-import { Clock, Context, Deferred, Effect, Exit, FiberId, Layer, Option } from "effect"
+import { Clock, Context, Deferred, Effect, Exit, FiberId, Layer, Option, Runtime } from "effect"
 import type { Fiber } from "effect"
-import { Scope } from "effect"
 import { QueueFull } from "../domain/errors.js"
 
 export interface AdmissionConfig {
@@ -17,10 +16,10 @@ export interface AdmissionConfig {
   readonly maxWaitMs: number
 }
 
-/** A reservation: something acquired (a slot) and the effect that gives it back. */
+/** A reservation: something acquired (a slot) and the function that gives it back. */
 export interface Grant<A> {
   readonly value: A
-  readonly release: Effect.Effect<void>
+  readonly release: () => void
 }
 
 export interface WaitStats {
@@ -31,35 +30,39 @@ export interface WaitStats {
   readonly maxWaitMs: number
 }
 
-interface Waiter {
+export interface AdmitRequest<A> {
   readonly priority: number
   readonly arrivedAt: number
-  readonly seq: number
-  /** Group key (the model): a newcomer never overtakes waiters of its own group on the fast path. */
+  /** Group key (the model): a newcomer never overtakes waiters of its own group. */
   readonly group: string
-  readonly tryAcquire: Effect.Effect<Option.Option<Grant<unknown>>>
+  /**
+   * One synchronous look at the cluster: a grant, or undefined to wait. Synchronous on purpose: looking at
+   * capacity and taking it is then one indivisible step, with no lock (it may run on another request's fiber).
+   */
+  readonly tryAcquire: () => Grant<A> | undefined
+}
+
+interface Waiter extends AdmitRequest<unknown> {
+  readonly seq: number
   /** Succeeds with the grant, or fails when the wait passes `maxWaitMs`. */
   readonly deferred: Deferred.Deferred<Grant<unknown>, QueueFull>
   /** When the wait ends with a 503, on Effect's clock. */
   readonly deadline: number
 }
 
-interface AdmitRequest<A> {
-  readonly priority: number
-  readonly arrivedAt: number
-  readonly group: string
-  readonly tryAcquire: Effect.Effect<Option.Option<Grant<A>>>
-}
-
 export interface Admission {
   /**
-   * Runs `tryAcquire` now if nobody waits ahead, else queues. The grant is released when the caller's scope
-   * closes, on every exit path. `tryAcquire` must not block: it runs inside the admission critical section,
-   * possibly on another request's fiber.
+   * Runs `use` with a slot: taken now if nobody of the group waits ahead and one is free, else after waiting
+   * in the queue (interruptible). The grant is released on every exit of `use`, and waiters get the slot.
    */
-  readonly admit: <A>(request: AdmitRequest<A>) => Effect.Effect<A, QueueFull, Scope.Scope>
+  readonly withSlot: <A, B, E, R>(
+    request: AdmitRequest<A>,
+    use: (value: A) => Effect.Effect<B, E, R>
+  ) => Effect.Effect<B, E | QueueFull, R>
   /** Something changed (a slot freed, a node joined): hand free capacity to waiters in order. */
   readonly notify: Effect.Effect<void>
+  /** `notify`, synchronously. */
+  readonly wake: () => void
   readonly depth: Effect.Effect<number>
   readonly stats: Effect.Effect<ReadonlyArray<WaitStats>>
 }
@@ -76,16 +79,10 @@ export const compareWaiters = (now: number, agingIntervalMs: number) =>
 
 const MAX_LOOKS_PER_NOTIFY = 64
 
-/**
- * Runs `release` when the caller's scope closes. Straight on the Scope rather than `Effect.addFinalizer`, which
- * also diffs and restores the acquiring fiber's FiberRefs: a release needs none of them, and this runs per request.
- */
-export const releaseOnClose = (release: Effect.Effect<void>): Effect.Effect<void, never, Scope.Scope> =>
-  Effect.flatMap(Scope.Scope, (scope) => Scope.addFinalizer(scope, release))
-
 export const make = (config: AdmissionConfig): Effect.Effect<Admission> =>
-  Effect.map(Effect.makeSemaphore(1), (mutex) => {
-    // Plain mutable state, touched only while holding `mutex`: looking at capacity and taking it is one step.
+  Effect.map(Effect.zip(Effect.clock, Effect.runtime<never>()), ([clock, runtime]) => {
+    const fork = Runtime.runFork(runtime)
+    // Plain mutable state changed only in synchronous steps, so no lock: JavaScript runs one step at a time.
     const waiters: Array<Waiter> = []
     let seq = 0
     const byPriority = new Map<number, { admitted: number; totalWaitMs: number; maxWaitMs: number }>()
@@ -111,113 +108,89 @@ export const make = (config: AdmissionConfig): Effect.Effect<Admission> =>
       }
     }
 
-    /** Fails the waits whose deadline passed; call with `mutex` held. One synchronous step, so nothing is lost. */
-    const expireDue = (now: number) =>
-      Effect.sync(() => {
-        for (const w of waiters.filter((w) => w.deadline <= now)) {
-          remove(w)
-          Deferred.unsafeDone(w.deferred, Exit.fail(new QueueFull({ reason: "WaitTimeout", retryAfterSeconds: 1 })))
-        }
-      })
+    const expireDue = (now: number) => {
+      for (const w of waiters.filter((w) => w.deadline <= now)) {
+        remove(w)
+        Deferred.unsafeDone(w.deferred, Exit.fail(new QueueFull({ reason: "WaitTimeout", retryAfterSeconds: 1 })))
+      }
+    }
 
     const expiryLoop: Effect.Effect<void> = Effect.suspend(() => {
       let next = Number.POSITIVE_INFINITY
       for (const w of waiters) next = Math.min(next, w.deadline)
       if (next === Number.POSITIVE_INFINITY) return Effect.void
       return Effect.flatMap(Clock.currentTimeMillis, (now) =>
-        Effect.zipRight(
-          now >= next ? mutex.withPermits(1)(expireDue(now)) : Effect.sleep(next - now),
-          expiryLoop
-        ))
+        Effect.zipRight(now >= next ? Effect.sync(() => expireDue(now)) : Effect.sleep(next - now), expiryLoop))
     })
 
-    /** Hands capacity to waiters in order; call with `mutex` held. */
-    const dispatchWaiters = (now: number) =>
-      Effect.gen(function*() {
-        if (waiters.length === 0) return
-        waiters.sort(compareWaiters(now, config.agingIntervalMs))
-        // Each waiter scores the cluster itself (a fast node may be worth waiting for), so every waiter gets a
-        // look, in order; bounded so that one notify stays cheap under a deep queue.
-        for (const waiter of waiters.slice(0, MAX_LOOKS_PER_NOTIFY)) {
-          const grant = yield* waiter.tryAcquire
-          if (Option.isNone(grant)) continue
-          remove(waiter)
-          recordWait(waiter.priority, now - waiter.arrivedAt)
-          yield* Deferred.succeed(waiter.deferred, grant.value)
-        }
-      })
+    /** Hands capacity to waiters in order. */
+    const wake = () => {
+      if (waiters.length === 0) return
+      const now = clock.unsafeCurrentTimeMillis()
+      waiters.sort(compareWaiters(now, config.agingIntervalMs))
+      // Each waiter scores the cluster itself (a fast node may be worth waiting for), so every waiter gets a
+      // look, in order; bounded so that one notify stays cheap under a deep queue.
+      for (const waiter of waiters.slice(0, MAX_LOOKS_PER_NOTIFY)) {
+        const grant = waiter.tryAcquire()
+        if (grant === undefined) continue
+        remove(waiter)
+        recordWait(waiter.priority, now - waiter.arrivedAt)
+        Deferred.unsafeDone(waiter.deferred, Exit.succeed(grant))
+      }
+    }
 
-    const enqueue = (request: AdmitRequest<unknown>, now: number) =>
-      Effect.flatMap(Deferred.make<Grant<unknown>, QueueFull>(), (deferred) => {
-        if (waiters.length >= config.maxSize) return new QueueFull({ reason: "Full", retryAfterSeconds: 1 })
-        const waiter: Waiter = {
-          priority: request.priority,
-          arrivedAt: request.arrivedAt,
-          seq: seq++,
-          group: request.group,
-          tryAcquire: request.tryAcquire,
-          deferred,
-          deadline: now + config.maxWaitMs
-        }
-        waiters.push(waiter)
-        const watch = expiry === undefined
-          ? Effect.map(Effect.forkDaemon(Effect.interruptible(expiryLoop)), (fiber) => {
-            expiry = fiber
-          })
-          : Effect.void
-        return Effect.as(Effect.zipRight(watch, dispatchWaiters(now)), waiter)
-      })
+    const enqueue = (request: AdmitRequest<unknown>, now: number): Waiter | QueueFull => {
+      if (waiters.length >= config.maxSize) return new QueueFull({ reason: "Full", retryAfterSeconds: 1 })
+      const waiter: Waiter = {
+        ...request,
+        seq: seq++,
+        deferred: Deferred.unsafeMake(FiberId.none),
+        deadline: now + config.maxWaitMs
+      }
+      waiters.push(waiter)
+      if (expiry === undefined) expiry = fork(Effect.interruptible(expiryLoop))
+      wake()
+      return waiter
+    }
 
-    /** With `mutex` held: a grant now if nobody of the group waits ahead and a slot is free, else a queued waiter. */
-    const immediateOrQueue = (request: AdmitRequest<unknown>, now: number) =>
-      Effect.suspend((): Effect.Effect<Grant<unknown> | Waiter, QueueFull> => {
-        if (waiters.some((w) => w.group === request.group)) return enqueue(request, now)
-        return Effect.flatMap(request.tryAcquire, (grant): Effect.Effect<Grant<unknown> | Waiter, QueueFull> => {
-          if (Option.isNone(grant)) return enqueue(request, now)
-          recordWait(request.priority, now - request.arrivedAt)
-          return Effect.succeed(grant.value)
-        })
-      })
+    /** A grant now if nobody of the group waits ahead and a slot is free, else a queued waiter (or a full queue). */
+    const immediateOrQueue = (request: AdmitRequest<unknown>): Grant<unknown> | Waiter | QueueFull => {
+      const now = clock.unsafeCurrentTimeMillis()
+      if (waiters.some((w) => w.group === request.group)) return enqueue(request, now)
+      const grant = request.tryAcquire()
+      if (grant === undefined) return enqueue(request, now)
+      recordWait(request.priority, now - request.arrivedAt)
+      return grant
+    }
 
+    /** Waits (interruptibly) for the waiter's grant; on timeout or interruption leaves the queue, giving back a late grant. */
     const awaitGrant = (waiter: Waiter, restore: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>) =>
-      Effect.gen(function*() {
-        const waited = yield* Effect.exit(restore(Deferred.await(waiter.deferred)))
-        if (Exit.isSuccess(waited)) {
-          yield* releaseOnClose(waited.value.release)
-          return waited.value.value
-        }
-        yield* mutex.withPermits(1)(Effect.sync(() => remove(waiter)))
-        // Granted in the same instant as the timeout or interruption: give the slot back.
-        const late = yield* Deferred.poll(waiter.deferred)
-        if (Option.isSome(late)) {
-          const grant = yield* Effect.exit(late.value)
-          if (Exit.isSuccess(grant)) yield* grant.value.release
-        }
-        return yield* Effect.failCause(waited.cause)
+      Effect.onInterrupt(restore(Deferred.await(waiter.deferred)), () =>
+        Effect.flatMap(Effect.sync(() => remove(waiter)), () =>
+          Effect.flatMap(Deferred.poll(waiter.deferred), (late) =>
+            // Granted in the same instant as the interruption: give the slot back.
+            Option.isSome(late) ? Effect.ignore(Effect.map(late.value, (grant) => grant.release())) : Effect.void)))
+
+    const withSlot: Admission["withSlot"] = (request, use) =>
+      Effect.uninterruptibleMask((restore) => {
+        const got = immediateOrQueue(request as AdmitRequest<unknown>)
+        const granted = got instanceof QueueFull
+          ? Effect.fail(got)
+          : "deferred" in got
+          ? awaitGrant(got, restore)
+          : Effect.succeed(got)
+        return Effect.flatMap(granted, (grant) =>
+          Effect.onExit(restore(use(grant.value as never)), () =>
+            Effect.sync(() => {
+              grant.release()
+              wake()
+            })))
       })
-
-    // The uncontended path allocates no Deferred and forks nothing: one look under the mutex, one finalizer.
-    const admit: Admission["admit"] = <A>(request: AdmitRequest<A>) =>
-      Effect.uninterruptibleMask((restore) =>
-        Effect.flatMap(Clock.currentTimeMillis, (now) =>
-          Effect.flatMap(mutex.withPermits(1)(immediateOrQueue(request, now)), (got) => {
-            if ("deferred" in got) return awaitGrant(got, restore) as Effect.Effect<A, QueueFull, Scope.Scope>
-            return Effect.as(releaseOnClose(got.release), got.value as A)
-          })
-        )
-      )
-
-    // Nothing to hand out while nobody waits: a waiter is only ever added under the mutex, and whoever adds one
-    // looks at capacity right after, so skipping the mutex here loses no wake-up.
-    const notify = Effect.suspend(() =>
-      waiters.length === 0
-        ? Effect.void
-        : Effect.flatMap(Clock.currentTimeMillis, (now) => mutex.withPermits(1)(dispatchWaiters(now)))
-    )
 
     return {
-      admit,
-      notify,
+      withSlot,
+      notify: Effect.sync(wake),
+      wake,
       depth: Effect.sync(() => waiters.length),
       stats: Effect.sync(() => {
         const priorities = new Set([...byPriority.keys(), ...waiters.map((w) => w.priority)])

@@ -86,17 +86,16 @@ export const make = (capacity = 1_000) =>
     }
     return DecisionLog.of({
       record: (decision) =>
-        Effect.zipRight(
-          Effect.sync(() => {
-            ring[next] = decision
-            next = (next + 1) % capacity
-            count(all, decision)
-            count(byNode[decision.node ?? "none"] ??= zero(), decision)
-            count(byModel[decision.model] ??= zero(), decision)
-            for (const listener of listeners) listener(decision)
-          }),
-          PubSub.publish(pubsub, decision)
-        ),
+        Effect.sync(() => {
+          ring[next] = decision
+          next = (next + 1) % capacity
+          count(all, decision)
+          count(byNode[decision.node ?? "none"] ??= zero(), decision)
+          count(byModel[decision.model] ??= zero(), decision)
+          for (const listener of listeners) listener(decision)
+          // Sliding: never blocks, so offering synchronously is the same as `PubSub.publish`, without its fiber ops.
+          pubsub.unsafeOffer(decision)
+        }),
       recent: (limit = 100) => Effect.sync(() => newestFirst().slice(0, limit)),
       get: (requestId) => Effect.sync(() => newestFirst().find((d) => d.requestId === requestId)),
       totals: Effect.sync(() => structuredClone({ all, byNode, byModel })),

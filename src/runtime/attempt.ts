@@ -1,9 +1,10 @@
 /**
- * One attempt on one node, inside a scope that holds its slot: admit → dispatch (under the route class's time
+ * One attempt on one node, holding its slot from admission to the end: admit → dispatch (under the route class's time
  * limits) → classify the outcome (node failure, model-load failure, "server busy", client error, success) and
  * record it where it belongs: the node's machine, the (node, model) breaker, the busy back-off, the learning store.
  */
-import { Clock, Effect, Exit, Option } from "effect"
+import { Context, Effect, Exit, Option } from "effect"
+import type { Runtime } from "effect"
 import { NodeRegistry } from "../actors/NodeRegistry.js"
 import type { NodeHandle } from "../actors/NodeRegistry.js"
 import type { Pick } from "../domain/Decision.js"
@@ -13,17 +14,22 @@ import type { NodeId } from "../domain/NodeId.js"
 import type { RoutingIntent } from "../domain/Request.js"
 import type { BodySink, UpstreamHead } from "../domain/Upstream.js"
 import { Strategy } from "../strategies/Strategy.js"
-import { AdmissionTag, releaseOnClose } from "./Admission.js"
+import { AdmissionTag } from "./Admission.js"
+import type { Admission } from "./Admission.js"
 import type { ClientSink, ResponseHeaders } from "./ClientSink.js"
 import { LearningStore } from "./LearningStore.js"
-import { tryReserve } from "./pick.js"
-import type { Reservation } from "./pick.js"
+import { reserver } from "./pick.js"
+import type { Reservation, ScoringServices } from "./pick.js"
 import { isModelLoadFailure, isServerBusy, Reliability } from "./Reliability.js"
 import { errorTextOf, makeCollector, makeTailTracker, passThrough, responseHeaders, withRoutingInfo } from "./respond.js"
 import { RETRYABLE_STATUSES } from "./retryPolicy.js"
 import { describeUpstreamError, makeActivity, timeoutClassOf, withTimeouts } from "./timeouts.js"
 import { parseTimings } from "./timings.js"
-import { WorkflowConfig } from "./workflowConfig.js"
+import { DecisionLog } from "./DecisionLog.js"
+import type { RetryBudget } from "./retryPolicy.js"
+import { RetryBudgetTag, WorkflowConfig } from "./workflowConfig.js"
+import type { WorkflowSettings } from "./workflowConfig.js"
+import type { WorkflowServices } from "./workflow.js"
 
 /** What the attempts learned; the decision record is built from it. */
 export interface Progress {
@@ -111,124 +117,159 @@ const failureOf = (exit: Exit.Exit<void, UpstreamError>): UpstreamError | undefi
     Option.flatMap((c) => Option.fromNullable(c._tag === "Fail" ? c.error : undefined))
   ))
 
-/** Gets a slot: through the priority queue, or (a hedge) only if one is free now. */
-const reserveSlot = (intent: RoutingIntent, tried: Set<NodeId>, options: AttemptOptions) =>
-  Effect.gen(function*() {
-    const admission = yield* AdmissionTag
-    const settings = yield* WorkflowConfig
-    const services = {
-      registry: yield* NodeRegistry,
-      strategy: yield* Strategy,
-      learning: yield* LearningStore,
-      reliability: yield* Reliability
+/** What an attempt needs, resolved once per request (a look-up per attempt would cost more than the attempt). */
+export interface AttemptContext {
+  readonly settings: WorkflowSettings
+  readonly scoring: ScoringServices
+  readonly admission: Admission
+  readonly decisions: DecisionLog["Type"]
+  readonly budget: RetryBudget
+}
+
+export const attemptContext: Effect.Effect<AttemptContext, never, WorkflowServices> = Effect.map(
+  Effect.zip(Effect.runtime<WorkflowServices>(), Effect.clock),
+  ([runtime, clock]) => ({
+    settings: Context.get(runtime.context, WorkflowConfig),
+    admission: Context.get(runtime.context, AdmissionTag),
+    decisions: Context.get(runtime.context, DecisionLog),
+    budget: Context.get(runtime.context, RetryBudgetTag),
+    scoring: {
+      registry: Context.get(runtime.context, NodeRegistry),
+      strategy: Context.get(runtime.context, Strategy),
+      learning: Context.get(runtime.context, LearningStore),
+      reliability: Context.get(runtime.context, Reliability),
+      runtime: runtime as Runtime.Runtime<never>,
+      clock
     }
-    const tryAcquire = tryReserve(services, intent, tried, settings)
-    if (options.admission === "queue") {
-      // Added before the slot's own finalizer, so it runs after it: the freed slot goes to the next waiter.
-      yield* releaseOnClose(admission.notify)
-      return yield* admission.admit({ priority: intent.priority, arrivedAt: intent.arrivedAt, group: intent.model, tryAcquire })
-    }
-    const grant = yield* Effect.acquireRelease(tryAcquire, (g) => Option.isSome(g) ? g.value.release : Effect.void)
-    return Option.isSome(grant)
-      ? grant.value.value
-      : ({ _tag: "Unservable", hasModel: 1 } satisfies Reservation)
   })
+)
 
 /** Where a failed or refused answer is recorded: never the node machine for a model-load failure or "busy". */
-const recordFailure = (handle: NodeHandle, intent: RoutingIntent, status: number, text: string | undefined) =>
-  Effect.gen(function*() {
-    const reliability = yield* Reliability
-    const admission = yield* AdmissionTag
-    const now = yield* Clock.currentTimeMillis
-    if (status === 404) return yield* Effect.ignore((yield* NodeRegistry).refreshModels(handle.nodeId))
-    if (isModelLoadFailure(text)) {
-      const cooldown = reliability.modelFailed(handle.nodeId, intent.model, now)
-      if (cooldown !== undefined) yield* reliability.after(cooldown, admission.notify)
-      return
+const recordFailure = (ctx: AttemptContext, handle: NodeHandle, intent: RoutingIntent, status: number, text: string | undefined) => {
+  const { registry, reliability, clock } = ctx.scoring
+  const now = clock.unsafeCurrentTimeMillis()
+  if (status === 404) return Effect.ignore(registry.refreshModels(handle.nodeId))
+  if (isModelLoadFailure(text)) {
+    const cooldown = reliability.modelFailed(handle.nodeId, intent.model, now)
+    return cooldown !== undefined ? reliability.after(cooldown, ctx.admission.notify) : Effect.void
+  }
+  if (isServerBusy(status)) {
+    reliability.markBusy(handle.nodeId, now)
+    return reliability.after(reliability.config.busyBackoffMs, ctx.admission.notify)
+  }
+  if (status === 429 || status < 500) return Effect.void
+  return handle.report({ ok: false, reason: `status ${status}${text !== undefined ? `: ${text.slice(0, 200)}` : ""}` })
+}
+
+/**
+ * An attempt: a slot (through the priority queue, or for a hedge only if one is free now), then `dispatch`.
+ * The slot is released on every exit and the freed capacity handed to waiters.
+ */
+export const attempt = (
+  ctx: AttemptContext,
+  intent: RoutingIntent,
+  client: ClientSink,
+  progress: Progress,
+  tried: Set<NodeId>,
+  options: AttemptOptions
+): Effect.Effect<true, AttemptFailure> =>
+  Effect.suspend(() => {
+    const clock = ctx.scoring.clock
+    const queuedAt = clock.unsafeCurrentTimeMillis()
+    const tryAcquire = reserver(ctx.scoring, intent, tried, ctx.settings)
+    const use = (reservation: Reservation): Effect.Effect<true, AttemptFailure> => {
+      progress.queueWaitMs += clock.unsafeCurrentTimeMillis() - queuedAt
+      if (reservation._tag === "Picked") return dispatch(ctx, intent, client, progress, tried, options, reservation)
+      return Effect.fail(
+        reservation.hasModel === 0
+          ? new ModelNotFound({ model: intent.model })
+          : new NoCandidates({ model: intent.model, reason: tried.size === 0 ? "AllExcluded" : "AllTried" })
+      )
     }
-    if (isServerBusy(status)) {
-      reliability.markBusy(handle.nodeId, now)
-      return yield* reliability.after(reliability.config.busyBackoffMs, admission.notify)
+    if (options.admission === "queue") {
+      return ctx.admission.withSlot({ priority: intent.priority, arrivedAt: intent.arrivedAt, group: intent.model, tryAcquire }, use)
     }
-    if (status === 429 || status < 500) return
-    yield* handle.report({ ok: false, reason: `status ${status}${text !== undefined ? `: ${text.slice(0, 200)}` : ""}` })
+    return Effect.uninterruptibleMask((restore) => {
+      const grant = tryAcquire()
+      if (grant === undefined) return use({ _tag: "Unservable", hasModel: 1 })
+      return Effect.onExit(restore(use(grant.value)), () =>
+        Effect.sync(() => {
+          grant.release()
+          ctx.admission.wake()
+        }))
+    })
   })
 
 /**
- * 1. reserve a slot (queue or immediate);
- * 2. dispatch under the class's limits: retryable statuses and non-streaming bodies are held back, a streaming
- *    2xx is committed to the client at once;
- * 3. classify and record the outcome; a committed stream that breaks ends with an explicit error, not a retry.
+ * Dispatch under the class's limits: retryable statuses and non-streaming bodies are held back, a streaming 2xx
+ * is committed to the client at once; then the outcome is classified and recorded. A committed stream that
+ * breaks ends with an explicit error, not a retry.
  */
-export const attempt = (intent: RoutingIntent, client: ClientSink, progress: Progress, tried: Set<NodeId>, options: AttemptOptions) =>
-  Effect.scoped(Effect.gen(function*() {
-    const settings = yield* WorkflowConfig
-    const learning = yield* LearningStore
-    const reliability = yield* Reliability
-    const strategy = yield* Strategy
-    const queuedAt = yield* Clock.currentTimeMillis
-    const reservation = yield* reserveSlot(intent, tried, options)
-    const startedAt = yield* Clock.currentTimeMillis
-    progress.queueWaitMs += startedAt - queuedAt
-    if (reservation._tag === "Unservable") {
-      return yield* reservation.hasModel === 0
-        ? new ModelNotFound({ model: intent.model })
-        : new NoCandidates({ model: intent.model, reason: tried.size === 0 ? "AllExcluded" : "AllTried" })
-    }
-    const { handle, pick } = reservation
-    tried.add(handle.nodeId)
-    progress.attempts += 1
-    progress.pick = pick
-    progress.node = handle.nodeId
-    const concurrency = handle.load.inFlightNow()
+const dispatch = (
+  ctx: AttemptContext,
+  intent: RoutingIntent,
+  client: ClientSink,
+  progress: Progress,
+  tried: Set<NodeId>,
+  options: AttemptOptions,
+  reservation: Extract<Reservation, { _tag: "Picked" }>
+): Effect.Effect<true, AttemptFailure> => {
+  const { settings } = ctx
+  const { clock, learning, reliability, strategy } = ctx.scoring
+  const { handle, pick } = reservation
+  const startedAt = clock.unsafeCurrentTimeMillis()
+  tried.add(handle.nodeId)
+  progress.attempts += 1
+  progress.pick = pick
+  progress.node = handle.nodeId
+  const concurrency = handle.load.inFlightNow()
 
-    const tail = makeTailTracker()
-    const held = makeCollector()
-    const clock = yield* Effect.clock
-    const activity = makeActivity(clock.unsafeCurrentTimeMillis())
-    const state: { mode: "held-error" | "held-body" | "stream"; status: number; head: UpstreamHead | undefined } = {
-      mode: "stream",
-      status: 0,
-      head: undefined
+  const tail = makeTailTracker()
+  const held = makeCollector()
+  const activity = makeActivity(startedAt)
+  const state: { mode: "held-error" | "held-body" | "stream"; status: number; head: UpstreamHead | undefined } = {
+    mode: "stream",
+    status: 0,
+    head: undefined
+  }
+  let firstChunkAt: number | undefined
+  const accept = (head: UpstreamHead): BodySink => {
+    activity.headAt = activity.lastAt = clock.unsafeCurrentTimeMillis()
+    state.status = head.status
+    state.head = head
+    const retryable = RETRYABLE_STATUSES.has(head.status) || head.status === 404
+    state.mode = retryable && !options.lastChance ? "held-error" : !intent.stream || head.status >= 300 ? "held-body" : "stream"
+    if (state.mode !== "stream") {
+      return { write: (chunk) => {
+        activity.lastAt = clock.unsafeCurrentTimeMillis()
+        held.sink.write(chunk)
+      } }
     }
-    let firstChunkAt: number | undefined
-    const accept = (head: UpstreamHead): BodySink => {
-      activity.headAt = activity.lastAt = clock.unsafeCurrentTimeMillis()
-      state.status = head.status
-      state.head = head
-      const retryable = RETRYABLE_STATUSES.has(head.status) || head.status === 404
-      state.mode = retryable && !options.lastChance ? "held-error" : !intent.stream || head.status >= 300 ? "held-body" : "stream"
-      if (state.mode !== "stream") {
-        return { write: (chunk) => {
-          activity.lastAt = clock.unsafeCurrentTimeMillis()
-          held.sink.write(chunk)
-        } }
-      }
-      if (!options.claim()) return { write: () => undefined }
-      progress.committed = true
-      progress.status = head.status
-      client.start(head.status, responseHeaders(head, routingHeaders(intent, progress)))
-      const through = passThrough(client, tail, () => {
-        firstChunkAt = clock.unsafeCurrentTimeMillis()
-      })
-      return {
-        ...through,
-        write: (chunk) => {
-          activity.lastAt = clock.unsafeCurrentTimeMillis()
-          return through.write(chunk)
-        }
+    if (!options.claim()) return { write: () => undefined }
+    progress.committed = true
+    progress.status = head.status
+    client.start(head.status, responseHeaders(head, routingHeaders(intent, progress)))
+    const through = passThrough(client, tail, () => {
+      firstChunkAt = clock.unsafeCurrentTimeMillis()
+    })
+    return {
+      ...through,
+      write: (chunk) => {
+        activity.lastAt = clock.unsafeCurrentTimeMillis()
+        return through.write(chunk)
       }
     }
+  }
 
-    const cls = timeoutClassOf(intent.kind)
-    const limits = settings.timeouts[cls]
-    const sendOptions = { firstByteTimeoutMs: limits.firstByteMs, idleTimeoutMs: limits.idleMs, totalTimeoutMs: limits.totalMs }
-    const send = handle.upstream.send(intent.upstream, accept, sendOptions)
-    const enforced = handle.upstream.enforcesTimeouts === true
-    const exit = yield* Effect.exit(withTimeouts(send, handle.nodeId, activity, limits, cls, enforced))
-    const latencyMs = (yield* Clock.currentTimeMillis) - startedAt
+  const cls = timeoutClassOf(intent.kind)
+  const limits = settings.timeouts[cls]
+  const sendOptions = { firstByteTimeoutMs: limits.firstByteMs, idleTimeoutMs: limits.idleMs, totalTimeoutMs: limits.totalMs }
+  const send = handle.upstream.send(intent.upstream, accept, sendOptions)
+  const guarded = withTimeouts(send, handle.nodeId, activity, limits, cls, handle.upstream.enforcesTimeouts === true)
+
+  const settle = (exit: Exit.Exit<void, UpstreamError>) => Effect.gen(function*() {
+    const latencyMs = clock.unsafeCurrentTimeMillis() - startedAt
     progress.ttftMs = firstChunkAt !== undefined ? firstChunkAt - activity.sentAt : undefined
-
     const error = failureOf(exit)
     if (error !== undefined) {
       yield* handle.report({ ok: false, reason: error.message })
@@ -248,7 +289,7 @@ export const attempt = (intent: RoutingIntent, client: ClientSink, progress: Pro
     let final: unknown
     if (status >= 500 || status === 429 || status === 408 || status === 404) {
       const text = state.mode === "stream" ? undefined : errorTextOf(held.bytes())
-      yield* recordFailure(handle, intent, status, text)
+      yield* recordFailure(ctx, handle, intent, status, text)
       if (state.mode === "held-error") {
         return yield* new UpstreamError({ nodeId: handle.nodeId, reason: "StatusCode", status, ...(text !== undefined ? { detail: text } : {}) })
       }
@@ -273,7 +314,7 @@ export const attempt = (intent: RoutingIntent, client: ClientSink, progress: Pro
       if (progress.committed) client.end()
       return true as const
     }
-    const doneAt = yield* Clock.currentTimeMillis
+    const doneAt = clock.unsafeCurrentTimeMillis()
     // From the claim to the last write there is no yield point, so a losing hedge cannot cut this answer short.
     // A finished attempt that lost the claim waits to be interrupted by the winner's completion.
     if (!options.claim()) return yield* Effect.never
@@ -289,4 +330,6 @@ export const attempt = (intent: RoutingIntent, client: ClientSink, progress: Pro
     client.start(status, { ...responseHeaders(head, routingHeaders(intent, progress)), "content-length": String(out.byteLength) })
     client.end(out)
     return true as const
-  }))
+  })
+  return Effect.flatMap(Effect.exit(guarded), settle)
+}

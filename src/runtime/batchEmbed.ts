@@ -94,6 +94,7 @@ export const batchEmbed = Effect.fn("BatchEmbed.run")(function*(inputs: Readonly
   const registry = yield* NodeRegistry
   const admission = yield* AdmissionTag
   const learning = yield* LearningStore
+  const clock = yield* Effect.clock
   const settings = yield* WorkflowConfig
   const model = normalizeModel(options.model)
   const batchSize = Math.max(1, Math.floor(options.batchSize ?? 64))
@@ -212,18 +213,16 @@ export const batchEmbed = Effect.fn("BatchEmbed.run")(function*(inputs: Readonly
     })
 
   /** Reserves a slot on this node only; `None` while it is full, "gone" once it is no longer routable. */
-  const reserve = (nodeId: NodeId): Effect.Effect<Option.Option<Grant<NodeHandle | "gone">>> =>
-    Effect.gen(function*() {
-      const gone = Option.some({ value: "gone" as const, release: Effect.void })
-      const { candidates } = yield* registry.candidates(model)
-      const candidate = candidates.find((c) => c.nodeId === nodeId)
-      const handle = registry.get(nodeId)
-      if (candidate === undefined || Option.isNone(handle)) return gone
-      const learned = settings.configuredSlots.has(nodeId) ? undefined : yield* learning.slots(nodeId)
-      if (candidate.inFlight >= (learned ?? candidate.slots)) return Option.none()
-      const end = yield* handle.value.load.begin
-      return Option.some({ value: handle.value, release: end })
-    })
+  const reserve = (nodeId: NodeId) => (): Grant<NodeHandle | "gone"> | undefined => {
+    const gone = { value: "gone" as const, release: () => undefined }
+    const now = clock.unsafeCurrentTimeMillis()
+    const candidate = registry.candidatesNow(model, undefined, now).candidates.find((c) => c.nodeId === nodeId)
+    const handle = registry.get(nodeId)
+    if (candidate === undefined || Option.isNone(handle)) return gone
+    const learned = settings.configuredSlots.has(nodeId) ? undefined : learning.slotsNow(nodeId)
+    if (candidate.inFlight >= (learned ?? candidate.slots)) return undefined
+    return { value: handle.value, release: handle.value.load.beginNow() }
+  }
 
   /** One worker on `nodeId`: loops until the batch ends or the node stops being routable. */
   const worker = (nodeId: NodeId) =>
@@ -235,9 +234,8 @@ export const batchEmbed = Effect.fn("BatchEmbed.run")(function*(inputs: Readonly
           yield* Deferred.await(wake)
           continue
         }
-        const outcome = yield* Effect.scoped(Effect.gen(function*() {
-          yield* Effect.addFinalizer(() => admission.notify)
-          const handle = yield* admission.admit({ priority, arrivedAt: startedAt, group: model, tryAcquire: reserve(nodeId) })
+        const request = { priority, arrivedAt: startedAt, group: model, tryAcquire: reserve(nodeId) }
+        const outcome = yield* admission.withSlot(request, (handle) => Effect.gen(function*() {
           if (handle === "gone") return "gone" as const
           const chunk = take(nodeId)
           if (chunk === undefined) return "idle" as const

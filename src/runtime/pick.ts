@@ -3,7 +3,8 @@
  * model, not backing off after "server busy"), joined with what the learning store knows, handed to the
  * strategy; a pick on a node with a free slot reserves that slot at once. Panic mode lives here too.
  */
-import { Clock, Effect, Option } from "effect"
+import { Cause, Effect, Exit, Option, Runtime } from "effect"
+import type { Clock } from "effect"
 import type { NodeHandle } from "../actors/NodeRegistry.js"
 import type { NodeRegistry } from "../actors/NodeRegistry.js"
 import type { Candidate } from "../domain/Candidate.js"
@@ -42,6 +43,9 @@ export interface ScoringServices {
   readonly strategy: Strategy["Type"]
   readonly learning: LearningStore["Type"]
   readonly reliability: ReliabilityService
+  /** Runs the strategy's (synchronous) choice with the request fiber's services: its Clock, its Random. */
+  readonly runtime: Runtime.Runtime<never>
+  readonly clock: Clock.Clock
 }
 
 export interface ScoringOptions {
@@ -50,32 +54,31 @@ export interface ScoringOptions {
   readonly panicMode: boolean
 }
 
-const reserve = (handle: NodeHandle, pick: Pick, candidates: number) =>
-  Effect.map(handle.load.begin, (end): Option.Option<Grant<Reservation>> =>
-    Option.some({ value: { _tag: "Picked", pick, handle, candidates }, release: end }))
+const reserve = (handle: NodeHandle, pick: Pick, candidates: number): Grant<Reservation> => ({
+  value: { _tag: "Picked", pick, handle, candidates },
+  release: handle.load.beginNow()
+})
 
-const unservable = (hasModel: number): Option.Option<Grant<Reservation>> =>
-  Option.some({ value: { _tag: "Unservable", hasModel }, release: Effect.void })
+const unservable = (hasModel: number): Grant<Reservation> => ({
+  value: { _tag: "Unservable", hasModel },
+  release: () => undefined
+})
 
 /**
  * Panic mode (Envoy's panic threshold, reduced to its last resort): the excluded node whose last failure is the
  * oldest, else a routable node whose model breaker is open. Only for a first attempt; retries never panic.
  */
 const panicPick = (services: ScoringServices, intent: RoutingIntent, blocked: ReadonlyArray<Candidate>) =>
-  Effect.gen(function*() {
-    const excluded = yield* services.registry.leastRecentlyFailed(intent.model)
-    const handle = Option.isSome(excluded)
+  Effect.map(services.registry.leastRecentlyFailed(intent.model), (excluded) =>
+    Option.isSome(excluded)
       ? excluded
-      : Option.flatMap(Option.fromNullable(blocked[0]), (c) => services.registry.get(c.nodeId))
-    if (Option.isNone(handle)) return Option.none<NodeHandle>()
-    return Option.some(handle.value)
-  })
+      : Option.flatMap(Option.fromNullable(blocked[0]), (c) => services.registry.get(c.nodeId)))
 
-const panicCandidate = (handle: NodeHandle, inFlight: number): Candidate => ({
+const panicCandidate = (handle: NodeHandle): Candidate => ({
   nodeId: handle.nodeId,
   health: "degraded",
   preferred: false,
-  inFlight,
+  inFlight: handle.load.inFlightNow(),
   slots: 1,
   ewmaMs: 0,
   modelLoaded: false,
@@ -84,51 +87,55 @@ const panicCandidate = (handle: NodeHandle, inFlight: number): Candidate => ({
   perf: undefined
 })
 
-const waitForSlot: Effect.Effect<Option.Option<Grant<Reservation>>> = Effect.succeed(Option.none())
-
 /** A first attempt that found nothing routable, in panic mode: a grant on the panic pick, else "unservable". */
-const panicLook = (services: ScoringServices, intent: RoutingIntent, untried: ReadonlyArray<Candidate>, hasModel: number) =>
-  Effect.gen(function*() {
-    const handle = yield* panicPick(services, intent, untried)
-    if (Option.isNone(handle)) return unservable(hasModel)
-    const inFlight = yield* handle.value.load.inFlight
-    const pick = simplePick(panicCandidate(handle.value, inFlight), "panic mode: no routable node, trying the least-recently-failed one")
-    return yield* reserve(handle.value, pick, 0)
-  })
+const panicLook = (services: ScoringServices, intent: RoutingIntent, untried: ReadonlyArray<Candidate>, hasModel: number) => {
+  const handle = Runtime.runSync(services.runtime)(panicPick(services, intent, untried))
+  if (Option.isNone(handle)) return unservable(hasModel)
+  const pick = simplePick(panicCandidate(handle.value), "panic mode: no routable node, trying the least-recently-failed one")
+  return reserve(handle.value, pick, 0)
+}
 
 /**
- * One look at the cluster for `intent`. `None` means "wait": the chosen node has no free slot now, or every
- * eligible node backs off after "server busy" (a wake-up is scheduled when that ends).
- * Must not block: it runs inside the admission critical section.
+ * The strategy's choice. It is an Effect by contract but never waits (no I/O), so it runs synchronously here; a
+ * strategy that fails or defects must not strand the request: the first candidate with a free slot is taken.
  */
-export const tryReserve = (
+const choose = (services: ScoringServices, intent: RoutingIntent, candidates: ReadonlyArray<Candidate>) => {
+  const exit = Runtime.runSyncExit(services.runtime)(services.strategy.choose(intent, candidates))
+  if (Exit.isSuccess(exit)) return Option.getOrUndefined(exit.value)
+  const fallback = candidates.find((c) => c.inFlight < c.slots)
+  const why = Cause.pretty(exit.cause).split("\n")[0]
+  return fallback && simplePick(fallback, `strategy ${services.strategy.name} failed (${why}); took the first free candidate`)
+}
+
+/**
+ * One synchronous look at the cluster for `intent`: a grant (a reserved slot, or "unservable"), or undefined to
+ * wait — the chosen node has no free slot now, or every eligible node backs off after "server busy" (a wake-up is
+ * scheduled when that ends). It runs whenever capacity may have freed, possibly for another request's waiter.
+ */
+export const reserver = (
   services: ScoringServices,
   intent: RoutingIntent,
   tried: ReadonlySet<NodeId>,
   options: ScoringOptions
-): Effect.Effect<Option.Option<Grant<Reservation>>> =>
-  // Plain flatMaps rather than a generator: under a deep queue this runs once per waiter per freed slot.
-  Effect.flatMap(Clock.currentTimeMillis, (now) =>
-    Effect.flatMap(services.registry.candidates(intent.model, intent.loadOptions), ({ candidates, hasModel }) => {
-      const { learning, registry, reliability, strategy } = services
-      const untried = candidates.filter((c) => !tried.has(c.nodeId))
-      const eligible = untried.filter((c) => !reliability.modelBlocked(c.nodeId, intent.model, now))
-      if (eligible.length === 0) {
-        return options.panicMode && tried.size === 0 && hasModel.length > 0
-          ? panicLook(services, intent, untried, hasModel.length)
-          : Effect.succeed(unservable(hasModel.length))
-      }
-      const open = eligible.filter((c) => !reliability.busy(c.nodeId, now))
-      if (open.length === 0) return waitForSlot
-      const enriched = open.map((c) => enrich(learning, options.configuredSlots, intent.model, now, c))
-      // Whatever the strategy picks would be full: skip scoring (under a deep queue most looks end here).
-      if (enriched.every((c) => c.inFlight >= c.slots)) return waitForSlot
-      // a request without num_predict is scored with the learned output length of its (model, task type)
-      return Effect.flatMap(strategy.choose(withLearnedOutput(intent, learning.outputNow), enriched), (picked) => {
-        if (Option.isNone(picked)) return waitForSlot
-        const chosen = picked.value.candidate
-        const handle = registry.get(chosen.nodeId)
-        if (Option.isNone(handle) || chosen.inFlight >= chosen.slots) return waitForSlot
-        return reserve(handle.value, picked.value, enriched.length)
-      })
-    }))
+) =>
+(): Grant<Reservation> | undefined => {
+  const { clock, learning, registry, reliability } = services
+  const now = clock.unsafeCurrentTimeMillis()
+  const { candidates, hasModel } = registry.candidatesNow(intent.model, intent.loadOptions, now)
+  const untried = candidates.filter((c) => !tried.has(c.nodeId))
+  const eligible = untried.filter((c) => !reliability.modelBlocked(c.nodeId, intent.model, now))
+  if (eligible.length === 0) {
+    return options.panicMode && tried.size === 0 && hasModel.length > 0
+      ? panicLook(services, intent, untried, hasModel.length)
+      : unservable(hasModel.length)
+  }
+  const open = eligible.filter((c) => !reliability.busy(c.nodeId, now))
+  if (open.length === 0) return undefined
+  const enriched = open.map((c) => enrich(learning, options.configuredSlots, intent.model, now, c))
+  // Whatever the strategy picks would be full: skip scoring (under a deep queue most looks end here).
+  if (enriched.every((c) => c.inFlight >= c.slots)) return undefined
+  const picked = choose(services, withLearnedOutput(intent, learning.outputNow), enriched)
+  if (picked === undefined || picked.candidate.inFlight >= picked.candidate.slots) return undefined
+  const handle = registry.get(picked.candidate.nodeId)
+  return Option.isSome(handle) ? reserve(handle.value, picked, enriched.length) : undefined
+}

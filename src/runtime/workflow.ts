@@ -1,22 +1,22 @@
 /**
  * One request's way through the cluster: admit (wait for a slot, by priority) → score → dispatch → retry →
- * record. One fiber per request; response bytes stay outside Effect (see respond.ts). Every slot is held in a
- * scope, so success, failure, timeout, hedge loss and client abort all give it back.
+ * record. One fiber per request; response bytes stay outside Effect (see respond.ts). Every slot is released when
+ * its attempt exits, so success, failure, timeout, hedge loss and client abort all give it back.
  */
-import { Clock, Effect, Exit, Option } from "effect"
+import { Cause, Effect, Exit, Option } from "effect"
 import type { NodeRegistry } from "../actors/NodeRegistry.js"
 import type { NodeId } from "../domain/NodeId.js"
 import type { RoutingIntent } from "../domain/Request.js"
-import { Strategy } from "../strategies/Strategy.js"
+import type { Strategy } from "../strategies/Strategy.js"
 import type { AdmissionTag } from "./Admission.js"
-import { attempt, latencyKey, makeProgress, routingHeaders } from "./attempt.js"
-import type { AttemptFailure, Progress } from "./attempt.js"
+import { attempt, attemptContext, latencyKey, makeProgress, routingHeaders } from "./attempt.js"
+import type { AttemptContext, AttemptFailure, Progress } from "./attempt.js"
 import type { ClientSink } from "./ClientSink.js"
-import { DecisionLog } from "./DecisionLog.js"
+import type { DecisionLog } from "./DecisionLog.js"
 import type { LearningStore } from "./LearningStore.js"
-import { Reliability } from "./Reliability.js"
+import type { Reliability } from "./Reliability.js"
 import { backoff, isRetryable } from "./retryPolicy.js"
-import { RetryBudgetTag, WorkflowConfig } from "./workflowConfig.js"
+import type { RetryBudgetTag, WorkflowConfig } from "./workflowConfig.js"
 
 export { RetryBudgetTag, WorkflowConfig } from "./workflowConfig.js"
 export type { WorkflowSettings } from "./workflowConfig.js"
@@ -41,67 +41,61 @@ export const shouldRetry = (error: AttemptFailure): boolean =>
  * first answer wins; the loser is interrupted, which aborts its upstream request and releases its slot.
  */
 const firstAttempt = (
+  ctx: AttemptContext,
   intent: RoutingIntent,
   client: ClientSink,
   progress: Progress,
   tried: Set<NodeId>,
   lastChance: boolean,
   claim: () => boolean
-) =>
-  Effect.gen(function*() {
-    const settings = yield* WorkflowConfig
-    const reliability = yield* Reliability
-    const primary = attempt(intent, client, progress, tried, { lastChance, admission: "queue", claim })
-    const p95 = settings.hedging && !intent.stream ? reliability.quantile(latencyKey(intent), 0.95) : undefined
-    if (p95 === undefined) return yield* primary
-    const hedge = Effect.sleep(Math.max(1, p95)).pipe(
-      Effect.zipRight(Effect.suspend(() => {
-        progress.hedged = true
-        return attempt(intent, client, progress, tried, { lastChance, admission: "immediate", claim })
-      }))
-    )
-    return yield* Effect.race(primary, hedge)
-  })
+) => {
+  const primary = attempt(ctx, intent, client, progress, tried, { lastChance, admission: "queue", claim })
+  const p95 = ctx.settings.hedging && !intent.stream ? ctx.scoring.reliability.quantile(latencyKey(intent), 0.95) : undefined
+  if (p95 === undefined) return primary
+  const hedge = Effect.sleep(Math.max(1, p95)).pipe(
+    Effect.zipRight(Effect.suspend(() => {
+      progress.hedged = true
+      return attempt(ctx, intent, client, progress, tried, { lastChance, admission: "immediate", claim })
+    }))
+  )
+  return Effect.race(primary, hedge)
+}
 
-/** Runs one request to the end, writing its answer (or its error) to `client`. Never fails. No span: it is the hot path. */
-export const handle = (intent: RoutingIntent, client: ClientSink) => Effect.gen(function*() {
-  const settings = yield* WorkflowConfig
-  const budget = yield* RetryBudgetTag
-  const decisions = yield* DecisionLog
-  const strategy = yield* Strategy
-  const progress = makeProgress()
+/** Attempts until one answers, retrying on another node while the policy and the retry budget allow. */
+const attempts = (ctx: AttemptContext, intent: RoutingIntent, client: ClientSink, progress: Progress) => {
   const tried = new Set<NodeId>()
   let answered = false
   const claim = () => answered ? false : (answered = true)
-  yield* budget.deposit
-
-  const loop: Effect.Effect<void, AttemptFailure, WorkflowServices> = Effect.gen(function*() {
-    for (let n = 1;; n++) {
-      const lastChance = n >= settings.maxAttempts
-      const result = yield* Effect.either(
-        n === 1
-          ? firstAttempt(intent, client, progress, tried, lastChance, claim)
-          : attempt(intent, client, progress, tried, { lastChance, admission: "queue", claim })
-      )
-      if (result._tag === "Right") return
-      const error = result.left
+  const from = (n: number): Effect.Effect<void, AttemptFailure> => {
+    const lastChance = n >= ctx.settings.maxAttempts
+    const once = n === 1
+      ? firstAttempt(ctx, intent, client, progress, tried, lastChance, claim)
+      : attempt(ctx, intent, client, progress, tried, { lastChance, admission: "queue", claim })
+    return Effect.catchAll(once, (error) => {
       // Every node was tried: the last node's own failure says more than "no candidates".
       if (error._tag === "NoCandidates" && error.reason === "AllTried" && progress.lastError?._tag === "UpstreamError") {
-        return yield* progress.lastError
+        return Effect.fail(progress.lastError)
       }
       progress.lastError = error
-      if (lastChance || !shouldRetry(error) || !(yield* budget.withdraw)) return yield* error
-      yield* backoff(n, settings.retryBackoffMs)
-    }
-  })
+      if (lastChance || !shouldRetry(error)) return Effect.fail(error)
+      return Effect.flatMap(ctx.budget.withdraw, (allowed) =>
+        allowed ? Effect.zipRight(backoff(n, ctx.settings.retryBackoffMs), from(n + 1)) : Effect.fail(error))
+    })
+  }
+  return from(1)
+}
 
-  const exit = yield* Effect.exit(loop)
-  const end = yield* Clock.currentTimeMillis
+/** The record step: the decision as the client saw it, for the log, the metrics and the event stream. */
+const record = (
+  ctx: AttemptContext,
+  intent: RoutingIntent,
+  client: ClientSink,
+  progress: Progress,
+  exit: Exit.Exit<void, AttemptFailure>
+) => {
   const interrupted = Exit.isInterrupted(exit)
   if (Exit.isFailure(exit) && !interrupted) {
-    const error = Option.getOrUndefined(Exit.causeOption(exit).pipe(Option.flatMap((c) =>
-      Option.fromNullable(c._tag === "Fail" ? c.error : undefined)
-    )))
+    const error = Option.getOrUndefined(Cause.failureOption(exit.cause))
     if (error !== undefined) {
       progress.lastError = error
       if (!progress.committed) {
@@ -112,7 +106,7 @@ export const handle = (intent: RoutingIntent, client: ClientSink) => Effect.gen(
     }
   }
   const failed = Exit.isFailure(exit) || progress.brokenStream
-  yield* decisions.record({
+  return ctx.decisions.record({
     requestId: intent.requestId,
     at: intent.arrivedAt,
     kind: intent.kind,
@@ -120,7 +114,7 @@ export const handle = (intent: RoutingIntent, client: ClientSink) => Effect.gen(
     taskType: intent.taskType,
     complexity: intent.complexity,
     priority: intent.priority,
-    strategy: strategy.name,
+    strategy: ctx.scoring.strategy.name,
     node: progress.node ?? null,
     score: progress.pick?.score ?? null,
     factors: progress.pick?.factors ?? [],
@@ -132,8 +126,19 @@ export const handle = (intent: RoutingIntent, client: ClientSink) => Effect.gen(
     outcome: interrupted ? "aborted" : failed ? "error" : "ok",
     status: progress.status,
     error: progress.lastError?.message,
-    durationMs: end - intent.arrivedAt,
+    durationMs: ctx.scoring.clock.unsafeCurrentTimeMillis() - intent.arrivedAt,
     ttftMs: progress.ttftMs
   })
-  if (interrupted) return yield* Effect.interrupt
-})
+}
+
+/** Runs one request to the end, writing its answer (or its error) to `client`. Never fails. No span: it is the hot path. */
+export const handle = (intent: RoutingIntent, client: ClientSink): Effect.Effect<void, never, WorkflowServices> =>
+  Effect.flatMap(attemptContext, (ctx) => {
+    const progress = makeProgress()
+    return ctx.budget.deposit.pipe(
+      Effect.zipRight(Effect.exit(attempts(ctx, intent, client, progress))),
+      Effect.flatMap((exit) =>
+        Effect.zipRight(record(ctx, intent, client, progress, exit), Exit.isInterrupted(exit) ? Effect.interrupt : Effect.void)
+      )
+    )
+  })

@@ -11,15 +11,16 @@ describe("Admission wait limit", () => {
     Effect.gen(function*() {
       const admission = yield* make({ maxSize: 10, agingIntervalMs: 1_000, maxWaitMs: 1_000 })
       let free = 0
-      const tryAcquire = Effect.sync(() => {
-        if (free === 0) return Option.none()
+      const tryAcquire = () => {
+        if (free === 0) return undefined
         free--
-        return Option.some({ value: "slot", release: Effect.sync(() => void free++) })
-      })
-      const wait = (group: string) => Effect.scoped(admission.admit({ priority: 5, arrivedAt: 0, group, tryAcquire }))
+        return { value: "slot", release: () => void free++ }
+      }
+      const wait = (group: string, holdMs = 0) =>
+        admission.withSlot({ priority: 5, arrivedAt: 0, group, tryAcquire }, () => Effect.sleep(holdMs))
       const first = yield* Effect.fork(wait("a"))
       yield* TestClock.adjust(400)
-      const second = yield* Effect.fork(wait("b"))
+      const second = yield* Effect.fork(wait("b", 1_000))
       const third = yield* Effect.fork(wait("c"))
       yield* TestClock.adjust(599)
       assert.strictEqual(yield* admission.depth, 3)
@@ -28,20 +29,23 @@ describe("Admission wait limit", () => {
       assert.isTrue(timedOut(e1))
       assert.strictEqual(yield* admission.depth, 2)
       free = 1
-      yield* admission.notify // t = 1000: the second is granted before its deadline
-      assert.isTrue(Exit.isSuccess(yield* Fiber.await(second)))
-      yield* TestClock.adjust(400) // t = 1400: the third ends; the slot the second released is back
+      yield* admission.notify // t = 1000: the second is granted before its deadline and holds the slot for 1 s
+      assert.strictEqual(free, 0)
+      assert.strictEqual(yield* admission.depth, 1)
+      yield* TestClock.adjust(400) // t = 1400: the third ends, the second still runs
       const e3 = yield* Fiber.await(third)
       assert.isTrue(timedOut(e3))
       assert.strictEqual(yield* admission.depth, 0)
+      yield* TestClock.adjust(600) // t = 2000: the second is done and its slot is back
+      assert.isTrue(Exit.isSuccess(yield* Fiber.await(second)))
       assert.strictEqual(free, 1)
     }))
 
   it.scoped("an interrupted wait leaves the queue empty and a later wait still times out", () =>
     Effect.gen(function*() {
       const admission = yield* make({ maxSize: 10, agingIntervalMs: 1_000, maxWaitMs: 500 })
-      const never = Effect.succeed(Option.none())
-      const wait = Effect.scoped(admission.admit({ priority: 5, arrivedAt: 0, group: "m", tryAcquire: never }))
+      const never = () => undefined
+      const wait = admission.withSlot({ priority: 5, arrivedAt: 0, group: "m", tryAcquire: never }, () => Effect.void)
       const gone = yield* Effect.fork(wait)
       yield* TestClock.adjust(100)
       yield* Fiber.interrupt(gone)
