@@ -3,7 +3,7 @@
  * for short non-streaming chats at concurrency 1 and 32 and for 64-chunk token streams. Prints added p50/p99
  * latency, req/s ratios, and the gateway process's CPU µs per request and per chunk (from /proc).
  *
- *   npm run build && npx tsx bench/overhead.ts [--seconds 5]
+ *   npm run build && npx tsx bench/overhead.ts [--seconds 5] [--warmup 2]
  */
 import { spawn } from "node:child_process"
 import type { ChildProcess } from "node:child_process"
@@ -15,8 +15,9 @@ import { join } from "node:path"
 import { parseArgs } from "node:util"
 import { Pool } from "undici"
 
-const { values } = parseArgs({ options: { seconds: { type: "string", default: "5" } } })
+const { values } = parseArgs({ options: { seconds: { type: "string", default: "5" }, warmup: { type: "string", default: "2" } } })
 const SECONDS = Number(values.seconds)
+const WARMUP_SECONDS = Number(values.warmup)
 const CHUNKS = 64
 const MODEL = "llama3.2:3b"
 
@@ -147,17 +148,20 @@ const run = async (port: number, concurrency: number, stream: boolean, measured?
     const { body: b } = await pool.request({ path: "/api/chat", method: "POST", body, headers: { "content-type": "application/json" } })
     for await (const _ of b) void _
   }
-  for (let i = 0; i < 200; i++) await one() // warm up JIT and connections
+  const load = (until: number, latencies?: Array<number>) =>
+    Promise.all(Array.from({ length: concurrency }, async () => {
+      while (performance.now() < until) {
+        const t = performance.now()
+        await one()
+        latencies?.push(performance.now() - t)
+      }
+    }))
+  // Warm up connections and the JIT at this concurrency first: a Node.js process needs some thousands of
+  // requests before its hot functions are optimised, nginx none.
+  await load(performance.now() + WARMUP_SECONDS * 1000)
   const latencies: Array<number> = []
   const cpuBefore = cpuMicros(measured)
-  const deadline = performance.now() + SECONDS * 1000
-  await Promise.all(Array.from({ length: concurrency }, async () => {
-    while (performance.now() < deadline) {
-      const t = performance.now()
-      await one()
-      latencies.push(performance.now() - t)
-    }
-  }))
+  await load(performance.now() + SECONDS * 1000, latencies)
   const cpu = cpuMicros(measured) - cpuBefore
   await pool.close()
   latencies.sort((a, b) => a - b)

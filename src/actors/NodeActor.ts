@@ -10,6 +10,8 @@ import { makeXStateClock } from "./xstateClock.js"
 export interface NodeActor {
   /** Delivers one event to the machine (synchronously, in order). */
   readonly send: (event: NodeEvent) => Effect.Effect<void>
+  /** `send`, synchronously (XState's `send` is synchronous; the hot path reports every request this way). */
+  readonly sendNow: (event: NodeEvent) => void
   readonly snapshot: Effect.Effect<NodeSnapshot>
   /** The current snapshot, read synchronously (the score step reads it for every node). */
   readonly current: () => NodeSnapshot
@@ -57,6 +59,7 @@ export const make = (input: NodeMachineInput): Effect.Effect<NodeActor, never, S
     })
     return {
       send: (event) => Effect.sync(() => actor.send(event)),
+      sendNow: (event) => actor.send(event),
       snapshot,
       current: () => actor.getSnapshot(),
       health: Effect.map(snapshot, healthOf),

@@ -28,6 +28,8 @@ export interface Load {
   /** `begin`, synchronously: counts one request in and returns the (idempotent) function that counts it out. */
   readonly beginNow: () => () => void
   readonly observe: (latencyMs: number) => Effect.Effect<void>
+  /** `observe`, synchronously, at `now` (epoch ms on Effect's clock). */
+  readonly observeAt: (latencyMs: number, now: number) => void
   /** Completes as soon as nothing is in flight. */
   readonly awaitIdle: Effect.Effect<void>
   /** `inFlight`, read synchronously. */
@@ -89,10 +91,10 @@ export const makeLoad = (options: LoadOptions = {}): Effect.Effect<Load> =>
         down()
       }
     }
-    const observe = (latencyMs: number) =>
-      Effect.map(Clock.currentTimeMillis, (now) => {
-        estimate = addSample(estimate, latencyMs, now, decayMs)
-      })
+    const observeAt = (latencyMs: number, now: number) => {
+      estimate = addSample(estimate, latencyMs, now, decayMs)
+    }
+    const observe = (latencyMs: number) => Effect.map(Clock.currentTimeMillis, (now) => observeAt(latencyMs, now))
     return {
       inFlight: Effect.sync(() => inFlight),
       ewmaMs: Effect.map(Clock.currentTimeMillis, ewmaAt),
@@ -105,6 +107,7 @@ export const makeLoad = (options: LoadOptions = {}): Effect.Effect<Load> =>
       begin: Effect.sync(() => Effect.sync(beginNow())),
       beginNow,
       observe,
+      observeAt,
       awaitIdle: Effect.async<void>((resume) => {
         if (inFlight === 0) return resume(Effect.void)
         const wake = () => resume(Effect.void)

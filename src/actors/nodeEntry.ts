@@ -25,6 +25,8 @@ export interface NodeHandle {
   readonly load: Load
   /** Tells the node's machine how a request went (the workflow calls it once per attempt). */
   readonly report: (outcome: Outcome) => Effect.Effect<void>
+  /** `report({ ok: true, latencyMs })`, synchronously: the common outcome, on the hot path. */
+  readonly succeeded: (latencyMs: number) => void
 }
 
 export interface NodeSpec {
@@ -150,7 +152,8 @@ export const makeEntry = (
       )
       yield* forkEvery(checkLiveness, config.livenessInterval)
       yield* forkEvery(refreshModels, config.modelsInterval)
-      const handle: NodeHandle = { nodeId: spec.nodeId, url: spec.url, upstream, actor, load, report }
+      const succeeded = (latencyMs: number) => actor.sendNow({ type: "request.succeeded", latencyMs })
+      const handle: NodeHandle = { nodeId: spec.nodeId, url: spec.url, upstream, actor, load, report, succeeded }
       return { handle, slots: spec.slots ?? config.defaultSlots, scope, facts, checkLiveness, refreshModels }
     }).pipe(
       Scope.extend(scope),

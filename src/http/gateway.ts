@@ -4,7 +4,7 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http"
 import { NodeHttpServer } from "@effect/platform-node"
-import { Clock, Effect, Either, Runtime } from "effect"
+import { Effect, Either, Runtime } from "effect"
 import { BadRequest } from "../domain/errors.js"
 import type { RequestKind, RoutingIntent } from "../domain/Request.js"
 import type { ClientSink } from "../runtime/ClientSink.js"
@@ -72,13 +72,12 @@ export const makeGatewayHandler = (options: GatewayOptions) =>
   Effect.gen(function*() {
     const runtime = yield* Effect.runtime<WorkflowServices>()
     const runFork = Runtime.runFork(runtime)
-    const run = (intent: RoutingIntent, sink: ClientSink) =>
-      runFork(Effect.flatMap(Clock.currentTimeMillis, (now) => {
-        const batch = batchOf(intent) // a large /api/embed input is spread across nodes in chunks
-        return batch !== undefined
-          ? Effect.asVoid(runBatchEmbed(batch, { ...intent, arrivedAt: now }, sink))
-          : handle({ ...intent, arrivedAt: now }, sink)
-      }))
+    const clock = yield* Effect.clock
+    const run = (intent: RoutingIntent, sink: ClientSink) => {
+      const arrived = { ...intent, arrivedAt: clock.unsafeCurrentTimeMillis() }
+      const batch = batchOf(intent) // a large /api/embed input is spread across nodes in chunks
+      return runFork(batch !== undefined ? Effect.asVoid(runBatchEmbed(batch, arrived, sink)) : handle(arrived, sink))
+    }
     const deps: InferenceDeps = {
       maxBodyBytes: options.maxBodyBytes,
       run,

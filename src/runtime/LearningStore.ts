@@ -242,6 +242,8 @@ const forgiven = (e: Ewma, now: number, c: LearningConfig): number =>
 export class LearningStore extends Context.Tag("sollol/LearningStore")<LearningStore, {
   /** Records one response (successful or not). */
   readonly observe: (o: Observation) => Effect.Effect<void>
+  /** `observe`, synchronously, at `now` (epoch ms on Effect's clock). */
+  readonly observeAt: (o: Observation, now: number) => void
   /** Learned figures, with priors and then `fallback` for fields not observed; undefined with neither. */
   readonly perf: (nodeId: NodeId, model: string) => Effect.Effect<NodeModelPerf | undefined>
   /** `perf` as of `now`, read synchronously (the per-request scoring path reads it for every candidate). */
@@ -307,16 +309,18 @@ export const make = (config: Partial<LearningConfig> = {}) =>
       return learned
     }
 
+    const observeAt = (o: Observation, now: number) => {
+      const before = state.levels
+      state = record(state, o, now, c)
+      if (state.levels !== before) {
+        learnedAt = now
+        learnedSlots.delete(o.nodeId)
+      }
+    }
+
     return LearningStore.of({
-      observe: (o) =>
-        Effect.map(Clock.currentTimeMillis, (now) => {
-          const before = state.levels
-          state = record(state, o, now, c)
-          if (state.levels !== before) {
-            learnedAt = now
-            learnedSlots.delete(o.nodeId)
-          }
-        }),
+      observe: (o) => Effect.map(Clock.currentTimeMillis, (now) => observeAt(o, now)),
+      observeAt,
       perf: (nodeId, model) => Effect.map(Clock.currentTimeMillis, (now) => perfAt(nodeId, model, now)),
       perfAt,
       outputEstimate: (model, taskType) => Effect.sync(() => estimateIn(state, model, taskType)),

@@ -71,19 +71,24 @@ export interface AttemptOptions {
   readonly claim: () => boolean
 }
 
-export const routingHeaders = (intent: RoutingIntent, progress: Progress): ResponseHeaders => ({
-  "x-sollol-request-id": intent.requestId,
-  ...(progress.node !== undefined ? { "x-sollol-node": progress.node } : {}),
-  "x-sollol-attempts": String(progress.attempts),
-  "x-sollol-task-type": intent.taskType,
-  ...(progress.hedged ? { "x-sollol-hedged": "true" } : {}),
-  ...(progress.pick !== undefined
-    ? {
-      "x-sollol-score": progress.pick.score.toFixed(3),
-      "x-sollol-reasoning": progress.pick.reasoning.replace(/[^\x20-\x7e]/g, "?").slice(0, 300)
-    }
-    : {})
-})
+export const routingHeaders = (intent: RoutingIntent, progress: Progress): ResponseHeaders => {
+  const headers: ResponseHeaders = { "x-sollol-request-id": intent.requestId }
+  if (progress.node !== undefined) headers["x-sollol-node"] = progress.node
+  headers["x-sollol-attempts"] = String(progress.attempts)
+  headers["x-sollol-task-type"] = intent.taskType
+  if (progress.hedged) headers["x-sollol-hedged"] = "true"
+  if (progress.pick !== undefined) {
+    headers["x-sollol-score"] = progress.pick.score.toFixed(3)
+    headers["x-sollol-reasoning"] = headerSafe(progress.pick.reasoning)
+  }
+  return headers
+}
+
+/** A header value: printable ASCII only, at most 300 characters. */
+const headerSafe = (text: string) => {
+  const short = text.length > 300 ? text.slice(0, 300) : text
+  return /^[\x20-\x7e]*$/.test(short) ? short : short.replace(/[^\x20-\x7e]/g, "?")
+}
 
 export const routingInfo = (intent: RoutingIntent, progress: Progress, strategy: string, durationMs: number) => ({
   request_id: intent.requestId,
@@ -267,69 +272,85 @@ const dispatch = (
   const send = handle.upstream.send(intent.upstream, accept, sendOptions)
   const guarded = withTimeouts(send, handle.nodeId, activity, limits, cls, handle.upstream.enforcesTimeouts === true)
 
-  const settle = (exit: Exit.Exit<void, UpstreamError>) => Effect.gen(function*() {
-    const latencyMs = clock.unsafeCurrentTimeMillis() - startedAt
-    progress.ttftMs = firstChunkAt !== undefined ? firstChunkAt - activity.sentAt : undefined
-    const error = failureOf(exit)
-    if (error !== undefined) {
-      yield* handle.report({ ok: false, reason: error.message })
-      yield* learning.observe({ nodeId: handle.nodeId, model: intent.model, taskType: intent.taskType, ok: false, concurrency })
-      if (state.mode === "stream" && progress.committed) {
-        // After the first byte: no retry; the stream ends with an explicit error.
-        client.fail(`upstream failed mid-stream: ${describeUpstreamError(error)}`)
-        progress.lastError = error
-        progress.brokenStream = true
-        return true as const
-      }
-      return yield* error
-    }
-    if (Exit.isFailure(exit)) return yield* Effect.failCause(exit.cause)
+  /** A transport failure or timeout: the node's failure; after the first byte the stream ends with an error. */
+  const failed = (error: UpstreamError): Effect.Effect<true, UpstreamError> => {
+    const now = clock.unsafeCurrentTimeMillis()
+    learning.observeAt({ nodeId: handle.nodeId, model: intent.model, taskType: intent.taskType, ok: false, concurrency }, now)
+    return Effect.flatMap(handle.report({ ok: false, reason: error.message }), () => {
+      if (state.mode !== "stream" || !progress.committed) return Effect.fail(error)
+      // After the first byte: no retry; the stream ends with an explicit error.
+      client.fail(`upstream failed mid-stream: ${describeUpstreamError(error)}`)
+      progress.lastError = error
+      progress.brokenStream = true
+      return Effect.succeed(true as const)
+    })
+  }
 
+  /** The node answered: record what it says about itself, then relay (or hold back for a retry). */
+  const answered = (): Effect.Effect<true, AttemptFailure> => {
+    const now = clock.unsafeCurrentTimeMillis()
     const status = state.status
     let final: unknown
     if (status >= 500 || status === 429 || status === 408 || status === 404) {
       const text = state.mode === "stream" ? undefined : errorTextOf(held.bytes())
-      yield* recordFailure(ctx, handle, intent, status, text)
+      const recorded = recordFailure(ctx, handle, intent, status, text)
       if (state.mode === "held-error") {
-        return yield* new UpstreamError({ nodeId: handle.nodeId, reason: "StatusCode", status, ...(text !== undefined ? { detail: text } : {}) })
+        const error = new UpstreamError({ nodeId: handle.nodeId, reason: "StatusCode", status, ...(text !== undefined ? { detail: text } : {}) })
+        return Effect.zipRight(recorded, Effect.fail(error))
       }
-    } else {
-      // Success from the node's point of view (a 4xx is the client's fault, not the node's).
-      final = state.mode === "stream" ? tail.lastJson() : status < 300 ? safeParse(held.bytes()) : undefined
-      yield* handle.report({ ok: true, latencyMs })
-      yield* handle.load.observe(latencyMs)
-      reliability.modelSucceeded(handle.nodeId, intent.model)
-      if (!intent.stream && status < 300) reliability.recordLatency(latencyKey(intent), latencyMs)
-      yield* learning.observe({
-        nodeId: handle.nodeId,
-        model: intent.model,
-        taskType: intent.taskType,
-        timings: parseTimings(final),
-        ok: true,
-        ttftMs: progress.ttftMs,
-        concurrency
-      })
+      return Effect.zipRight(recorded, Effect.suspend(() => relay(undefined)))
     }
+    // Success from the node's point of view (a 4xx is the client's fault, not the node's).
+    const latencyMs = now - startedAt
+    final = state.mode === "stream" ? tail.lastJson() : status < 300 ? safeParse(held.bytes()) : undefined
+    handle.succeeded(latencyMs)
+    handle.load.observeAt(latencyMs, now)
+    reliability.modelSucceeded(handle.nodeId, intent.model)
+    if (!intent.stream && status < 300) reliability.recordLatency(latencyKey(intent), latencyMs)
+    learning.observeAt({
+      nodeId: handle.nodeId,
+      model: intent.model,
+      taskType: intent.taskType,
+      timings: parseTimings(final),
+      ok: true,
+      ttftMs: progress.ttftMs,
+      concurrency
+    }, now)
+    return relay(final)
+  }
+
+  /** Ends a committed stream, or sends the held answer if this attempt wins the claim. */
+  const relay = (final: unknown): Effect.Effect<true> => {
     if (state.mode === "stream") {
       if (progress.committed) client.end()
-      return true as const
+      return Effect.succeed(true)
     }
-    const doneAt = clock.unsafeCurrentTimeMillis()
+    const status = state.status
     // From the claim to the last write there is no yield point, so a losing hedge cannot cut this answer short.
     // A finished attempt that lost the claim waits to be interrupted by the winner's completion.
-    if (!options.claim()) return yield* Effect.never
+    if (!options.claim()) return Effect.never
     const head = state.head ?? { status, headers: {} }
     progress.status = status
     progress.committed = true
     progress.node = handle.nodeId
     progress.pick = pick
     const body = held.bytes()
+    const durationMs = clock.unsafeCurrentTimeMillis() - intent.arrivedAt
     const out = settings.includeRoutingInfo && status < 300
-      ? withRoutingInfo(body, routingInfo(intent, progress, strategy.name, doneAt - intent.arrivedAt), final)
+      ? withRoutingInfo(body, routingInfo(intent, progress, strategy.name, durationMs))
       : body
-    client.start(status, { ...responseHeaders(head, routingHeaders(intent, progress)), "content-length": String(out.byteLength) })
+    const headers = responseHeaders(head, routingHeaders(intent, progress))
+    headers["content-length"] = String(out.byteLength)
+    client.start(status, headers)
     client.end(out)
-    return true as const
-  })
+    return Effect.succeed(true)
+  }
+
+  const settle = (exit: Exit.Exit<void, UpstreamError>): Effect.Effect<true, AttemptFailure> => {
+    progress.ttftMs = firstChunkAt !== undefined ? firstChunkAt - activity.sentAt : undefined
+    if (Exit.isSuccess(exit)) return answered()
+    const error = failureOf(exit)
+    return error !== undefined ? failed(error) : Effect.failCause(exit.cause)
+  }
   return Effect.flatMap(Effect.exit(guarded), settle)
 }

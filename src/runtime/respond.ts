@@ -3,7 +3,7 @@
  * to read Ollama's final timing fields); non-streaming bodies are held until complete, so a node that dies
  * mid-body can still be retried, and so `_sollol_routing` can be added.
  */
-import { encoder, stringifyJson } from "../domain/json.js"
+import { stringifyJson } from "../domain/json.js"
 import type { BodySink, UpstreamHead } from "../domain/Upstream.js"
 import { forwardResponseHeaders } from "./headers.js"
 import type { ClientSink, ResponseHeaders } from "./ClientSink.js"
@@ -74,25 +74,31 @@ export const errorTextOf = (body: Buffer): string => {
   return text.trim().slice(0, 500)
 }
 
-export const responseHeaders = (head: UpstreamHead, extra: ResponseHeaders): ResponseHeaders => ({
-  ...forwardResponseHeaders(head.headers),
-  ...extra
-})
+/** The node's response headers (hop-by-hop removed) with the gateway's own added. */
+export const responseHeaders = (head: UpstreamHead, extra: ResponseHeaders): ResponseHeaders => {
+  const out = forwardResponseHeaders(head.headers)
+  for (const name in extra) out[name] = extra[name]!
+  return out
+}
+
+const CLOSE_BRACE = 0x7d
+const isJsonSpace = (byte: number) => byte === 0x20 || byte === 0x0a || byte === 0x0d || byte === 0x09
 
 /**
- * Adds `routing` as `_sollol_routing` to a JSON object body; other bodies are returned unchanged. `parsed`, when
- * given, is `body` already parsed (the attempt reads its timing fields), so it is not parsed twice.
+ * Adds `routing` as `_sollol_routing` to a JSON object body; other bodies are returned unchanged. The member is
+ * spliced in before the closing brace rather than by parsing and re-serialising the body, which for an embedding
+ * answer would cost more than the whole proxying.
  */
-export const withRoutingInfo = (body: Buffer, routing: unknown, parsed?: unknown): Uint8Array => {
-  if (body.length === 0 || body[0] !== 0x7b) return body
-  try {
-    const object = typeof parsed === "object" && parsed !== null && !Array.isArray(parsed)
-      ? parsed as Record<string, unknown>
-      : JSON.parse(body.toString("utf8")) as Record<string, unknown>
-    return encoder.encode(stringifyJson({ ...object, _sollol_routing: routing }))
-  } catch {
-    return body
-  }
+export const withRoutingInfo = (body: Buffer, routing: unknown): Uint8Array => {
+  if (body.length < 2 || body[0] !== 0x7b) return body
+  let end = body.length - 1
+  while (end > 0 && isJsonSpace(body[end]!)) end--
+  if (body[end] !== CLOSE_BRACE) return body
+  let inner = end - 1
+  while (inner > 0 && isJsonSpace(body[inner]!)) inner--
+  const empty = inner === 0
+  const member = `${empty ? "" : ","}"_sollol_routing":${stringifyJson(routing)}}`
+  return Buffer.concat([body.subarray(0, end), Buffer.from(member, "utf8"), body.subarray(end + 1)])
 }
 
 /** Passes a streamed body to the client, honouring backpressure, and remembers its tail. */
