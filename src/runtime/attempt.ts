@@ -24,7 +24,7 @@ import { isModelLoadFailure, isServerBusy, Reliability } from "./Reliability.js"
 import { errorTextOf, makeCollector, makeTailTracker, passThrough, responseHeaders, withRoutingInfo } from "./respond.js"
 import { RETRYABLE_STATUSES } from "./retryPolicy.js"
 import { describeUpstreamError, makeActivity, timeoutClassOf, withTimeouts } from "./timeouts.js"
-import { parseTimings } from "./timings.js"
+import { parseTimings, timingsOfBody } from "./timings.js"
 import { DecisionLog } from "./DecisionLog.js"
 import type { RetryBudget } from "./retryPolicy.js"
 import { RetryBudgetTag, WorkflowConfig } from "./workflowConfig.js"
@@ -108,14 +108,6 @@ export const routingInfo = (intent: RoutingIntent, progress: Progress, strategy:
 
 /** Latency key of the hedging quantiles. */
 export const latencyKey = (intent: RoutingIntent) => `${intent.model}\u0000${intent.kind}`
-
-const safeParse = (body: Buffer): unknown => {
-  try {
-    return JSON.parse(body.toString("utf8"))
-  } catch {
-    return undefined
-  }
-}
 
 const failureOf = (exit: Exit.Exit<void, UpstreamError>): UpstreamError | undefined =>
   Exit.isSuccess(exit) ? undefined : Option.getOrUndefined(Exit.causeOption(exit).pipe(
@@ -290,7 +282,6 @@ const dispatch = (
   const answered = (): Effect.Effect<true, AttemptFailure> => {
     const now = clock.unsafeCurrentTimeMillis()
     const status = state.status
-    let final: unknown
     if (status >= 500 || status === 429 || status === 408 || status === 404) {
       const text = state.mode === "stream" ? undefined : errorTextOf(held.bytes())
       const recorded = recordFailure(ctx, handle, intent, status, text)
@@ -298,11 +289,13 @@ const dispatch = (
         const error = new UpstreamError({ nodeId: handle.nodeId, reason: "StatusCode", status, ...(text !== undefined ? { detail: text } : {}) })
         return Effect.zipRight(recorded, Effect.fail(error))
       }
-      return Effect.zipRight(recorded, Effect.suspend(() => relay(undefined)))
+      return Effect.zipRight(recorded, Effect.suspend(relay))
     }
     // Success from the node's point of view (a 4xx is the client's fault, not the node's).
     const latencyMs = now - startedAt
-    final = state.mode === "stream" ? tail.lastJson() : status < 300 ? safeParse(held.bytes()) : undefined
+    const timings = state.mode === "stream"
+      ? parseTimings(tail.lastJson())
+      : status < 300 ? timingsOfBody(held.bytes()) : undefined
     handle.succeeded(latencyMs)
     handle.load.observeAt(latencyMs, now)
     reliability.modelSucceeded(handle.nodeId, intent.model)
@@ -311,16 +304,16 @@ const dispatch = (
       nodeId: handle.nodeId,
       model: intent.model,
       taskType: intent.taskType,
-      timings: parseTimings(final),
+      timings,
       ok: true,
       ttftMs: progress.ttftMs,
       concurrency
     }, now)
-    return relay(final)
+    return relay()
   }
 
   /** Ends a committed stream, or sends the held answer if this attempt wins the claim. */
-  const relay = (final: unknown): Effect.Effect<true> => {
+  const relay = (): Effect.Effect<true> => {
     if (state.mode === "stream") {
       if (progress.committed) client.end()
       return Effect.succeed(true)

@@ -47,13 +47,16 @@ export const makeTailTracker = (): TailTracker => {
 export const makeCollector = () => {
   const chunks: Array<Uint8Array> = []
   let size = 0
+  let joined: Buffer | undefined
   const sink: BodySink = {
     write: (chunk) => {
       chunks.push(chunk)
       size += chunk.byteLength
+      joined = undefined
     }
   }
-  return { sink, bytes: () => Buffer.concat(chunks, size), size: () => size }
+  const bytes = () => joined ??= Buffer.concat(chunks, size)
+  return { sink, bytes, size: () => size }
 }
 
 /** Ollama's error text out of an error body, else the raw text. */

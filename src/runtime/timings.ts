@@ -38,3 +38,36 @@ export const parseTimings = (json: unknown): OllamaTimings | undefined => {
     evalNs: num(o.eval_duration)
   }
 }
+
+/** Ollama writes its timing fields last: the tail of a non-streaming answer holds them all. */
+const TAIL_BYTES = 512
+const TIMING_MEMBER = /[{,]\s*"(total_duration|load_duration|prompt_eval_count|prompt_eval_duration|eval_count|eval_duration|done|error)"\s*:\s*(\d+(?:\.\d+)?|true|false|")/g
+
+/**
+ * `parseTimings` of a whole non-streaming body, read from its tail instead of parsing it all (an embedding
+ * answer is mostly numbers nobody here needs). A member must follow `{` or `,`, so text inside a string (where a
+ * quote is escaped) never matches. Falls back to a full parse when the tail has no `total_duration`.
+ */
+export const timingsOfBody = (body: Buffer): OllamaTimings | undefined => {
+  if (body.length === 0 || body[0] !== 0x7b) return undefined
+  const tail = body.subarray(Math.max(0, body.length - TAIL_BYTES)).toString("latin1")
+  const found: Record<string, string> = {}
+  for (const m of tail.matchAll(TIMING_MEMBER)) found[m[1]!] = m[2]!
+  if (found.total_duration === undefined) {
+    try {
+      return parseTimings(JSON.parse(body.toString("utf8")))
+    } catch {
+      return undefined
+    }
+  }
+  if (found.done === "false" || found.error !== undefined) return undefined
+  const n = (name: string) => num(found[name] === undefined ? 0 : Number(found[name]))
+  return {
+    totalNs: n("total_duration"),
+    loadNs: n("load_duration"),
+    promptEvalCount: n("prompt_eval_count"),
+    promptEvalNs: n("prompt_eval_duration"),
+    evalCount: n("eval_count"),
+    evalNs: n("eval_duration")
+  }
+}
