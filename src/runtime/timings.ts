@@ -41,25 +41,30 @@ export const parseTimings = (json: unknown): OllamaTimings | undefined => {
 
 /** Ollama writes its timing fields last: the tail of a non-streaming answer holds them all. */
 const TAIL_BYTES = 512
+/** Below this, a full JSON.parse is faster than scanning the tail. */
+const PARSE_BELOW_BYTES = 8_192
+
+const parsed = (body: Buffer): OllamaTimings | undefined => {
+  try {
+    return parseTimings(JSON.parse(body.toString("utf8")))
+  } catch {
+    return undefined
+  }
+}
 const TIMING_MEMBER = /[{,]\s*"(total_duration|load_duration|prompt_eval_count|prompt_eval_duration|eval_count|eval_duration|done|error)"\s*:\s*(\d+(?:\.\d+)?|true|false|")/g
 
 /**
- * `parseTimings` of a whole non-streaming body, read from its tail instead of parsing it all (an embedding
- * answer is mostly numbers nobody here needs). A member must follow `{` or `,`, so text inside a string (where a
- * quote is escaped) never matches. Falls back to a full parse when the tail has no `total_duration`.
+ * `parseTimings` of a whole non-streaming body. A large one is read from its tail instead of parsed (an embedding
+ * answer is mostly numbers nobody here needs): a member must follow `{` or `,`, so text inside a string (where a
+ * quote is escaped) never matches; without `total_duration` in the tail it is parsed in full after all.
  */
 export const timingsOfBody = (body: Buffer): OllamaTimings | undefined => {
   if (body.length === 0 || body[0] !== 0x7b) return undefined
+  if (body.length < PARSE_BELOW_BYTES) return parsed(body)
   const tail = body.subarray(Math.max(0, body.length - TAIL_BYTES)).toString("latin1")
   const found: Record<string, string> = {}
   for (const m of tail.matchAll(TIMING_MEMBER)) found[m[1]!] = m[2]!
-  if (found.total_duration === undefined) {
-    try {
-      return parseTimings(JSON.parse(body.toString("utf8")))
-    } catch {
-      return undefined
-    }
-  }
+  if (found.total_duration === undefined) return parsed(body)
   if (found.done === "false" || found.error !== undefined) return undefined
   const n = (name: string) => num(found[name] === undefined ? 0 : Number(found[name]))
   return {

@@ -3,7 +3,8 @@ import fc from "fast-check"
 import { describe, expect, it } from "vitest"
 import { parseTimings, timingsOfBody } from "../../src/runtime/timings.js"
 
-const body = (value: unknown) => Buffer.from(JSON.stringify(value))
+/** Padded past the size below which the body is simply parsed, so that the tail scan is what is tested. */
+const body = (value: unknown) => Buffer.from(JSON.stringify({ padding: "x".repeat(9_000), ...value as object }))
 
 describe("timingsOfBody", () => {
   it("matches parseTimings on any answer shape", () => {
@@ -21,6 +22,7 @@ describe("timingsOfBody", () => {
       }, { requiredKeys: ["model", "message", "done"] }),
       (answer) => {
         expect(timingsOfBody(body(answer))).toEqual(parseTimings(answer))
+        expect(timingsOfBody(Buffer.from(JSON.stringify(answer)))).toEqual(parseTimings(answer))
       }
     ))
   })
