@@ -291,11 +291,13 @@ const dispatch = (
       }
       return Effect.zipRight(recorded, Effect.suspend(relay))
     }
-    // Success from the node's point of view (a 4xx is the client's fault, not the node's).
+    // Success from the node's point of view (a 4xx is the client's fault, not the node's). The answer goes out
+    // first; what the node's answer teaches is recorded right after, off the client's critical path.
     const latencyMs = now - startedAt
     const timings = state.mode === "stream"
       ? parseTimings(tail.lastJson())
       : status < 300 ? timingsOfBody(held.bytes()) : undefined
+    const sent = relay()
     handle.succeeded(latencyMs)
     handle.load.observeAt(latencyMs, now)
     reliability.modelSucceeded(handle.nodeId, intent.model)
@@ -309,7 +311,7 @@ const dispatch = (
       ttftMs: progress.ttftMs,
       concurrency
     }, now)
-    return relay()
+    return sent
   }
 
   /** Ends a committed stream, or sends the held answer if this attempt wins the claim. */
