@@ -84,7 +84,7 @@ export const createSollol = async (config: SollolConfig): Promise<Sollol> => {
       if (fiber !== undefined) runtime.runFork(Fiber.interrupt(fiber))
     }
     const embedded = makeEmbeddedCall<A>(intent.stream, cancel)
-    const running = runtime.runFork(Effect.flatMap(Clock.currentTimeMillis, (now) => handle({ ...intent, arrivedAt: now }, embedded.sink)))
+    const running = runtime.runFork(Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.asVoid(handle({ ...intent, arrivedAt: now }, embedded.sink))))
     fiber = running
     running.addObserver(() => embedded.settle())
     options?.signal?.addEventListener("abort", cancel, { once: true })

@@ -82,6 +82,8 @@ export interface Authorized {
   readonly priority: number
   /** Charges the request's output tokens to the key's tokens-per-minute bucket. */
   readonly done: (outputTokens: number) => Effect.Effect<void>
+  /** The key holds `batch`: a large `/api/embed` input may be split across the cluster. */
+  readonly batch: boolean
 }
 
 export interface GatewayAuth {
@@ -110,7 +112,7 @@ export interface GatewayAuth {
   readonly authorizeRoute: (req: IncomingMessage, permission: Permission) => Effect.Effect<void, AuthError>
 }
 
-const pass = (priority: number): Authorized => ({ priority, done: () => Effect.void })
+const pass = (priority: number): Authorized => ({ priority, done: () => Effect.void, batch: true })
 
 /**
  * Needs `ApiKeys` and `RateLimiter`. In `auto`, the key count is read from the store on each request until it is
@@ -147,7 +149,8 @@ export const makeGatewayAuth = (mode: AuthMode): Effect.Effect<GatewayAuth, neve
           yield* limiter.take(record.id, { rpm: record.rpm, tpm: record.tpm }, { requests: 1, tokens: promptTokens })
           return {
             priority: clampPriority(record, priority),
-            done: (outputTokens: number) => limiter.commitTokens(record.id, record.tpm, outputTokens)
+            done: (outputTokens: number) => limiter.commitTokens(record.id, record.tpm, outputTokens),
+            batch: yield* Effect.isSuccess(keys.authorize(record, "batch"))
           }
         }))
 

@@ -6,8 +6,8 @@ import type { IncomingMessage, ServerResponse } from "node:http"
 import { NodeHttpServer } from "@effect/platform-node"
 import { Effect, Either, Runtime } from "effect"
 import { BadRequest } from "../domain/errors.js"
-import type { RequestKind, RoutingIntent } from "../domain/Request.js"
-import type { ClientSink } from "../runtime/ClientSink.js"
+import type { RequestKind } from "../domain/Request.js"
+import type { DecisionRecord } from "../runtime/DecisionLog.js"
 import { handle } from "../runtime/workflow.js"
 import type { WorkflowServices } from "../runtime/workflow.js"
 import { runAdmin } from "./admin.js"
@@ -73,10 +73,14 @@ export const makeGatewayHandler = (options: GatewayOptions) =>
     const runtime = yield* Effect.runtime<WorkflowServices>()
     const runFork = Runtime.runFork(runtime)
     const clock = yield* Effect.clock
-    const run = (intent: RoutingIntent, sink: ClientSink) => {
+    const run: InferenceDeps["run"] = (intent, sink, options) => {
       const arrived = { ...intent, arrivedAt: clock.unsafeCurrentTimeMillis() }
-      const batch = batchOf(intent) // a large /api/embed input is spread across nodes in chunks
-      return runFork(batch !== undefined ? Effect.asVoid(runBatchEmbed(batch, arrived, sink)) : handle(arrived, sink))
+      // A large /api/embed input is spread across nodes in chunks, when the caller may (the `batch` permission).
+      const batch = options?.batch === false ? undefined : batchOf(intent)
+      const work: Effect.Effect<DecisionRecord | void, never, WorkflowServices> = batch !== undefined
+        ? Effect.asVoid(runBatchEmbed(batch, arrived, sink))
+        : handle(arrived, sink)
+      return runFork(work)
     }
     const deps: InferenceDeps = {
       maxBodyBytes: options.maxBodyBytes,

@@ -3,12 +3,14 @@
  * priority, builds the intent and starts one workflow fiber; bytes flow from undici to `res` without Effect.
  */
 import type { IncomingMessage, ServerResponse } from "node:http"
-import { Effect, Either, Fiber, Runtime } from "effect"
+import { Effect, Either, Exit, Fiber, Runtime } from "effect"
 import { BadRequest } from "../domain/errors.js"
 import type { GatewayError } from "../domain/errors.js"
 import { DEFAULT_PRIORITY, parsePriority } from "../domain/Priority.js"
 import type { RequestKind, RoutingIntent } from "../domain/Request.js"
 import type { ClientSink } from "../runtime/ClientSink.js"
+import type { DecisionRecord } from "../runtime/DecisionLog.js"
+import type { Authorized } from "./auth.js"
 import { forwardRequestHeaders } from "../runtime/headers.js"
 import { makeIntent } from "../runtime/intent.js"
 import { readBody } from "./body.js"
@@ -26,8 +28,15 @@ export interface RoutedEndpoint {
 /** What the hot path needs from the runtime, resolved once when the server starts. */
 export interface InferenceDeps {
   readonly maxBodyBytes: number
-  /** Runs one request's workflow (stamping `arrivedAt`); the fiber is interrupted if the client goes away. */
-  readonly run: (intent: RoutingIntent, sink: ClientSink) => Fiber.RuntimeFiber<void, never>
+  /**
+   * Runs one request's workflow (stamping `arrivedAt`); the fiber is interrupted if the client goes away. It ends
+   * with the request's decision record (none for a batch split across the cluster, which `batch: false` forbids).
+   */
+  readonly run: (
+    intent: RoutingIntent,
+    sink: ClientSink,
+    options?: { readonly batch: boolean }
+  ) => Fiber.RuntimeFiber<DecisionRecord | void, never>
   /** Authorises (and may clamp the priority of) a request; `undefined` when auth is off. */
   readonly authorize?: (
     req: IncomingMessage,
@@ -35,7 +44,7 @@ export interface InferenceDeps {
     model: string,
     priority: number,
     promptTokens: number
-  ) => Effect.Effect<{ readonly priority: number; readonly done: (outputTokens: number) => Effect.Effect<void> }, GatewayError>
+  ) => Effect.Effect<Authorized, GatewayError>
   /** While false, requests skip `authorize` (auth is off); absent means "always ask `authorize`". */
   readonly authActive?: () => boolean
   readonly runtime: Runtime.Runtime<never>
@@ -55,6 +64,16 @@ const priorityOf = (req: IncomingMessage, body: Record<string, unknown>): Either
 
 const framingOf = (kind: RequestKind, stream: boolean): ClientSink["framing"] =>
   !stream ? "json" : kind.startsWith("openai-") ? "sse" : "ndjson"
+
+/**
+ * The tokens to charge once a request ended: what the node reported generating; the estimate when that is unknown
+ * (a client that left mid-stream, a batch); nothing for a request that failed without an answer.
+ */
+export const outputTokensOf = (exit: Exit.Exit<DecisionRecord | void>, expected: number): number => {
+  if (Exit.isFailure(exit) || exit.value === undefined) return expected
+  const decision = exit.value
+  return decision.outputTokens ?? (decision.outcome === "ok" ? expected : 0)
+}
 
 export const makeInferenceHandler = (endpoint: RoutedEndpoint, deps: InferenceDeps) => {
   const runFork = Runtime.runFork(deps.runtime)
@@ -81,8 +100,8 @@ export const makeInferenceHandler = (endpoint: RoutedEndpoint, deps: InferenceDe
         ...(typeof requestId === "string" ? { requestId } : {})
       })
       const sink = makeNodeSink(res, framingOf(endpoint.kind, intent.stream), endpoint.flavor)
-      const start = (finalIntent: RoutingIntent) => {
-        const fiber = deps.run(finalIntent, sink)
+      const start = (finalIntent: RoutingIntent, batch = true) => {
+        const fiber = deps.run(finalIntent, sink, { batch })
         res.once("close", () => {
           if (!res.writableFinished) runFork(Fiber.interrupt(fiber))
         })
@@ -93,11 +112,11 @@ export const makeInferenceHandler = (endpoint: RoutedEndpoint, deps: InferenceDe
         deps.authorize(req, endpoint.kind, intent.model, intent.priority, intent.promptTokens).pipe(
           Effect.matchEffect({
             onFailure: (error) => Effect.sync(() => sendError(res, error, endpoint.flavor)),
-            onSuccess: ({ done, priority: clamped }) =>
+            onSuccess: ({ batch, done, priority: clamped }) =>
               Effect.gen(function*() {
-                const fiber = start(clamped === intent.priority ? intent : { ...intent, priority: clamped })
-                yield* Fiber.await(fiber)
-                yield* done(intent.expectedOutputTokens)
+                const fiber = start(clamped === intent.priority ? intent : { ...intent, priority: clamped }, batch)
+                const exit = yield* Fiber.await(fiber)
+                yield* done(outputTokensOf(exit, intent.expectedOutputTokens))
               })
           })
         )

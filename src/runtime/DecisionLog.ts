@@ -30,6 +30,8 @@ export interface DecisionRecord {
   readonly error: string | undefined
   readonly durationMs: number
   readonly ttftMs: number | undefined
+  /** Tokens the node reported generating (`eval_count`), when it did. */
+  readonly outputTokens?: number | undefined
 }
 
 export interface OutcomeCounts {

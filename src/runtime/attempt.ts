@@ -38,6 +38,8 @@ export interface Progress {
   node: NodeId | undefined
   queueWaitMs: number
   ttftMs: number | undefined
+  /** `eval_count` of the answer, when the node reported it. */
+  outputTokens: number | undefined
   status: number
   committed: boolean
   /** The stream to the client was cut by a node failure after its first byte (and ended with an error). */
@@ -52,6 +54,7 @@ export const makeProgress = (): Progress => ({
   node: undefined,
   queueWaitMs: 0,
   ttftMs: undefined,
+  outputTokens: undefined,
   status: 0,
   committed: false,
   brokenStream: false,
@@ -297,6 +300,7 @@ const dispatch = (
     const timings = state.mode === "stream"
       ? parseTimings(tail.lastJson())
       : status < 300 ? timingsOfBody(held.bytes()) : undefined
+    if (timings !== undefined) progress.outputTokens = timings.evalCount
     const sent = relay()
     handle.succeeded(latencyMs)
     handle.load.observeAt(latencyMs, now)

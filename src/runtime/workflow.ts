@@ -12,7 +12,7 @@ import type { AdmissionTag } from "./Admission.js"
 import { attempt, attemptContext, latencyKey, makeProgress, routingHeaders } from "./attempt.js"
 import type { AttemptContext, AttemptFailure, Progress } from "./attempt.js"
 import type { ClientSink } from "./ClientSink.js"
-import type { DecisionLog } from "./DecisionLog.js"
+import type { DecisionLog, DecisionRecord } from "./DecisionLog.js"
 import type { LearningStore } from "./LearningStore.js"
 import type { Reliability } from "./Reliability.js"
 import { backoff, isRetryable } from "./retryPolicy.js"
@@ -106,7 +106,7 @@ const record = (
     }
   }
   const failed = Exit.isFailure(exit) || progress.brokenStream
-  return ctx.decisions.record({
+  const decision: DecisionRecord = {
     requestId: intent.requestId,
     at: intent.arrivedAt,
     kind: intent.kind,
@@ -127,18 +127,23 @@ const record = (
     status: progress.status,
     error: progress.lastError?.message,
     durationMs: ctx.scoring.clock.unsafeCurrentTimeMillis() - intent.arrivedAt,
-    ttftMs: progress.ttftMs
-  })
+    ttftMs: progress.ttftMs,
+    outputTokens: progress.outputTokens
+  }
+  return Effect.as(ctx.decisions.record(decision), decision)
 }
 
-/** Runs one request to the end, writing its answer (or its error) to `client`. Never fails. No span: it is the hot path. */
-export const handle = (intent: RoutingIntent, client: ClientSink): Effect.Effect<void, never, WorkflowServices> =>
+/**
+ * Runs one request to the end, writing its answer (or its error) to `client`, and returns its decision record.
+ * Never fails; interrupted when the client left. No span: it is the hot path.
+ */
+export const handle = (intent: RoutingIntent, client: ClientSink): Effect.Effect<DecisionRecord, never, WorkflowServices> =>
   Effect.flatMap(attemptContext, (ctx) => {
     const progress = makeProgress()
     return ctx.budget.deposit.pipe(
       Effect.zipRight(Effect.exit(attempts(ctx, intent, client, progress))),
       Effect.flatMap((exit) =>
-        Effect.zipRight(record(ctx, intent, client, progress, exit), Exit.isInterrupted(exit) ? Effect.interrupt : Effect.void)
+        Effect.tap(record(ctx, intent, client, progress, exit), () => Exit.isInterrupted(exit) ? Effect.interrupt : Effect.void)
       )
     )
   })

@@ -103,7 +103,7 @@ const program = (options: RunOptions) =>
         headers: { "content-type": "application/json" },
         requestId: `r${arrival.index}`
       })
-      fibers.push(yield* Effect.fork(handle(intent, recordingSink(outcome, now)).pipe(Effect.provide(runtime))))
+      fibers.push(yield* Effect.fork(Effect.asVoid(handle(intent, recordingSink(outcome, now))).pipe(Effect.provide(runtime))))
     }
     yield* Fiber.joinAll(fibers)
     const waits = yield* Effect.flatMap(Effect.provide(AdmissionTag, runtime), (a) => a.stats)

@@ -185,4 +185,21 @@ describe("gateway auth (auth.mode auto, keys present)", () => {
     expect((await chat(key)).status).toBe(401)
     expect((await fetch(`${path}/nope`, { method: "DELETE", headers: admin })).status).toBe(404)
   })
+
+  it("splits a large embed across the cluster only for a key with the batch permission", async () => {
+    const embed = (key: string) =>
+      fetch(`${cluster.url}/api/embed`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${key}` },
+        body: JSON.stringify({ model: "nomic-embed-text", input: Array.from({ length: 100 }, (_, i) => `doc ${i}`), sollol_batch_size: 10 })
+      })
+    const batched = await embed(keys.embedOnly!)
+    expect(batched.status).toBe(200)
+    expect(Number(batched.headers.get("x-sollol-attempts"))).toBeGreaterThanOrEqual(10) // ten chunks
+    expect(((await batched.json()) as { embeddings: Array<unknown> }).embeddings).toHaveLength(100)
+    const whole = await embed(keys.user!)
+    expect(whole.status).toBe(200)
+    expect(whole.headers.get("x-sollol-attempts")).toBe("1") // one request to one node
+    expect(((await whole.json()) as { embeddings: Array<unknown> }).embeddings).toHaveLength(100)
+  })
 })
