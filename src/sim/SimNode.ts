@@ -75,7 +75,8 @@ export const makeSimNode = (options: SimNodeOptions): Effect.Effect<SimNode, nev
       rng: makeRng(options.seed ?? 1),
       timeScale,
       installed,
-      installedAt: new Map([...installed].map((m) => [m, 0]))
+      // The models a node starts with were installed when it started (Effect's clock: 0 under TestClock).
+      installedAt: new Map([...installed].map((m) => [m, faultSetAt]))
     }
     for (const m of options.preload ?? []) {
       const spec = profile.models[normalizeModel(m)]
