@@ -27,8 +27,8 @@ export interface SollolConfig {
   }
   /**
    * A saturated node stays a candidate (the request waits for its slot) when its expected completion, queue
-   * included, is below this share of the best free node's. Default 0.75: the margin covers the requests already
-   * waiting for that node, which the queue estimate does not see.
+   * included, is below this share of the best free node's. Default 1 (the real wait counts the requests waiting
+   * ahead); 0.75 left a margin for them with the flat queue guess.
    */
   readonly waitRatio: number
   /**
@@ -37,6 +37,21 @@ export interface SollolConfig {
    * a CPU box turns a 1 s chat into 7 s. Default 4.
    */
   readonly spillTolerance: number
+  /**
+   * Score a busy node's wait from the expected ends of the requests sollol sent there and the requests waiting for
+   * it ahead of this one (occupancy.ts), instead of a flat share of its latency. Default true.
+   */
+  readonly realWaits: boolean
+  /**
+   * Weight of the delay one more stream adds to the requests already running on a node (their expected remaining
+   * time × the extra slowdown), known only with `realWaits`. Default 1.
+   */
+  readonly contentionWeight: number
+  /**
+   * Share of the time already waited added to a busy node's estimate (see `worthWaiting`). Default 0: with
+   * `realWaits` the busy node's wait is known; 1 (the guess that a request waits as long again) suits the flat one.
+   */
+  readonly waitedWeight: number
   /** Per-stream slowdown with n requests running on a node: time × n^exponent (Ollama slots share one GPU). 0.25. */
   readonly contentionExponent: number
   /** Health penalties, as fractions of the candidate's estimated completion time. */
@@ -80,7 +95,10 @@ export const defaultSollolConfig: SollolConfig = {
   weights: { completionTime: 1, health: 1, priority: 1, affinity: 1, options: 1 },
   defaults: { prefillTps: 500, decodeTps: 30, loadMs: 5_000 },
   contentionExponent: 0.25,
-  waitRatio: 0.75,
+  realWaits: true,
+  contentionWeight: 1,
+  waitedWeight: 0,
+  waitRatio: 1,
   spillTolerance: 4,
   health: { degraded: 0.5, probation: 1, perFailure: 0.2, maxFailures: 10, failureRate: 2, minBaseMs: 100 },
   priority: { highFrom: 8, lowTo: 3, highAmplify: 1, lowReserve: 1.25, lowTolerance: 4 },
@@ -89,7 +107,8 @@ export const defaultSollolConfig: SollolConfig = {
 
 /** A partial config: any group may be given in part. */
 export type SollolConfigInput = {
-  readonly [K in keyof SollolConfig]?: SollolConfig[K] extends number ? number : Partial<SollolConfig[K]>
+  readonly [K in keyof SollolConfig]?: SollolConfig[K] extends number | boolean ? SollolConfig[K]
+    : Partial<SollolConfig[K]>
 }
 
 export const resolveSollolConfig = (input: SollolConfigInput = {}): SollolConfig => {
@@ -98,6 +117,9 @@ export const resolveSollolConfig = (input: SollolConfigInput = {}): SollolConfig
     weights: { ...d.weights, ...input.weights },
     defaults: { ...d.defaults, ...input.defaults },
     contentionExponent: input.contentionExponent ?? d.contentionExponent,
+    realWaits: input.realWaits ?? d.realWaits,
+    contentionWeight: input.contentionWeight ?? d.contentionWeight,
+    waitedWeight: input.waitedWeight ?? d.waitedWeight,
     waitRatio: input.waitRatio ?? d.waitRatio,
     spillTolerance: input.spillTolerance ?? d.spillTolerance,
     health: { ...d.health, ...input.health },

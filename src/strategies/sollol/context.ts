@@ -134,7 +134,11 @@ export const makeTables = (
   config: SollolConfig,
   affinityNode: NodeId | undefined,
   /** `makeSlowdown(config.contentionExponent)`, kept by the caller across decisions; a fresh one when absent. */
-  slowdownMemo?: (running: number) => number
+  slowdownMemo?: (running: number) => number,
+  /** Each candidate's known wait for a slot (occupancy.ts), index-aligned; the flat guess when absent. */
+  waits?: Float64Array,
+  /** Each candidate's running requests' expected remaining ms, summed (occupancy.ts), index-aligned. */
+  remaining?: Float64Array
 ): DecisionTables => {
   // the cluster median is needed only for a candidate without observed figures
   let allObserved = true
@@ -152,7 +156,7 @@ export const makeTables = (
   let saturated = 0
   for (let i = 0; i < n; i++) {
     const c = candidates[i]!
-    const e = estimate(intent, c, rates(c), config, slowdown)
+    const e = estimate(intent, c, rates(c), config, slowdown, waits?.[i], remaining?.[i])
     totals[i] = e.totalMs
     services[i] = e.serviceMs
     if (e.serviceMs < fastest) fastest = e.serviceMs
@@ -167,12 +171,17 @@ export const makeTables = (
     const c = candidates[i]!
     at = i
     atRates = rates(c)
-    atEstimate = estimate(intent, c, atRates, config, slowdown)
+    atEstimate = estimate(intent, c, atRates, config, slowdown, waits?.[i], remaining?.[i])
+  }
+  // a candidate outside the list (a scorer's unit test) is estimated without known waits
+  const estimateOf = (c: Candidate) => {
+    const i = candidates.indexOf(c)
+    return estimate(intent, c, rates(c), config, slowdown, i < 0 ? undefined : waits?.[i], i < 0 ? undefined : remaining?.[i])
   }
   const ctx: ScoringContext = {
     config,
     ratesOf: (c) => (at >= 0 && candidates[at] === c ? atRates! : rates(c)),
-    estimateOf: (c) => (at >= 0 && candidates[at] === c ? atEstimate! : estimate(intent, c, rates(c), config)),
+    estimateOf: (c) => (at >= 0 && candidates[at] === c ? atEstimate! : estimateOf(c)),
     fastestServiceMs: Number.isFinite(fastest) ? fastest : 0,
     slowestServiceMs: slowest,
     affinityNode

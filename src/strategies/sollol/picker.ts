@@ -51,7 +51,7 @@ export const spillTargetMs = (
  * about as long again, so under overload the slower free nodes get used.
  */
 export const worthWaiting = (totalMs: number, spillMs: number, config: SollolConfig, waitedMs: number): boolean =>
-  totalMs + waitedMs < config.waitRatio * spillMs
+  totalMs + config.waitedWeight * waitedMs < config.waitRatio * spillMs
 
 /** Whether candidate `i` is scored at all (see `worthWaiting`). */
 const eligible = (
@@ -175,9 +175,13 @@ export const decide = (
   affinityNode: NodeId | undefined,
   cursor: number,
   waitedMs = 0,
-  slowdown?: (running: number) => number
-): { pick: Decision; ties: number } | undefined => {
-  const tables = makeTables(intent, candidates, config, affinityNode, slowdown)
+  slowdown?: (running: number) => number,
+  /** Known waits for a slot, index-aligned with `candidates` (occupancy.ts). */
+  waits?: Float64Array,
+  /** The running requests' expected remaining ms per candidate, summed (occupancy.ts). */
+  remaining?: Float64Array
+): { pick: Decision; ties: number; estimateMs: number } | undefined => {
+  const tables = makeTables(intent, candidates, config, affinityNode, slowdown, waits, remaining)
   const { totals } = tables
   const spillMs = tables.saturated === 0 ? Infinity : spillTargetMs(candidates, tables, config, waitedMs)
   const w = config.weights
@@ -223,6 +227,7 @@ export const decide = (
       reasoning: reasoningOf(intent, { candidate, score: best.score, factors: best.factors }, tables.ctx, scored.length),
       scored
     },
-    ties: chosen.ties
+    ties: chosen.ties,
+    estimateMs: totals[candidates.indexOf(candidate)]!
   }
 }
