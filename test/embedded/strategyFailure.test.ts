@@ -33,6 +33,6 @@ describe("a failing strategy", () => {
     })
     const res = await sollol.chat({ model: "llama3.2:3b", messages: [{ role: "user", content: "Hi" }], options: { num_predict: 4 } })
     expect(res.done).toBe(true)
-    expect(res._sollol_routing.reasoning).toMatch(new RegExp(`strategy ${name} failed .*took the first free candidate`))
+    expect((res._sollol_routing as { reasoning: string }).reasoning).toMatch(new RegExp(`strategy ${name} failed .*took the first free candidate`))
   })
 })
