@@ -94,8 +94,30 @@ export const clusterMedian = (candidates: ReadonlyArray<Candidate>): Omit<Rates,
 }
 
 /**
- * A candidate's rates, best source first: its own observed figures; else the cluster median of observed ones
- * (a node new to the model is assumed typical); else its prior (`samples == 0`, from configuration); else
+ * What a node new to the model is assumed to do: as fast as the fastest node observed (or the configured defaults,
+ * if faster), with the cluster's typical load time. Optimism in the face of uncertainty: an untried node gets tried,
+ * and its first answer corrects the guess; a "typical" guess would tie with a slow node already seen, and a
+ * conversation's affinity would then keep it there for good.
+ */
+export const newcomerRates = (
+  candidates: ReadonlyArray<Candidate>,
+  config: SollolConfig
+): Omit<Rates, "successRate"> | undefined => {
+  const typical = clusterMedian(candidates)
+  if (typical === undefined) return undefined
+  let prefillTps = config.defaults.prefillTps
+  let decodeTps = config.defaults.decodeTps
+  for (const c of candidates) {
+    if (!observed(c)) continue
+    if (c.perf!.prefillTps > prefillTps) prefillTps = c.perf!.prefillTps
+    if (c.perf!.decodeTps > decodeTps) decodeTps = c.perf!.decodeTps
+  }
+  return { prefillTps, decodeTps, loadMs: typical.loadMs }
+}
+
+/**
+ * A candidate's rates, best source first: its own observed figures; else `cluster`, what a node new to the model
+ * is assumed to do (`newcomerRates` in a decision); else its prior (`samples == 0`, from configuration); else
  * `config.defaults`. The success rate is the candidate's own, 1 when unknown.
  */
 export const ratesFor = (
@@ -143,7 +165,7 @@ export const makeTables = (
   // the cluster median is needed only for a candidate without observed figures
   let allObserved = true
   for (const c of candidates) if (!observed(c)) allObserved = false
-  const cluster = allObserved ? undefined : clusterMedian(candidates)
+  const cluster = allObserved ? undefined : newcomerRates(candidates, config)
   // what `ratesFor` gives every candidate without figures of its own, as one shared object
   const unknown: Rates = { ...(cluster ?? config.defaults), successRate: 1 }
   const rates = (c: Candidate): Rates => c.perf === undefined ? unknown : ratesFor(c, cluster, config)

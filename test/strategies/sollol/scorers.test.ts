@@ -14,7 +14,7 @@ import {
   resolveSollolConfig
 } from "../../../src/strategies/sollol/index.js"
 import { emptyAffinity, lookupAffinity, rememberAffinity } from "../../../src/strategies/sollol/affinity.js"
-import { clusterMedian, ratesFor } from "../../../src/strategies/sollol/context.js"
+import { clusterMedian, newcomerRates, ratesFor } from "../../../src/strategies/sollol/context.js"
 import { selectBest } from "../../../src/strategies/sollol/picker.js"
 import { candidate } from "../fixtures.js"
 import { fast, mid, perf, slow, work } from "./helpers.js"
@@ -49,6 +49,18 @@ describe("completionTime", () => {
     expect(ratesFor(unknown, cluster, cfg).decodeTps).toBeCloseTo(100 / 1.2)
     expect(ratesFor(prior, undefined, cfg).decodeTps).toBe(10)
     expect(ratesFor(unknown, undefined, cfg).decodeTps).toBe(cfg.defaults.decodeTps)
+  })
+})
+
+describe("newcomerRates", () => {
+  it("assumes a node new to the model is as fast as the fastest seen (or the defaults), typical in load time", () => {
+    const r = newcomerRates([fast(), mid(), slow(), candidate("new", { perf: undefined })], cfg)!
+    expect(r.decodeTps).toBe(100)
+    expect(r.prefillTps).toBe(2000)
+    expect(r.loadMs).toBe(6000) // the median of 3 000, 6 000 and 10 000
+    const slowOnly = newcomerRates([slow(), candidate("new", { perf: undefined })], cfg)!
+    expect(slowOnly.decodeTps).toBe(Math.max(25, cfg.defaults.decodeTps))
+    expect(newcomerRates([candidate("new", { perf: undefined })], cfg)).toBeUndefined()
   })
 })
 

@@ -133,4 +133,16 @@ describe("sollol strategy", () => {
       )
       assert.deepStrictEqual(yield* run, yield* run)
     }))
+
+  it.effect("tries an untried node before settling a conversation on a slow node it has seen", () =>
+    Effect.gen(function*() {
+      // Only the slow node has answered so far; the conversation started there. The others are new to the model.
+      const conversation: RoutingIntent = { ...work, affinityKey: "conversation-1" }
+      const seen = slow()
+      const untried = [candidate("gpu-a", { ewmaMs: 0, perf: undefined }), candidate("gpu-b", { ewmaMs: 0, perf: undefined })]
+      assert.strictEqual(yield* pickId(conversation, [seen]), NodeId("slow")) // remembered as the conversation's node
+      const next = yield* pickId(conversation, [seen, ...untried])
+      assert.notStrictEqual(next, NodeId("slow"))
+    }).pipe(Effect.provide(layerSollol())))
 })
+
