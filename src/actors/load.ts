@@ -20,13 +20,11 @@ export interface Load {
   /** Runs `effect` as one in-flight request; records its elapsed time on success. */
   readonly track: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
   /**
-   * Counts one request in flight now and returns the effect that ends it (idempotent). For reservations that
-   * outlive the fiber that made them, such as an admission grant; the holder releases it in a finalizer.
+   * Counts one request in flight now and returns the (idempotent) function that ends it. For reservations that
+   * outlive the fiber that made them, such as an admission grant; the holder releases it on every exit.
    */
-  readonly begin: Effect.Effect<Effect.Effect<void>>
-  /** Records a latency sample measured elsewhere. */
-  /** `begin`, synchronously: counts one request in and returns the (idempotent) function that counts it out. */
   readonly beginNow: () => () => void
+  /** Records a latency sample measured elsewhere. */
   readonly observe: (latencyMs: number) => Effect.Effect<void>
   /** `observe`, synchronously, at `now` (epoch ms on Effect's clock). */
   readonly observeAt: (latencyMs: number, now: number) => void
@@ -104,7 +102,6 @@ export const makeLoad = (options: LoadOptions = {}): Effect.Effect<Load> =>
           (start) => Effect.tap(effect, () => Effect.flatMap(Clock.currentTimeMillis, (end) => observe(end - start))),
           () => Effect.sync(down)
         ),
-      begin: Effect.sync(() => Effect.sync(beginNow())),
       beginNow,
       observe,
       observeAt,

@@ -4,7 +4,7 @@
  */
 import { Effect } from "effect"
 import { encoder, stringifyJson } from "../domain/json.js"
-import type { RoutingIntent } from "../domain/Request.js"
+import type { RequestKind, RoutingIntent } from "../domain/Request.js"
 import { batchEmbed } from "../runtime/batchEmbed.js"
 import type { ClientSink } from "../runtime/ClientSink.js"
 import type { WorkflowServices } from "../runtime/workflow.js"
@@ -19,21 +19,18 @@ export interface BatchRequest {
   readonly extra: Record<string, unknown>
 }
 
-/** The batch to run for this intent, or undefined when it is an ordinary request. */
-export const batchOf = (intent: RoutingIntent): BatchRequest | undefined => {
-  if (intent.kind !== "embed" || intent.upstream.body === undefined) return undefined
-  let body: Record<string, unknown>
-  try {
-    body = JSON.parse(Buffer.from(intent.upstream.body).toString("utf8")) as Record<string, unknown>
-  } catch {
-    return undefined
-  }
-  const { input, model, sollol_batch_size, stream: _stream, ...extra } = body
+/**
+ * The batch to run for an `/api/embed` body (already parsed and validated), or undefined when it is an ordinary
+ * request: a large `input` array of strings.
+ */
+export const batchOf = (kind: RequestKind, body: Readonly<Record<string, unknown>>, model: string): BatchRequest | undefined => {
+  if (kind !== "embed") return undefined
+  const { input, model: asked, sollol_batch_size, stream: _stream, ...extra } = body
   if (!Array.isArray(input) || input.length <= BATCH_THRESHOLD || !input.every((s) => typeof s === "string")) return undefined
   const size = typeof sollol_batch_size === "number" && Number.isInteger(sollol_batch_size) && sollol_batch_size > 0
     ? sollol_batch_size
     : undefined
-  return { inputs: input, model: typeof model === "string" ? model : intent.model, batchSize: size, extra }
+  return { inputs: input, model: typeof asked === "string" ? asked : model, batchSize: size, extra }
 }
 
 /** Runs the batch and answers through `sink` (the same sink the workflow would use). Never fails. */

@@ -12,7 +12,7 @@ import { handle } from "../runtime/workflow.js"
 import type { WorkflowServices } from "../runtime/workflow.js"
 import { runAdmin } from "./admin.js"
 import type { AdminOp } from "./admin.js"
-import { batchOf, runBatchEmbed } from "./batchEmbedRoute.js"
+import { runBatchEmbed } from "./batchEmbedRoute.js"
 import { readBody } from "./body.js"
 import { applyCors, isPreflight, preflightHeaders } from "./cors.js"
 import { makeControlRouter } from "./control.js"
@@ -73,10 +73,8 @@ export const makeGatewayHandler = (options: GatewayOptions) =>
     const runtime = yield* Effect.runtime<WorkflowServices>()
     const runFork = Runtime.runFork(runtime)
     const clock = yield* Effect.clock
-    const run: InferenceDeps["run"] = (intent, sink, options) => {
+    const run: InferenceDeps["run"] = (intent, sink, batch) => {
       const arrived = { ...intent, arrivedAt: clock.unsafeCurrentTimeMillis() }
-      // A large /api/embed input is spread across nodes in chunks, when the caller may (the `batch` permission).
-      const batch = options?.batch === false ? undefined : batchOf(intent)
       const work: Effect.Effect<DecisionRecord | void, never, WorkflowServices> = batch !== undefined
         ? Effect.asVoid(runBatchEmbed(batch, arrived, sink))
         : handle(arrived, sink)

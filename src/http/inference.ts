@@ -11,6 +11,8 @@ import type { RequestKind, RoutingIntent } from "../domain/Request.js"
 import type { ClientSink } from "../runtime/ClientSink.js"
 import type { DecisionRecord } from "../runtime/DecisionLog.js"
 import type { Authorized } from "./auth.js"
+import { batchOf } from "./batchEmbedRoute.js"
+import type { BatchRequest } from "./batchEmbedRoute.js"
 import { forwardRequestHeaders } from "../runtime/headers.js"
 import { makeIntent } from "../runtime/intent.js"
 import { readBody } from "./body.js"
@@ -29,14 +31,10 @@ export interface RoutedEndpoint {
 export interface InferenceDeps {
   readonly maxBodyBytes: number
   /**
-   * Runs one request's workflow (stamping `arrivedAt`); the fiber is interrupted if the client goes away. It ends
-   * with the request's decision record (none for a batch split across the cluster, which `batch: false` forbids).
+   * Runs one request's workflow (stamping `arrivedAt`), or with `batch` the batch split across the cluster; the
+   * fiber is interrupted if the client goes away. It ends with the request's decision record (none for a batch).
    */
-  readonly run: (
-    intent: RoutingIntent,
-    sink: ClientSink,
-    options?: { readonly batch: boolean }
-  ) => Fiber.RuntimeFiber<DecisionRecord | void, never>
+  readonly run: (intent: RoutingIntent, sink: ClientSink, batch?: BatchRequest) => Fiber.RuntimeFiber<DecisionRecord | void, never>
   /** Authorises (and may clamp the priority of) a request; `undefined` when auth is off. */
   readonly authorize?: (
     req: IncomingMessage,
@@ -100,8 +98,10 @@ export const makeInferenceHandler = (endpoint: RoutedEndpoint, deps: InferenceDe
         ...(typeof requestId === "string" ? { requestId } : {})
       })
       const sink = makeNodeSink(res, framingOf(endpoint.kind, intent.stream), endpoint.flavor)
-      const start = (finalIntent: RoutingIntent, batch = true) => {
-        const fiber = deps.run(finalIntent, sink, { batch })
+      const batch = batchOf(endpoint.kind, body, intent.model)
+      /** `mayBatch`: the key holds the `batch` permission (or auth is off); else a batch goes whole to one node. */
+      const start = (finalIntent: RoutingIntent, mayBatch = true) => {
+        const fiber = deps.run(finalIntent, sink, mayBatch ? batch : undefined)
         res.once("close", () => {
           if (!res.writableFinished) runFork(Fiber.interrupt(fiber))
         })
@@ -112,9 +112,9 @@ export const makeInferenceHandler = (endpoint: RoutedEndpoint, deps: InferenceDe
         deps.authorize(req, endpoint.kind, intent.model, intent.priority, intent.promptTokens).pipe(
           Effect.matchEffect({
             onFailure: (error) => Effect.sync(() => sendError(res, error, endpoint.flavor)),
-            onSuccess: ({ batch, done, priority: clamped }) =>
+            onSuccess: ({ batch: mayBatch, done, priority: clamped }) =>
               Effect.gen(function*() {
-                const fiber = start(clamped === intent.priority ? intent : { ...intent, priority: clamped }, batch)
+                const fiber = start(clamped === intent.priority ? intent : { ...intent, priority: clamped }, mayBatch)
                 const exit = yield* Fiber.await(fiber)
                 yield* done(outputTokensOf(exit, intent.expectedOutputTokens))
               })

@@ -59,10 +59,10 @@ export interface Admission {
     request: AdmitRequest<A>,
     use: (value: A) => Effect.Effect<B, E, R>
   ) => Effect.Effect<B, E | QueueFull, R>
+  /** Runs `use` holding a grant `acquire` takes now, without queueing (a hedge); released as in `withSlot`. */
+  readonly withGrant: <A, B, E, R>(acquire: () => Grant<A>, use: (value: A) => Effect.Effect<B, E, R>) => Effect.Effect<B, E, R>
   /** Something changed (a slot freed, a node joined): hand free capacity to waiters in order. */
   readonly notify: Effect.Effect<void>
-  /** `notify`, synchronously. */
-  readonly wake: () => void
   readonly depth: Effect.Effect<number>
   readonly stats: Effect.Effect<ReadonlyArray<WaitStats>>
 }
@@ -78,6 +78,9 @@ export const compareWaiters = (now: number, agingIntervalMs: number) =>
 }
 
 const MAX_LOOKS_PER_NOTIFY = 64
+
+/** `Effect.uninterruptibleMask`'s restore: runs an effect with the caller's interruptibility. */
+type Restore = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
 
 export const make = (config: AdmissionConfig): Effect.Effect<Admission> =>
   Effect.map(Effect.zip(Effect.clock, Effect.runtime<never>()), ([clock, runtime]) => {
@@ -123,6 +126,12 @@ export const make = (config: AdmissionConfig): Effect.Effect<Admission> =>
         Effect.zipRight(now >= next ? Effect.sync(() => expireDue(now)) : Effect.sleep(next - now), expiryLoop))
     })
 
+    /** Gives a grant back and hands the freed slot to waiters. */
+    const release = (grant: Grant<unknown>) => {
+      grant.release()
+      wake()
+    }
+
     /** Hands capacity to waiters in order. */
     const wake = () => {
       if (waiters.length === 0) return
@@ -164,33 +173,34 @@ export const make = (config: AdmissionConfig): Effect.Effect<Admission> =>
     }
 
     /** Waits (interruptibly) for the waiter's grant; on timeout or interruption leaves the queue, giving back a late grant. */
-    const awaitGrant = (waiter: Waiter, restore: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>) =>
+    const awaitGrant = (waiter: Waiter, restore: Restore) =>
       Effect.onInterrupt(restore(Deferred.await(waiter.deferred)), () =>
         Effect.flatMap(Effect.sync(() => remove(waiter)), () =>
           Effect.flatMap(Deferred.poll(waiter.deferred), (late) =>
-            // Granted in the same instant as the interruption: give the slot back.
-            Option.isSome(late) ? Effect.ignore(Effect.map(late.value, (grant) => grant.release())) : Effect.void)))
+            // Granted in the same instant as the interruption: give the slot back, to the next waiter.
+            Option.isSome(late) ? Effect.ignore(Effect.map(late.value, (grant) => release(grant))) : Effect.void)))
 
-    const withSlot: Admission["withSlot"] = (request, use) =>
-      Effect.uninterruptibleMask((restore) => {
-        const got = immediateOrQueue(request as AdmitRequest<unknown>)
-        const granted = got instanceof QueueFull
-          ? Effect.fail(got)
-          : "deferred" in got
-          ? awaitGrant(got, restore)
-          : Effect.succeed(got)
-        return Effect.flatMap(granted, (grant) =>
-          Effect.onExit(restore(use(grant.value as never)), () =>
-            Effect.sync(() => {
-              grant.release()
-              wake()
-            })))
+    /** Runs `use` (interruptibly) holding `grant`; on every exit gives it back. */
+    const holding = <A, B, E, R>(grant: Grant<A>, restore: Restore, use: (value: A) => Effect.Effect<B, E, R>) =>
+      Effect.onExit(restore(use(grant.value)), () => Effect.sync(() => release(grant)))
+
+    const withSlot = <A, B, E, R>(request: AdmitRequest<A>, use: (value: A) => Effect.Effect<B, E, R>) =>
+      Effect.uninterruptibleMask((restore): Effect.Effect<B, E | QueueFull, R> => {
+        const got = immediateOrQueue(request)
+        if (got instanceof QueueFull) return Effect.fail(got)
+        if ("deferred" in got) {
+          return Effect.flatMap(awaitGrant(got, restore), (grant) => holding(grant as Grant<A>, restore, use))
+        }
+        return holding(got as Grant<A>, restore, use)
       })
+
+    const withGrant: Admission["withGrant"] = (acquire, use) =>
+      Effect.uninterruptibleMask((restore) => holding(acquire(), restore, use))
 
     return {
       withSlot,
+      withGrant,
       notify: Effect.sync(wake),
-      wake,
       depth: Effect.sync(() => waiters.length),
       stats: Effect.sync(() => {
         const priorities = new Set([...byPriority.keys(), ...waiters.map((w) => w.priority)])

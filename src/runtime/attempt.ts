@@ -9,7 +9,7 @@ import type { RoutingIntent } from "../domain/Request.js"
 import type { ClientSink } from "./ClientSink.js"
 import { dispatch } from "./dispatch.js"
 import type { AttemptContext } from "./dispatch.js"
-import { reserver } from "./pick.js"
+import { reserver, unservable } from "./pick.js"
 import type { Reservation } from "./pick.js"
 import type { AttemptFailure, AttemptOptions, Progress } from "./progress.js"
 
@@ -46,13 +46,5 @@ export const attempt = (
     if (options.admission === "queue") {
       return ctx.admission.withSlot({ priority: intent.priority, arrivedAt: intent.arrivedAt, group: intent.model, tryAcquire }, use)
     }
-    return Effect.uninterruptibleMask((restore) => {
-      const grant = tryAcquire()
-      if (grant === undefined) return use({ _tag: "Unservable", hasModel: 1 })
-      return Effect.onExit(restore(use(grant.value)), () =>
-        Effect.sync(() => {
-          grant.release()
-          ctx.admission.wake()
-        }))
-    })
+    return ctx.admission.withGrant(() => tryAcquire() ?? unservable(1), use)
   })

@@ -17,6 +17,7 @@ import type { Grant } from "./Admission.js"
 import { makeChunkAttempt } from "./batchEmbedChunk.js"
 import type { ChunkResult } from "./batchEmbedChunk.js"
 import { LearningStore } from "./LearningStore.js"
+import { slotsOf } from "./pick.js"
 import { backoff, isRetryable } from "./retryPolicy.js"
 import { WorkflowConfig } from "./workflow.js"
 import type { WorkflowServices } from "./workflow.js"
@@ -219,8 +220,7 @@ export const batchEmbed = Effect.fn("BatchEmbed.run")(function*(inputs: Readonly
     const candidate = registry.candidatesNow(model, undefined, now).candidates.find((c) => c.nodeId === nodeId)
     const handle = registry.get(nodeId)
     if (candidate === undefined || Option.isNone(handle)) return gone
-    const learned = settings.configuredSlots.has(nodeId) ? undefined : learning.slotsNow(nodeId)
-    if (candidate.inFlight >= (learned ?? candidate.slots)) return undefined
+    if (candidate.inFlight >= slotsOf(learning, settings.configuredSlots, candidate)) return undefined
     return { value: handle.value, release: handle.value.load.beginNow() }
   }
 
@@ -263,10 +263,7 @@ export const batchEmbed = Effect.fn("BatchEmbed.run")(function*(inputs: Readonly
     )
 
   yield* Effect.scoped(Effect.gen(function*() {
-    for (const c of candidates) {
-      const learned = settings.configuredSlots.has(c.nodeId) ? undefined : yield* learning.slots(c.nodeId)
-      workers.set(c.nodeId, Math.max(1, learned ?? c.slots))
-    }
+    for (const c of candidates) workers.set(c.nodeId, Math.max(1, slotsOf(learning, settings.configuredSlots, c)))
     for (const [nodeId, n] of [...workers]) {
       for (let k = 0; k < n; k++) yield* Effect.forkScoped(worker(nodeId))
     }

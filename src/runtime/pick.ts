@@ -23,7 +23,15 @@ export type Reservation =
   /** Nothing can ever serve this attempt: no node has the model, or every routable one was tried or blocked. */
   | { readonly _tag: "Unservable"; readonly hasModel: number }
 
-/** Joins learned figures (read synchronously); a learned slot count replaces the default one unless configured. */
+/** A node's parallel slots: as configured, else as learned, else the registry's default (`candidate.slots`). */
+export const slotsOf = (
+  learning: LearningStore["Type"],
+  configuredSlots: ReadonlySet<NodeId>,
+  candidate: { readonly nodeId: NodeId; readonly slots: number }
+): number =>
+  configuredSlots.has(candidate.nodeId) ? candidate.slots : learning.slotsNow(candidate.nodeId) ?? candidate.slots
+
+/** Joins learned figures (read synchronously): performance for the model, and the slot count. */
 const enrich = (
   learning: LearningStore["Type"],
   configuredSlots: ReadonlySet<NodeId>,
@@ -32,10 +40,8 @@ const enrich = (
   candidate: Candidate
 ): Candidate => {
   const perf = learning.perfAt(candidate.nodeId, model, now)
-  const learnedSlots = configuredSlots.has(candidate.nodeId) ? undefined : learning.slotsNow(candidate.nodeId)
-  return learnedSlots === undefined && perf === undefined
-    ? candidate
-    : { ...candidate, perf, slots: learnedSlots ?? candidate.slots }
+  const slots = slotsOf(learning, configuredSlots, candidate)
+  return slots === candidate.slots && perf === undefined ? candidate : { ...candidate, perf, slots }
 }
 
 export interface ScoringServices {
@@ -59,7 +65,8 @@ const reserve = (handle: NodeHandle, pick: Pick, candidates: number): Grant<Rese
   release: handle.load.beginNow()
 })
 
-const unservable = (hasModel: number): Grant<Reservation> => ({
+/** A grant that holds nothing: no node can serve the attempt (`hasModel`: how many nodes have the model at all). */
+export const unservable = (hasModel: number): Grant<Reservation> => ({
   value: { _tag: "Unservable", hasModel },
   release: () => undefined
 })

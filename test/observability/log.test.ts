@@ -38,6 +38,15 @@ const withLog = (level: Log.LogLevelName, lines: Array<Record<string, unknown>>)
     Layer.provideMerge(Layer.merge(DecisionLog.layer(), NodeRegistry.layer({ livenessInterval: "1 hour" })))
   )
 
+/** Adds the simulated node `gpu-1` to the registry. */
+const addSimNode = Effect.gen(function*() {
+  const registry = yield* NodeRegistry.NodeRegistry
+  const node = yield* makeSimNode({ name: "gpu-1", profile: "gpu-datacenter", models: ["llama3.2:3b"], seed: 1 })
+  const nodeId = NodeId("gpu-1")
+  yield* registry.add({ nodeId, url: "sim://gpu-1", makeUpstream: Effect.succeed(simUpstream(node, nodeId)) })
+  return { nodeId, registry }
+})
+
 describe("JSON logs", () => {
   it.scoped("write one line per finished request with its id, node, model, status, duration and attempts", () => {
     const lines: Array<Record<string, unknown>> = []
@@ -67,10 +76,7 @@ describe("JSON logs", () => {
   it.scoped("log node membership and health changes, and honour the level", () => {
     const lines: Array<Record<string, unknown>> = []
     return Effect.gen(function*() {
-      const registry = yield* NodeRegistry.NodeRegistry
-      const node = yield* makeSimNode({ name: "gpu-1", profile: "gpu-datacenter", models: ["llama3.2:3b"], seed: 1 })
-      const nodeId = NodeId("gpu-1")
-      yield* registry.add({ nodeId, url: "sim://gpu-1", makeUpstream: Effect.succeed(simUpstream(node, nodeId)) })
+      const { nodeId, registry } = yield* addSimNode
       yield* registry.drain(nodeId)
       yield* (yield* DecisionLog.DecisionLog).record(decision())
       yield* TestClock.adjust("10 millis")
@@ -102,10 +108,7 @@ describe("JSON logs", () => {
   it.scoped("list the nodes already present when logging starts", () => {
     const lines: Array<Record<string, unknown>> = []
     return Effect.gen(function*() {
-      const registry = yield* NodeRegistry.NodeRegistry
-      const node = yield* makeSimNode({ name: "gpu-1", profile: "gpu-datacenter", models: ["llama3.2:3b"], seed: 1 })
-      const nodeId = NodeId("gpu-1")
-      yield* registry.add({ nodeId, url: "sim://gpu-1", makeUpstream: Effect.succeed(simUpstream(node, nodeId)) })
+      yield* addSimNode
       yield* Layer.build(Log.layer({ level: "info", write: (l) => void lines.push(JSON.parse(l)) }))
       assert.deepStrictEqual(lines.map((l) => [l["msg"], l["node"], l["health"]]), [
         ["node present", "gpu-1", "healthy"]
