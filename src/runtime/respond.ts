@@ -8,32 +8,62 @@ import type { BodySink, UpstreamHead } from "../domain/Upstream.js"
 import { forwardResponseHeaders } from "./headers.js"
 import type { ClientSink, ResponseHeaders } from "./ClientSink.js"
 
-/** Keeps the last complete line seen and the bytes after it (a line may span chunks). */
+/** Keeps the end of a streamed body to read its last line (Ollama's final object, with the timing fields). */
 export interface TailTracker {
   readonly push: (chunk: Uint8Array) => void
-  /** The last non-empty line, parsed, if it is JSON. */
+  /** The last non-empty line within the last `MAX_TAIL` bytes, parsed, if it is JSON (`data: ` prefix allowed). */
   readonly lastJson: () => unknown
 }
 
-const MAX_TAIL = 64 * 1024
+export const MAX_TAIL = 64 * 1024
 
+const isBlank = (byte: number) => byte === 0x0a || byte === 0x0d || byte === 0x20 || byte === 0x09
+
+/**
+ * Per chunk it only keeps a reference (no copy, no decoding): the chunks covering the last `MAX_TAIL` bytes. At the
+ * end the last non-empty line is found by scanning those bytes backwards, and only that line is decoded.
+ */
 export const makeTailTracker = (): TailTracker => {
-  let tail = ""
-  const decoder = new TextDecoder()
+  const kept: Array<Uint8Array> = []
+  let size = 0
   return {
     push: (chunk) => {
-      tail += decoder.decode(chunk, { stream: true })
-      if (tail.length > MAX_TAIL) {
-        // Keep from the last line start that still fits; the final line is what matters.
-        const cut = tail.lastIndexOf("\n", tail.length - 2)
-        tail = cut >= 0 ? tail.slice(cut + 1) : tail.slice(-MAX_TAIL)
-      }
+      if (chunk.byteLength === 0) return
+      kept.push(chunk)
+      size += chunk.byteLength
+      while (kept.length > 1 && size - kept[0]!.byteLength >= MAX_TAIL) size -= kept.shift()!.byteLength
     },
     lastJson: () => {
-      const lines = tail.split("\n").filter((l) => l.trim() !== "")
-      const last = lines[lines.length - 1]
-      if (last === undefined) return undefined
-      const text = last.startsWith("data: ") ? last.slice(6) : last
+      // bytes before the window are out of reach, as if the body started there
+      let skip = Math.max(0, size - MAX_TAIL)
+      const window = skip === 0 ? kept : kept.map((c) => {
+        const from = Math.min(skip, c.byteLength)
+        skip -= from
+        return c.subarray(from)
+      })
+      // from the end: past trailing blanks to the line's last byte, then back to the newline before it
+      const parts: Array<Uint8Array> = []
+      let inLine = false
+      let done = false
+      for (let k = window.length - 1; k >= 0 && !done; k--) {
+        const c = window[k]!
+        let end = c.byteLength
+        let i = c.byteLength - 1
+        for (; i >= 0; i--) {
+          const byte = c[i]!
+          if (!inLine) {
+            if (isBlank(byte)) end = i
+            else inLine = true
+          } else if (byte === 0x0a) {
+            done = true
+            break
+          }
+        }
+        if (inLine) parts.push(c.subarray(i + 1, end))
+      }
+      if (parts.length === 0) return undefined
+      const line = Buffer.concat(parts.reverse()).toString("utf8").trim()
+      const text = line.startsWith("data: ") ? line.slice(6) : line
       try {
         return JSON.parse(text)
       } catch {
@@ -85,7 +115,7 @@ export const responseHeaders = (head: UpstreamHead, extra: ResponseHeaders): Res
 }
 
 const CLOSE_BRACE = 0x7d
-const isJsonSpace = (byte: number) => byte === 0x20 || byte === 0x0a || byte === 0x0d || byte === 0x09
+const isJsonSpace = (byte: number) => byte === 0x20 || byte === 0x0a || byte === 0x09
 
 /**
  * Adds `routing` as `_sollol_routing` to a JSON object body; other bodies are returned unchanged. The member is

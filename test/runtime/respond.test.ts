@@ -1,6 +1,10 @@
-/** The `_sollol_routing` member is spliced into a JSON object answer, and only into one. */
+/**
+ * The `_sollol_routing` member is spliced into a JSON object answer, and only into one; a stream's last line is
+ * read from its tail however the stream was cut into chunks.
+ */
+import fc from "fast-check"
 import { describe, expect, it } from "vitest"
-import { withRoutingInfo } from "../../src/runtime/respond.js"
+import { makeTailTracker, MAX_TAIL, withRoutingInfo } from "../../src/runtime/respond.js"
 
 const routing = { node: "a", score: 1.5, reasoning: "line\u2028break" }
 const spliced = (text: string) => Buffer.from(withRoutingInfo(Buffer.from(text), routing)).toString("utf8")
@@ -23,5 +27,61 @@ describe("withRoutingInfo", () => {
 
   it("leaves anything that is not a JSON object alone", () => {
     for (const text of ["[1,2]", "", "not json", '{"truncated":'] as const) expect(spliced(text)).toBe(text)
+  })
+})
+
+/** The reference: decode everything, take the last non-empty line, strip an SSE `data: ` prefix, parse. */
+const referenceLastJson = (text: string): unknown => {
+  const last = text.split("\n").map((l) => l.trim()).filter((l) => l !== "").at(-1)
+  if (last === undefined) return undefined
+  try {
+    return JSON.parse(last.startsWith("data: ") ? last.slice(6) : last)
+  } catch {
+    return undefined
+  }
+}
+
+/** `bytes` cut at the given offsets (any byte, inside a UTF-8 character too). */
+const cut = (bytes: Buffer, at: ReadonlyArray<number>): Array<Uint8Array> => {
+  const points = [...new Set(at.map((a) => a % (bytes.length + 1)))].sort((a, b) => a - b)
+  const out: Array<Uint8Array> = []
+  let from = 0
+  for (const p of [...points, bytes.length]) {
+    out.push(bytes.subarray(from, p))
+    from = p
+  }
+  return out
+}
+
+describe("makeTailTracker", () => {
+  const line = fc.oneof(
+    fc.record({ content: fc.string({ unit: "grapheme", maxLength: 40 }), done: fc.boolean(), eval_count: fc.nat() })
+      .map((o) => JSON.stringify(o)),
+    fc.constantFrom("", "  ", "\r", "not json", "data: [DONE]", '{"truncated":')
+  )
+
+  it("finds the same last line as decoding the whole body, however the body is cut", () => {
+    fc.assert(fc.property(
+      fc.array(line, { maxLength: 12 }),
+      fc.constantFrom("ndjson", "sse"),
+      fc.array(fc.nat(), { maxLength: 10 }),
+      (lines, framing, at) => {
+        const text = lines.map((l) => framing === "sse" && l.startsWith("{") ? `data: ${l}\n\n` : `${l}\n`).join("")
+        const tail = makeTailTracker()
+        for (const chunk of cut(Buffer.from(text), at)) tail.push(chunk)
+        expect(tail.lastJson()).toEqual(referenceLastJson(text))
+      }
+    ))
+  })
+
+  it("keeps only the last 64 KiB: a final line within them is read after megabytes of stream", () => {
+    const tail = makeTailTracker()
+    const filler = Buffer.from(`${JSON.stringify({ content: "x".repeat(1000), done: false })}\n`)
+    for (let i = 0; i < 2000; i++) tail.push(filler)
+    tail.push(Buffer.from('{"done":true,"eval_count":7}\n'))
+    expect(tail.lastJson()).toEqual({ done: true, eval_count: 7 })
+    const big = makeTailTracker()
+    big.push(Buffer.from(`{"content":"${"y".repeat(MAX_TAIL)}"}\n`))
+    expect(big.lastJson()).toBeUndefined()
   })
 })
