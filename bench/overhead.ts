@@ -1,7 +1,11 @@
 /**
  * Gateway overhead: a near-instant upstream reached directly, through SOLLOL, and through nginx (when installed),
- * for short non-streaming chats at concurrency 1 and 32 and for 64-chunk token streams. Prints added p50/p99
+ * for short non-streaming chats at concurrency 1, 8 and 32 and for 64-chunk token streams. Prints added p50/p99
  * latency, req/s ratios, and the gateway process's CPU µs per request and per chunk (from /proc).
+ *
+ * The token stream is written as Ollama writes one (each object flushed on its own, here one per event-loop turn,
+ * with no decode time between them); a second stream case writes all 64 objects at once, which Ollama never does,
+ * so that the proxy's own per-request cost shows instead of the upstream's pace.
  *
  *   npm run build && npx tsx bench/overhead.ts [--seconds 5] [--warmup 2]
  */
@@ -50,8 +54,19 @@ const startUpstream = () =>
       req.on("end", () => {
         if (body.includes('"stream":true')) {
           res.writeHead(200, { "content-type": "application/x-ndjson" })
-          for (let i = 0; i < CHUNKS; i++) res.write(chunk)
-          res.end(finalLine + "\n")
+          if (req.headers["x-bench-burst"] === "1") {
+            for (let i = 0; i < CHUNKS; i++) res.write(chunk)
+            return res.end(finalLine + "\n")
+          }
+          // as Ollama does (gin flushes after every object): each object its own write, one per event-loop turn
+          let sent = 0
+          const next = () => {
+            if (sent++ < CHUNKS) {
+              res.write(chunk)
+              setImmediate(next)
+            } else res.end(finalLine + "\n")
+          }
+          next()
         } else {
           res.writeHead(200, { "content-type": "application/json; charset=utf-8", "content-length": Buffer.byteLength(short) })
           res.end(short)
@@ -141,11 +156,15 @@ interface Result {
 
 const quantile = (sorted: ReadonlyArray<number>, q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0
 
-const run = async (port: number, concurrency: number, stream: boolean, measured?: ChildProcess): Promise<Result> => {
+/** What the upstream answers: one JSON body, a token stream flushed object by object, or all objects in one write. */
+type Answer = "short" | "stream" | "burst"
+
+const run = async (port: number, concurrency: number, answer: Answer, measured?: ChildProcess): Promise<Result> => {
   const pool = new Pool(`http://127.0.0.1:${port}`, { connections: concurrency, pipelining: 1 })
-  const body = JSON.stringify({ model: MODEL, messages: [{ role: "user", content: "Hello!" }], stream })
+  const body = JSON.stringify({ model: MODEL, messages: [{ role: "user", content: "Hello!" }], stream: answer !== "short" })
+  const headers = { "content-type": "application/json", ...(answer === "burst" ? { "x-bench-burst": "1" } : {}) }
   const one = async () => {
-    const { body: b } = await pool.request({ path: "/api/chat", method: "POST", body, headers: { "content-type": "application/json" } })
+    const { body: b } = await pool.request({ path: "/api/chat", method: "POST", body, headers })
     for await (const _ of b) void _
   }
   const load = (until: number, latencies?: Array<number>) =>
@@ -182,17 +201,19 @@ const main = async () => {
   const nginx = await startNginx(upstreamPort)
   try {
     const rows: Array<Array<string>> = []
-    const cases = [
-      { name: "short JSON, c=1", concurrency: 1, stream: false },
-      { name: "short JSON, c=32", concurrency: 32, stream: false },
-      { name: "short JSON, c=8", concurrency: 8, stream: false },
-      { name: `stream of ${CHUNKS} chunks, c=8`, concurrency: 8, stream: true }
+    const streamCase = `token stream, ${CHUNKS} chunks, c=8`
+    const cases: ReadonlyArray<{ name: string; concurrency: number; answer: Answer }> = [
+      { name: "short JSON, c=1", concurrency: 1, answer: "short" },
+      { name: "short JSON, c=32", concurrency: 32, answer: "short" },
+      { name: "short JSON, c=8", concurrency: 8, answer: "short" },
+      { name: streamCase, concurrency: 8, answer: "stream" },
+      { name: `${CHUNKS} chunks in one write, c=8`, concurrency: 8, answer: "burst" }
     ]
     const figures: Record<string, { direct: Result; sollol: Result; nginx: Result | undefined }> = {}
     for (const c of cases) {
-      const direct = await run(upstreamPort, c.concurrency, c.stream)
-      const sollol = await run(gateway.port, c.concurrency, c.stream, gateway.child)
-      const viaNginx = nginx === undefined ? undefined : await run(nginx.port, c.concurrency, c.stream, nginx.child)
+      const direct = await run(upstreamPort, c.concurrency, c.answer)
+      const sollol = await run(gateway.port, c.concurrency, c.answer, gateway.child)
+      const viaNginx = nginx === undefined ? undefined : await run(nginx.port, c.concurrency, c.answer, nginx.child)
       figures[c.name] = { direct, sollol, nginx: viaNginx }
       rows.push([
         c.name,
@@ -214,15 +235,17 @@ const main = async () => {
     console.log(line(header))
     for (const r of rows) console.log(line(r))
     const short = figures["short JSON, c=32"]!.sollol
-    // Per chunk: a stream's extra CPU over a short answer at the same concurrency.
-    const shortSameConcurrency = figures["short JSON, c=8"]!.sollol
-    const stream = figures[`stream of ${CHUNKS} chunks, c=8`]!.sollol
-    const perChunk = (stream.cpuPerRequestUs - shortSameConcurrency.cpuPerRequestUs) / (CHUNKS + 1)
-    const streamVsNginx = figures[`stream of ${CHUNKS} chunks, c=8`]!.nginx
+    // Per chunk: a token stream's extra CPU over a short answer at the same concurrency, nginx's alike.
+    const perChunk = (front: "sollol" | "nginx") => {
+      const base = figures["short JSON, c=8"]![front]
+      const stream = figures[streamCase]![front]
+      return base === undefined || stream === undefined ? Number.NaN : (stream.cpuPerRequestUs - base.cpuPerRequestUs) / (CHUNKS + 1)
+    }
+    const { sollol: stream, nginx: streamViaNginx } = figures[streamCase]!
     console.log(`\ntargets: added p50 at c=1 ≤ 0.3 ms → ${fmt(figures["short JSON, c=1"]!.sollol.p50 - figures["short JSON, c=1"]!.direct.p50, 3)} ms`)
     console.log(`         CPU per short request ≤ 150 µs → ${fmt(short.cpuPerRequestUs, 0)} µs`)
-    console.log(`         CPU per streamed chunk ≤ 10 µs → ${fmt(perChunk, 1)} µs`)
-    console.log(`         token streams ≥ 0.9 × nginx req/s → ${streamVsNginx === undefined ? "nginx not installed" : fmt(stream.rps / streamVsNginx.rps)}`)
+    console.log(`         CPU per streamed chunk ≤ 10 µs → ${fmt(perChunk("sollol"), 1)} µs (nginx: ${fmt(perChunk("nginx"), 1)} µs)`)
+    console.log(`         token streams ≥ 0.9 × nginx req/s → ${streamViaNginx === undefined ? "nginx not installed" : fmt(stream.rps / streamViaNginx.rps)}`)
   } finally {
     gateway.child.kill("SIGTERM")
     nginx?.child.kill("SIGTERM")
