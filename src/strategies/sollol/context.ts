@@ -28,7 +28,7 @@ export interface ScoringContext {
 export type Scorer = (intent: RoutingIntent, candidate: Candidate, ctx: ScoringContext) => number
 
 /** The k-th smallest of the first `n` values of `xs` by quickselect (Hoare), linear on average; reorders `xs`. */
-const kth = (xs: Float64Array, n: number, k: number): number => {
+const kth = (xs: Array<number>, n: number, k: number): number => {
   let lo = 0
   let hi = n - 1
   while (lo < hi) {
@@ -52,7 +52,7 @@ const kth = (xs: Float64Array, n: number, k: number): number => {
 }
 
 /** Median of the first `n` values of `xs`; reorders `xs`. */
-const medianOf = (xs: Float64Array, n: number): number => {
+const medianOf = (xs: Array<number>, n: number): number => {
   const mid = n >> 1
   return n % 2 === 1 ? kth(xs, n, mid) : (kth(xs, n, mid - 1) + kth(xs, n, mid)) / 2
 }
@@ -72,11 +72,10 @@ export const clusterMedian = (candidates: ReadonlyArray<Candidate>): Omit<Rates,
   for (const c of candidates) if (observed(c)) total++
   if (total === 0) return undefined
   const size = Math.min(total, MEDIAN_SAMPLE)
-  // one buffer, three views: one allocation per decision
-  const buffer = new Float64Array(3 * size)
-  const prefill = buffer.subarray(0, size)
-  const decode = buffer.subarray(size, 2 * size)
-  const load = buffer.subarray(2 * size)
+  // plain arrays: a small Float64Array costs microseconds to allocate (an off-heap backing store)
+  const prefill = new Array<number>(size)
+  const decode = new Array<number>(size)
+  const load = new Array<number>(size)
   let seen = 0
   let n = 0
   for (const c of candidates) {
@@ -135,9 +134,9 @@ export const ratesFor = (
 export interface DecisionTables {
   readonly ctx: ScoringContext
   /** Each candidate's `estimate(…).totalMs`. */
-  readonly totals: Float64Array
+  readonly totals: ReadonlyArray<number>
   /** Each candidate's `estimate(…).serviceMs`. */
-  readonly services: Float64Array
+  readonly services: ReadonlyArray<number>
   /** Candidates with no free slot (inFlight ≥ slots). */
   readonly saturated: number
   /** Makes candidate `i` the one `estimateOf` and `ratesOf` answer for without a lookup. */
@@ -158,9 +157,9 @@ export const makeTables = (
   /** `makeSlowdown(config.contentionExponent)`, kept by the caller across decisions; a fresh one when absent. */
   slowdownMemo?: (running: number) => number,
   /** Each candidate's known wait for a slot (occupancy.ts), index-aligned; the flat guess when absent. */
-  waits?: Float64Array,
+  waits?: ReadonlyArray<number>,
   /** Each candidate's running requests' expected remaining ms, summed (occupancy.ts), index-aligned. */
-  remaining?: Float64Array
+  remaining?: ReadonlyArray<number>
 ): DecisionTables => {
   // the cluster median is needed only for a candidate without observed figures
   let allObserved = true
@@ -171,8 +170,8 @@ export const makeTables = (
   const rates = (c: Candidate): Rates => c.perf === undefined ? unknown : ratesFor(c, cluster, config)
   const slowdown = slowdownMemo ?? makeSlowdown(config.contentionExponent)
   const n = candidates.length
-  const totals = new Float64Array(n)
-  const services = new Float64Array(n)
+  const totals = new Array<number>(n)
+  const services = new Array<number>(n)
   let fastest = Infinity
   let slowest = 0
   let saturated = 0

@@ -26,12 +26,12 @@ export interface Occupancy {
     candidates: ReadonlyArray<Candidate>,
     now: number,
     roundMs: (i: number) => number
-  ) => Float64Array
+  ) => ReadonlyArray<number>
   /**
    * After `waits`, for the same candidates (index-aligned; entries past their count are stale): the expected
    * remaining ms of the requests running on each, summed (the time one more stream would slow down).
    */
-  readonly remaining: () => Float64Array
+  readonly remaining: () => ReadonlyArray<number>
   /** `remaining()[i]`. */
   readonly remainingSum: (i: number) => number
   /** Records a decision: a request sent to a free slot ends at `endAt`; one sent to a full node waits for it. */
@@ -63,7 +63,7 @@ export const makeOccupancy = (): Occupancy => {
   // per decision: waiters ahead of the request, by node
   const ahead = new Map<NodeId, number>()
   const sorted: Array<number> = []
-  let remaining = new Float64Array(0)
+  let remaining: Array<number> = []
 
   const reconcile = (c: Candidate, now: number, fallbackEnd: number): Array<number> => {
     let list = ends.get(c.nodeId)
@@ -94,8 +94,9 @@ export const makeOccupancy = (): Occupancy => {
   return {
     waits: (intent, candidates, now, roundMs) => {
       countAhead(intent, now)
-      const out = new Float64Array(candidates.length)
-      if (remaining.length < candidates.length) remaining = new Float64Array(candidates.length)
+      // plain arrays: a small Float64Array costs microseconds to allocate (an off-heap backing store)
+      const out = new Array<number>(candidates.length).fill(0)
+      if (remaining.length < candidates.length) remaining = new Array<number>(candidates.length).fill(0)
       for (let i = 0; i < candidates.length; i++) {
         const c = candidates[i]!
         const round = Math.max(roundMs(i), 0)

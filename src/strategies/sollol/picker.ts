@@ -177,9 +177,9 @@ export const decide = (
   waitedMs = 0,
   slowdown?: (running: number) => number,
   /** Known waits for a slot, index-aligned with `candidates` (occupancy.ts). */
-  waits?: Float64Array,
+  waits?: ReadonlyArray<number>,
   /** The running requests' expected remaining ms per candidate, summed (occupancy.ts). */
-  remaining?: Float64Array
+  remaining?: ReadonlyArray<number>
 ): { pick: Decision; ties: number; estimateMs: number } | undefined => {
   const tables = makeTables(intent, candidates, config, affinityNode, slowdown, waits, remaining)
   const { totals } = tables
