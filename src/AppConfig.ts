@@ -4,6 +4,7 @@
  * that names the field.
  */
 import { Context, Either, ParseResult, Schema } from "effect"
+import { SollolConfigSchema } from "./strategies/sollol/config.js"
 
 const PositiveInt = Schema.Int.pipe(Schema.positive())
 const NonNegative = Schema.Number.pipe(Schema.nonNegative())
@@ -37,6 +38,8 @@ export const AppConfigSchema = Schema.Struct({
   nodes: Schema.optionalWith(Schema.Array(NodeConfig), { default: () => [] }),
   /** Routing strategy name. Default `sollol`. */
   strategy: Schema.optionalWith(Schema.String, { default: () => "sollol" }),
+  /** The `sollol` strategy's scorer weights and constants (see strategies/sollol/config.ts). Default: none changed. */
+  sollol: Schema.optionalWith(SollolConfigSchema, { default: () => ({}) }),
   routing: Schema.Struct({
     /** Attempts per request, first included. Default 3. */
     maxAttempts: Schema.optionalWith(Schema.Int.pipe(Schema.between(1, 10)), { default: () => 3 }),

@@ -12,7 +12,7 @@ commands:
   demo [--port 8000]     the gateway plus three simulated nodes (fast GPU, mid GPU, CPU)
   sim-node --port P --profile NAME [--model M]… [--time-scale S] [--seed N]
                          one simulated Ollama node
-  simulate --scenario NAME --strategy a,b,… [--requests N] [--rate R] [--seed S] [--json]
+  simulate --scenario NAME --strategy a,b,… [--requests N] [--rate R] [--seed S] [--config FILE] [--json]
                          compare strategies on a simulated cluster in virtual time
   keys create|list|revoke …
                          API key administration

@@ -1,18 +1,23 @@
 /** `sollol simulate`: compares strategies on a simulated cluster in virtual time and prints the figures. */
 import { parseArgs } from "node:util"
+import { Either } from "effect"
+import type { AppConfigInput } from "../AppConfig.js"
+import { decodeAppConfig } from "../AppConfig.js"
 import { isScenarioName, scenarios } from "../sim/scenarios.js"
 import { formatSummaries } from "../simulate/report.js"
 import { simulate } from "../simulate/simulate.js"
 import { isWorkloadName, workloadNames } from "../simulate/workloads.js"
 import { builtinStrategies } from "../strategies/catalog.js"
+import { readConfigFile } from "./loadConfig.js"
 
-export const simulateUsage = `usage: sollol simulate --scenario NAME [--strategy a,b,…] [--workload W] [--requests N] [--rate R] [--seed S] [--json]
+export const simulateUsage = `usage: sollol simulate --scenario NAME [--strategy a,b,…] [--workload W] [--requests N] [--rate R] [--seed S] [--config FILE] [--json]
   --scenario  ${Object.keys(scenarios).join(" | ")}
   --strategy  comma-separated (default round-robin,least-loaded,p2c-ewma,sollol)
   --workload  ${workloadNames.join(" | ")} (default mixed)
   --requests  requests per strategy (default 2000)
   --rate      arrivals per second, Poisson (default 70 % of the computed capacity; 130 % for priority)
   --seed      seed of arrivals, nodes and strategies (default 1)
+  --config    a gateway config file (YAML or JSON) for every run, e.g. its \`sollol:\` weights; its nodes are ignored
   --json      print the figures as JSON`
 
 export interface SimulateArgs {
@@ -22,7 +27,18 @@ export interface SimulateArgs {
   readonly requests: number
   readonly rate: number | undefined
   readonly seed: number
+  /** Settings from `--config`, validated; the scenario's nodes replace any it names. */
+  readonly config: Partial<AppConfigInput> | undefined
   readonly json: boolean
+}
+
+/** The config file's settings, validated as `sollol serve` would (with a placeholder node when it names none). */
+const readSimulateConfig = (path: string): Partial<AppConfigInput> | string => {
+  const raw = readConfigFile(path)
+  if (Either.isLeft(raw)) return raw.left
+  const { nodes: _nodes, ...settings } = raw.right
+  const checked = decodeAppConfig({ ...settings, nodes: [{ url: "http://127.0.0.1:11434" }] })
+  return Either.isLeft(checked) ? `config file ${path}: ${checked.left}` : settings as Partial<AppConfigInput>
 }
 
 const positive = (s: string | undefined, name: string, integer: boolean): number | string | undefined => {
@@ -44,6 +60,7 @@ export const parseSimulateArgs = (argv: ReadonlyArray<string>): SimulateArgs | s
         requests: { type: "string" },
         rate: { type: "string" },
         seed: { type: "string" },
+        config: { type: "string" },
         json: { type: "boolean" }
       },
       strict: true,
@@ -67,7 +84,9 @@ export const parseSimulateArgs = (argv: ReadonlyArray<string>): SimulateArgs | s
   if (typeof requests === "string") return requests
   if (typeof rate === "string") return rate
   if (!Number.isInteger(seed)) return "--seed must be an integer"
-  return { scenario, strategies, workload, requests: requests ?? 2_000, rate, seed, json: values.json === true }
+  const config = values.config === undefined ? undefined : readSimulateConfig(values.config)
+  if (typeof config === "string") return config
+  return { scenario, strategies, workload, requests: requests ?? 2_000, rate, seed, config, json: values.json === true }
 }
 
 export const simulateMain = async (argv: ReadonlyArray<string>): Promise<number> => {
@@ -82,7 +101,8 @@ export const simulateMain = async (argv: ReadonlyArray<string>): Promise<number>
     workload: args.workload,
     requests: args.requests,
     seed: args.seed,
-    ...(args.rate !== undefined ? { rate: args.rate } : {})
+    ...(args.rate !== undefined ? { rate: args.rate } : {}),
+    ...(args.config !== undefined ? { config: args.config } : {})
   })
   if (args.json) {
     console.log(JSON.stringify(result, null, 2))

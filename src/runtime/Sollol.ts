@@ -11,6 +11,7 @@ import { NodeId, nodeIdFromUrl, normalizeBaseUrl } from "../domain/NodeId.js"
 import type { Upstream } from "../domain/Upstream.js"
 import { layerFromName, makeCatalog } from "../strategies/catalog.js"
 import type { StrategyCatalog, UnknownStrategy } from "../strategies/catalog.js"
+import type { SollolConfigInput } from "../strategies/sollol/index.js"
 import * as Admission from "./Admission.js"
 import * as DecisionLog from "./DecisionLog.js"
 import { makeHttpUpstream } from "./httpUpstream.js"
@@ -32,8 +33,9 @@ export interface RuntimeOptions {
 
 export const nodeIdOf = (node: NodeConfig): NodeId => node.name !== undefined ? NodeId(node.name) : nodeIdFromUrl(node.url)
 
-/** The built-ins (`sollol` the default) and the caller's own. */
-export const catalogOf = (extra: StrategyCatalog = {}): StrategyCatalog => makeCatalog(extra)
+/** The built-ins (`sollol` the default, tuned by the config's `sollol` section) and the caller's own. */
+export const catalogOf = (extra: StrategyCatalog = {}, sollol?: SollolConfigInput): StrategyCatalog =>
+  makeCatalog(extra, sollol)
 
 export const httpUpstreamFactory = (config: AppConfig): UpstreamFactory => (nodeId, url) =>
   makeHttpUpstream(nodeId, url, {
@@ -86,7 +88,7 @@ const wakeOnChanges = Layer.scopedDiscard(Effect.gen(function*() {
 /** Everything a request workflow needs, built from config. Fails to build on an unknown strategy name. */
 export const layer = (config: AppConfig, options: RuntimeOptions = {}) => {
   const factory = options.upstreamFactory ?? httpUpstreamFactory(config)
-  const strategy = layerFromName(config.strategy, catalogOf(options.strategies))
+  const strategy = layerFromName(config.strategy, catalogOf(options.strategies, config.sollol))
   const settings = Layer.succeed(WorkflowConfig, {
     maxAttempts: config.routing.maxAttempts,
     retryBackoffMs: config.routing.retryBackoffMs,

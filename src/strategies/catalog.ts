@@ -8,6 +8,7 @@ import { layerP2cEwma } from "./p2cEwma.js"
 import { layerRandom } from "./random.js"
 import { layerRoundRobin } from "./roundRobin.js"
 import { layerSollol } from "./sollol/index.js"
+import type { SollolConfigInput } from "./sollol/index.js"
 import type { Strategy } from "./Strategy.js"
 
 export type StrategyName = string
@@ -39,7 +40,12 @@ export class UnknownStrategy extends Data.TaggedError("UnknownStrategy")<{
 }
 
 /** The built-ins plus `extra`; an extra entry with a built-in's name replaces that built-in. */
-export const makeCatalog = (extra: StrategyCatalog = {}): StrategyCatalog => ({ ...builtinStrategies, ...extra })
+/** The built-ins, with `sollol` built from `sollol` settings when given, then `extra` (which may replace any). */
+export const makeCatalog = (extra: StrategyCatalog = {}, sollol?: SollolConfigInput): StrategyCatalog => ({
+  ...builtinStrategies,
+  ...(sollol !== undefined && Object.keys(sollol).length > 0 ? { sollol: layerSollol(sollol) } : {}),
+  ...extra
+})
 
 /** The layer registered as `name` (exact match), or `UnknownStrategy` listing the known names. */
 export const strategyLayer = (

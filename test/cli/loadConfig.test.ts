@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Either } from "effect"
@@ -51,6 +51,29 @@ describe("loadConfig", () => {
     expect(message).toContain("nodes.0.url")
     expect(message).toContain("routing.maxAttempts")
     expect(message).toContain("bogus")
+  })
+
+  it("reads the sollol strategy's weights and constants, and names a bad one", () => {
+    const path = file("weights.yaml", "sollol:\n  weights: { affinity: 2, priority: 0 }\n  waitRatio: 1.2\n  priority: { highFrom: 9 }\n")
+    const config = Either.getOrThrow(loadConfig({ config: path }, {}))
+    expect(config.sollol).toEqual({ weights: { affinity: 2, priority: 0 }, waitRatio: 1.2, priority: { highFrom: 9 } })
+    expect(Either.getOrThrow(loadConfig({}, {})).sollol).toEqual({})
+    const bad = file("bad-weights.yaml", "sollol:\n  weights: { affinity: fast }\n  priority: { highFrom: 11 }\n  spillTolerance: 0.5\n  speed: 3\n")
+    const result = loadConfig({ config: bad }, {})
+    const message = Either.isLeft(result) ? result.left : ""
+    expect(message).toContain("sollol.weights.affinity")
+    expect(message).toContain("sollol.priority.highFrom")
+    expect(message).toContain("sollol.spillTolerance")
+    expect(message).toContain("sollol.speed")
+  })
+
+  it("accepts the README's example config as written", () => {
+    const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8")
+    const example = /```yaml\n# sollol.yaml\n([\s\S]*?)```/.exec(readme)?.[1]
+    expect(example).toBeDefined()
+    const config = Either.getOrThrow(loadConfig({ config: file("readme.yaml", example!) }, {}))
+    expect(config.nodes.map((n) => n.url)).toEqual(["http://gpu-1:11434", "http://cpu-1:11434"])
+    expect(config.sollol.weights).toEqual({ completionTime: 1, health: 1, priority: 1, affinity: 1, options: 1 })
   })
 
   it("reports an unreadable or malformed file", () => {

@@ -1,4 +1,7 @@
-/** A strategy that dies, or that tries to wait, does not strand requests: the first free candidate serves them. */
+/**
+ * A strategy that dies, or that tries to wait, does not strand requests: the first free candidate serves them.
+ * The config's `sollol` section tunes the default strategy.
+ */
 import { Effect, Layer, Option } from "effect"
 import { afterEach, describe, expect, it } from "vitest"
 import { createSollol } from "../../src/embedded/createSollol.js"
@@ -34,5 +37,33 @@ describe("a failing strategy", () => {
     const res = await sollol.chat({ model: "llama3.2:3b", messages: [{ role: "user", content: "Hi" }], options: { num_predict: 4 } })
     expect(res.done).toBe(true)
     expect((res._sollol_routing as { reasoning: string }).reasoning).toMatch(new RegExp(`strategy ${name} failed .*took the first free candidate`))
+  })
+})
+
+describe("the sollol section of the config", () => {
+  let sim: SimCluster | undefined
+  let sollol: Sollol | undefined
+  afterEach(async () => {
+    await sollol?.close()
+    await sim?.close()
+  })
+
+  const factorsWith = async (config: Record<string, unknown>) => {
+    sim = await simCluster("hetero3", 200)
+    sollol = await createSollol({ nodes: sim.nodes, upstreamFactory: sim.upstreamFactory, database: ":memory:", logLevel: "none", ...config })
+    const res = await sollol.chat({ model: "llama3.2:3b", messages: [{ role: "user", content: "Hi" }], options: { num_predict: 4 } })
+    await sollol.close()
+    await sim.close()
+    sollol = sim = undefined
+    return (res._sollol_routing as { factors: Record<string, number> }).factors
+  }
+
+  it("sets the scorers' weights", async () => {
+    const defaults = await factorsWith({})
+    expect(defaults.completionTime).toBeGreaterThan(0)
+    const off = await factorsWith({ sollol: { weights: { completionTime: 0, health: 0, priority: 0, affinity: 0, options: 0 } } })
+    expect(Object.values(off)).toEqual([0, 0, 0, 0, 0])
+    const doubled = await factorsWith({ sollol: { weights: { completionTime: 2 } } })
+    expect(doubled.completionTime).toBeGreaterThan(defaults.completionTime!)
   })
 })

@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import { describe, expect, it } from "vitest"
 import { parseSimulateArgs } from "../../src/cli/simulate.js"
 import { capacityOf } from "../../src/simulate/capacity.js"
@@ -91,5 +94,23 @@ describe("simulate helpers", () => {
     expect(parseSimulateArgs(["--scenario", "hetero3", "--strategy", "magic"])).toMatch(/unknown strategy magic/)
     expect(parseSimulateArgs(["--scenario", "hetero3", "--requests", "0"])).toMatch(/--requests/)
     expect(parseSimulateArgs(["--scenario", "hetero3", "--workload", "x"])).toMatch(/--workload/)
+  })
+
+  it("takes gateway settings from --config, validated, without its nodes", () => {
+    const dir = mkdtempSync(join(tmpdir(), "sollol-simulate-"))
+    try {
+      const good = join(dir, "tuned.yaml")
+      writeFileSync(good, "nodes: [{ url: http://ignored:1 }]\nsollol:\n  weights: { priority: 0 }\nqueue: { agingIntervalMs: 2000 }\n")
+      expect(parseSimulateArgs(["--scenario", "hetero3", "--config", good])).toMatchObject({
+        config: { sollol: { weights: { priority: 0 } }, queue: { agingIntervalMs: 2000 } }
+      })
+      expect((parseSimulateArgs(["--scenario", "hetero3", "--config", good]) as { config: object }).config).not.toHaveProperty("nodes")
+      const bad = join(dir, "bad.yaml")
+      writeFileSync(bad, "sollol:\n  weights: { priority: high }\n")
+      expect(parseSimulateArgs(["--scenario", "hetero3", "--config", bad])).toMatch(/sollol\.weights\.priority/)
+      expect(parseSimulateArgs(["--scenario", "hetero3", "--config", join(dir, "missing.yaml")])).toMatch(/cannot read/)
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
   })
 })

@@ -1,4 +1,5 @@
 /** Settings of the `sollol` strategy: scorer weights and the constants each scorer documents. */
+import { Schema } from "effect"
 
 /** Multipliers of each scorer's cost (ms-equivalent). 0 turns a scorer off. */
 export interface SollolWeights {
@@ -127,3 +128,60 @@ export const resolveSollolConfig = (input: SollolConfigInput = {}): SollolConfig
     affinity: { ...d.affinity, ...input.affinity }
   }
 }
+
+const Finite = Schema.Number.pipe(Schema.finite())
+const NonNegative = Finite.pipe(Schema.nonNegative())
+const Positive = Finite.pipe(Schema.positive())
+const AtLeastOne = Finite.pipe(Schema.greaterThanOrEqualTo(1))
+const PriorityLevel = Schema.Int.pipe(Schema.between(1, 10))
+/** Optional and, when present, never `undefined` (as `SollolConfigInput` has it). */
+const opt = <S extends Schema.Schema.Any>(schema: S) => Schema.optionalWith(schema, { exact: true })
+
+/**
+ * The `sollol:` section of the config file: any field may be left out (it keeps its default above). Validated
+ * with the rest of the config, so a bad weight stops startup with a message naming it.
+ */
+export const SollolConfigSchema = Schema.Struct({
+  weights: opt(Schema.Struct({
+    completionTime: opt(Finite),
+    health: opt(Finite),
+    priority: opt(Finite),
+    affinity: opt(Finite),
+    options: opt(Finite)
+  })),
+  defaults: opt(Schema.Struct({
+    prefillTps: opt(Positive),
+    decodeTps: opt(Positive),
+    loadMs: opt(NonNegative)
+  })),
+  contentionExponent: opt(Finite.pipe(Schema.between(0, 1))),
+  realWaits: opt(Schema.Boolean),
+  contentionWeight: opt(NonNegative),
+  waitedWeight: opt(NonNegative),
+  waitRatio: opt(Positive),
+  spillTolerance: opt(AtLeastOne),
+  health: opt(Schema.Struct({
+    degraded: opt(NonNegative),
+    probation: opt(NonNegative),
+    perFailure: opt(NonNegative),
+    maxFailures: opt(NonNegative),
+    failureRate: opt(NonNegative),
+    minBaseMs: opt(NonNegative)
+  })),
+  priority: opt(Schema.Struct({
+    highFrom: opt(PriorityLevel),
+    lowTo: opt(PriorityLevel),
+    highAmplify: opt(NonNegative),
+    lowReserve: opt(NonNegative),
+    lowTolerance: opt(AtLeastOne)
+  })),
+  affinity: opt(Schema.Struct({
+    capacity: opt(Schema.Int.pipe(Schema.positive())),
+    minBonusMs: opt(NonNegative),
+    prefixShare: opt(NonNegative)
+  }))
+})
+
+// the file's section and the library's input describe the same settings
+const _sameShape: SollolConfigInput = {} as typeof SollolConfigSchema.Type
+void _sameShape

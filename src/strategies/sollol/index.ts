@@ -6,6 +6,7 @@ export {
   resolveSollolConfig,
   type SollolConfig,
   type SollolConfigInput,
+  SollolConfigSchema,
   type SollolWeights
 } from "./config.js"
 export { makeContext, type Rates, type Scorer, type ScoringContext } from "./context.js"
