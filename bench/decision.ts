@@ -43,7 +43,10 @@ const intent = makeIntent({
   requestId: "bench"
 })
 
-/** Mean µs per decision over `iterations` decisions, after a warm-up of the same length. */
+/** Timed rounds per measurement; the median round is reported, so a burst of noise on a shared machine is ignored. */
+const ROUNDS = 7
+
+/** µs per decision: the median over `ROUNDS` rounds of `iterations` decisions each, after a warm-up round. */
 const measure = async (name: string, candidates: ReadonlyArray<Candidate>, iterations: number): Promise<number> => {
   const runtime = ManagedRuntime.make(builtinStrategies[name as keyof typeof builtinStrategies])
   const loop = (k: number) =>
@@ -52,11 +55,14 @@ const measure = async (name: string, candidates: ReadonlyArray<Candidate>, itera
         for (let i = 0; i < k; i++) yield* s.choose(intent, candidates)
       }))
   await runtime.runPromise(loop(iterations))
-  const t0 = process.hrtime.bigint()
-  await runtime.runPromise(loop(iterations))
-  const us = Number(process.hrtime.bigint() - t0) / 1000 / iterations
+  const rounds: Array<number> = []
+  for (let r = 0; r < ROUNDS; r++) {
+    const t0 = process.hrtime.bigint()
+    await runtime.runPromise(loop(iterations))
+    rounds.push(Number(process.hrtime.bigint() - t0) / 1000 / iterations)
+  }
   await runtime.dispose()
-  return us
+  return rounds.sort((a, b) => a - b)[ROUNDS >> 1]!
 }
 
 const rows: Array<Record<string, string>> = []
