@@ -7,7 +7,11 @@
  * with no decode time between them); a second stream case writes all 64 objects at once, which Ollama never does,
  * so that the proxy's own per-request cost shows instead of the upstream's pace.
  *
- *   npm run build && npx tsx bench/overhead.ts [--seconds 5] [--warmup 2]
+ * Each front is warmed up, then timed in `--rounds` rounds taken in turn (direct, SOLLOL, nginx, direct, …), and
+ * every figure is the median over its rounds: a burst of load from elsewhere on a shared machine then moves one
+ * round of each front, not the comparison.
+ *
+ *   npm run build && npx tsx bench/overhead.ts [--seconds 3] [--rounds 3] [--warmup 2]
  */
 import { spawn } from "node:child_process"
 import type { ChildProcess } from "node:child_process"
@@ -19,8 +23,17 @@ import { join } from "node:path"
 import { parseArgs } from "node:util"
 import { Pool } from "undici"
 
-const { values } = parseArgs({ options: { seconds: { type: "string", default: "5" }, warmup: { type: "string", default: "2" } } })
+const { values } = parseArgs({
+  options: {
+    seconds: { type: "string", default: "3" },
+    rounds: { type: "string", default: "3" },
+    warmup: { type: "string", default: "2" }
+  }
+})
+/** Length of one timed round. */
 const SECONDS = Number(values.seconds)
+/** Timed rounds per front and case, interleaved across the fronts; each figure is the median over them. */
+const ROUNDS = Math.max(1, Math.round(Number(values.rounds)))
 const WARMUP_SECONDS = Number(values.warmup)
 const CHUNKS = 64
 const MODEL = "llama3.2:3b"
@@ -159,7 +172,14 @@ const quantile = (sorted: ReadonlyArray<number>, q: number) => sorted[Math.min(s
 /** What the upstream answers: one JSON body, a token stream flushed object by object, or all objects in one write. */
 type Answer = "short" | "stream" | "burst"
 
-const run = async (port: number, concurrency: number, answer: Answer, measured?: ChildProcess): Promise<Result> => {
+/** Load at `concurrency` for `seconds`; with `measured`, that process's CPU over the run is charged per request. */
+const run = async (
+  port: number,
+  concurrency: number,
+  answer: Answer,
+  seconds: number,
+  measured?: ChildProcess
+): Promise<Result> => {
   const pool = new Pool(`http://127.0.0.1:${port}`, { connections: concurrency, pipelining: 1 })
   const body = JSON.stringify({ model: MODEL, messages: [{ role: "user", content: "Hello!" }], stream: answer !== "short" })
   const headers = { "content-type": "application/json", ...(answer === "burst" ? { "x-bench-burst": "1" } : {}) }
@@ -175,22 +195,56 @@ const run = async (port: number, concurrency: number, answer: Answer, measured?:
         latencies?.push(performance.now() - t)
       }
     }))
-  // Warm up connections and the JIT at this concurrency first: a Node.js process needs some thousands of
-  // requests before its hot functions are optimised, nginx none.
-  await load(performance.now() + WARMUP_SECONDS * 1000)
   const latencies: Array<number> = []
   const cpuBefore = cpuMicros(measured)
-  await load(performance.now() + SECONDS * 1000, latencies)
+  await load(performance.now() + seconds * 1000, latencies)
   const cpu = cpuMicros(measured) - cpuBefore
   await pool.close()
   latencies.sort((a, b) => a - b)
   return {
-    rps: latencies.length / SECONDS,
+    rps: latencies.length / seconds,
     p50: quantile(latencies, 0.5),
     p99: quantile(latencies, 0.99),
     requests: latencies.length,
     cpuPerRequestUs: cpu / latencies.length
   }
+}
+
+/** The median of each figure over the rounds (each figure on its own). */
+const medianResult = (rounds: ReadonlyArray<Result>): Result => {
+  const median = (f: (r: Result) => number) => {
+    const xs = rounds.map(f).sort((a, b) => a - b)
+    return xs[xs.length >> 1]!
+  }
+  return {
+    rps: median((r) => r.rps),
+    p50: median((r) => r.p50),
+    p99: median((r) => r.p99),
+    requests: median((r) => r.requests),
+    cpuPerRequestUs: median((r) => r.cpuPerRequestUs)
+  }
+}
+
+interface Front {
+  readonly port: number
+  readonly process?: ChildProcess
+}
+
+/**
+ * One case on every front: each warmed up first (a Node.js process needs some thousands of requests at a
+ * concurrency before its hot functions are optimised, nginx none), then `ROUNDS` timed rounds taken in turn.
+ */
+const measureCase = async (
+  fronts: ReadonlyArray<readonly [string, Front]>,
+  concurrency: number,
+  answer: Answer
+): Promise<Record<string, Result>> => {
+  for (const [, front] of fronts) await run(front.port, concurrency, answer, WARMUP_SECONDS)
+  const rounds = fronts.map((): Array<Result> => [])
+  for (let r = 0; r < ROUNDS; r++) {
+    for (const [i, [, front]] of fronts.entries()) rounds[i]!.push(await run(front.port, concurrency, answer, SECONDS, front.process))
+  }
+  return Object.fromEntries(fronts.map(([name], i) => [name, medianResult(rounds[i]!)]))
 }
 
 const fmt = (n: number, digits = 2) => (Number.isFinite(n) ? n.toFixed(digits) : "—")
@@ -211,9 +265,15 @@ const main = async () => {
     ]
     const figures: Record<string, { direct: Result; sollol: Result; nginx: Result | undefined }> = {}
     for (const c of cases) {
-      const direct = await run(upstreamPort, c.concurrency, c.answer)
-      const sollol = await run(gateway.port, c.concurrency, c.answer, gateway.child)
-      const viaNginx = nginx === undefined ? undefined : await run(nginx.port, c.concurrency, c.answer, nginx.child)
+      const fronts: Array<readonly [string, Front]> = [
+        ["direct", { port: upstreamPort }],
+        ["sollol", { port: gateway.port, process: gateway.child }]
+      ]
+      if (nginx !== undefined) fronts.push(["nginx", { port: nginx.port, process: nginx.child }])
+      const measured = await measureCase(fronts, c.concurrency, c.answer)
+      const direct = measured["direct"]!
+      const sollol = measured["sollol"]!
+      const viaNginx = measured["nginx"]
       figures[c.name] = { direct, sollol, nginx: viaNginx }
       rows.push([
         c.name,
@@ -231,7 +291,7 @@ const main = async () => {
     const header = ["case", "direct req/s", "sollol req/s", "nginx req/s", "sollol/nginx", "sollol +p50 ms", "sollol +p99 ms", "nginx +p50 ms", "sollol CPU µs/req", "nginx CPU µs/req"]
     const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)))
     const line = (r: ReadonlyArray<string>) => r.map((v, i) => v.padStart(widths[i]!)).join("  ")
-    console.log(`\nSOLLOL gateway overhead (${SECONDS} s per run, upstream answers instantly)\n`)
+    console.log(`\nSOLLOL gateway overhead (median of ${ROUNDS} rounds of ${SECONDS} s per front, upstream answers instantly)\n`)
     console.log(line(header))
     for (const r of rows) console.log(line(r))
     const short = figures["short JSON, c=32"]!.sollol
