@@ -88,9 +88,10 @@ export const scoreCandidate = (intent: RoutingIntent, c: Candidate, ctx: Scoring
 }
 
 /**
- * The lowest total wins; among totals equal within 1e-9 (relative) the lowest inFlight; remaining ties are ordered
- * by node id and broken by `cursor % ties`, so equal nodes take turns while every decision stays reproducible.
- * Linear in the number of candidates. Undefined for none.
+ * The lowest total wins; among totals equal within 1e-9 (relative) the lowest inFlight; remaining ties keep the
+ * candidates' order (the registry's: as the nodes were configured) and are broken by `cursor % ties`, so equal nodes
+ * take turns, the first configured first, while every decision stays reproducible. Linear in the number of
+ * candidates. Undefined for none.
  */
 export const selectIndex = (
   scores: ReadonlyArray<{ readonly score: number }>,
@@ -115,12 +116,11 @@ export const selectIndex = (
   }
   if (first < 0) return undefined
   if (ties === 1) return { index: first, ties }
-  // several exact ties (rare): ordered by node id, taken in turn
+  // several exact ties (rare, mostly before anything is learned): in the candidates' order, taken in turn
   const tied: Array<number> = []
   for (let k = 0; k < count; k++) {
     if (scores[k]!.score <= min + eps && candidates[k]!.inFlight === minInFlight) tied.push(k)
   }
-  tied.sort((a, b) => (candidates[a]!.nodeId < candidates[b]!.nodeId ? -1 : 1))
   return { index: tied[cursor % tied.length]!, ties }
 }
 

@@ -134,11 +134,12 @@ describe("affinity memory", () => {
 describe("selectBest", () => {
   const s = (id: string, score: number, inFlight = 0) =>
     ({ candidate: candidate(id, { inFlight }), score, factors: [] })
-  it("takes the lowest score, then the lowest inFlight, then turns among equal nodes in id order", () => {
+  it("takes the lowest score, then the lowest inFlight, then turns among equal nodes in the configured order", () => {
     expect(selectBest([s("b", 2), s("a", 1)], 0)?.best.candidate.nodeId).toBe("a")
     expect(selectBest([s("a", 1, 2), s("b", 1, 1)], 0)?.best.candidate.nodeId).toBe("b")
+    // candidates come in the registry's order, as the nodes were configured: the first configured goes first
     const eq = [s("c", 1), s("a", 1), s("b", 1)]
-    expect([0, 1, 2, 3].map((k) => selectBest(eq, k)?.best.candidate.nodeId)).toEqual(["a", "b", "c", "a"])
+    expect([0, 1, 2, 3].map((k) => selectBest(eq, k)?.best.candidate.nodeId)).toEqual(["c", "a", "b", "c"])
     expect(selectBest([], 0)).toBeUndefined()
   })
 })
