@@ -3,8 +3,8 @@
  * one schema in AppConfig.ts. Errors name the field and the source that set it.
  */
 import { readFileSync } from "node:fs"
+import { createRequire } from "node:module"
 import { Either } from "effect"
-import { parse as parseYaml } from "yaml"
 import { decodeAppConfig } from "../AppConfig.js"
 import type { AppConfig } from "../AppConfig.js"
 
@@ -57,6 +57,10 @@ export const fromFlags = (flags: ServeFlags): Raw => {
   if (flags.node !== undefined && flags.node.length > 0) out.nodes = flags.node.flatMap(nodesFrom)
   return out
 }
+
+/** The YAML parser, loaded on the first YAML file: most starts (the demo, env-only serves) never need it. */
+const parseYaml = (text: string): unknown =>
+  (createRequire(import.meta.url)("yaml") as typeof import("yaml")).parse(text)
 
 export const readConfigFile = (path: string): Either.Either<Raw, string> => {
   let text: string

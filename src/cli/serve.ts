@@ -1,6 +1,6 @@
 /** `sollol serve` and `sollol demo`: the gateway over configured nodes, or over a simulated hetero3 cluster. */
 import { parseArgs } from "node:util"
-import { NodeRuntime } from "@effect/platform-node"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Effect, Either, Layer } from "effect"
 import type { AppConfig } from "../AppConfig.js"
 import { makeAppConfig } from "../AppConfig.js"

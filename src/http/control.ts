@@ -3,7 +3,10 @@
  * health and readiness, node membership (add, drain, include, remove), stats, the decision log and the event
  * stream. Services are resolved when the router is built, never per request.
  */
-import { HttpRouter, HttpServerRequest, HttpServerResponse } from "@effect/platform"
+// module paths, not the package index: the index loads every platform module at startup
+import * as HttpRouter from "@effect/platform/HttpRouter"
+import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { Effect, Either, Option, Schema, Stream } from "effect"
 import { NodeRegistry } from "../actors/NodeRegistry.js"
 import { NodeId, nodeIdFromUrl, normalizeBaseUrl } from "../domain/NodeId.js"

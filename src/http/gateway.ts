@@ -3,7 +3,8 @@
  * node:http hot path; merged, admin and control routes run as Effects; everything else is 404 or 405.
  */
 import type { IncomingMessage, ServerResponse } from "node:http"
-import { NodeHttpServer } from "@effect/platform-node"
+// the module, not the package index (which would load Effect's cluster, RPC and SQL packages at startup)
+import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import { Effect, Either, Runtime } from "effect"
 import { BadRequest } from "../domain/errors.js"
 import type { RequestKind } from "../domain/Request.js"

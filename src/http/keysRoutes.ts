@@ -2,8 +2,10 @@
  * API-key administration over HTTP (`/api/sollol/admin/keys`), taking the same inputs as `sollol keys`. The raw key
  * appears once, in the creation response; listings and errors name keys by name or prefix only.
  */
-import { HttpRouter, HttpServerRequest, HttpServerResponse } from "@effect/platform"
-import { NodeHttpServer } from "@effect/platform-node"
+import * as HttpRouter from "@effect/platform/HttpRouter"
+import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import { Effect, Either, Schema } from "effect"
 import * as ApiKeys from "../runtime/ApiKeys.js"
 import type { CreateKeyInput, KeyAdminError } from "../runtime/ApiKeys.js"
