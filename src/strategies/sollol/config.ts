@@ -106,11 +106,8 @@ export const defaultSollolConfig: SollolConfig = {
   affinity: { capacity: 10_000, minBonusMs: 250, prefixShare: 0.8 }
 }
 
-/** A partial config: any group may be given in part. */
-export type SollolConfigInput = {
-  readonly [K in keyof SollolConfig]?: SollolConfig[K] extends number | boolean ? SollolConfig[K]
-    : Partial<SollolConfig[K]>
-}
+/** A partial config: any group may be given in part (the config file's `sollol:` section, see below). */
+export type SollolConfigInput = typeof SollolConfigSchema.Type
 
 export const resolveSollolConfig = (input: SollolConfigInput = {}): SollolConfig => {
   const d = defaultSollolConfig
@@ -134,7 +131,7 @@ const NonNegative = Finite.pipe(Schema.nonNegative())
 const Positive = Finite.pipe(Schema.positive())
 const AtLeastOne = Finite.pipe(Schema.greaterThanOrEqualTo(1))
 const PriorityLevel = Schema.Int.pipe(Schema.between(1, 10))
-/** Optional and, when present, never `undefined` (as `SollolConfigInput` has it). */
+/** Optional and, when present, never `undefined` (under exactOptionalPropertyTypes, as the layer's input wants). */
 const opt = <S extends Schema.Schema.Any>(schema: S) => Schema.optionalWith(schema, { exact: true })
 
 /**
@@ -181,7 +178,3 @@ export const SollolConfigSchema = Schema.Struct({
     prefixShare: opt(NonNegative)
   }))
 })
-
-// the file's section and the library's input describe the same settings
-const _sameShape: SollolConfigInput = {} as typeof SollolConfigSchema.Type
-void _sameShape
