@@ -4,7 +4,6 @@
  */
 import { makeLineSplitter } from "../domain/ndjson.js"
 
-
 export interface Channel<A> {
   readonly iterable: AsyncIterable<A>
   /** Queues one item; `false` means "wait for the drain callback". */

@@ -30,11 +30,14 @@ export const normal = (rng: Rng): number => {
   return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * rng())
 }
 
-/** Output length when the request sets no `num_predict`: lognormal with mean ≈ 120 tokens, within [1, 1024]. */
+/** The output length the sim draws when a request sets no `num_predict`: lognormal, this mean and σ, capped. */
+export const OUTPUT_TOKENS = { mean: 120, sigma: 0.6, max: 1024 } as const
+
+/** Output length when the request sets no `num_predict` (see `OUTPUT_TOKENS`), within [1, max]. */
 export const drawOutputTokens = (rng: Rng): number => {
-  const sigma = 0.6
-  const mu = Math.log(120) - (sigma * sigma) / 2
-  return Math.min(1024, Math.max(1, Math.round(Math.exp(mu + sigma * normal(rng)))))
+  const { mean, sigma, max } = OUTPUT_TOKENS
+  const mu = Math.log(mean) - (sigma * sigma) / 2
+  return Math.min(max, Math.max(1, Math.round(Math.exp(mu + sigma * normal(rng)))))
 }
 
 /** 64 lower-case hex digits derived from a name (stable model digests). */

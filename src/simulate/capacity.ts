@@ -4,13 +4,11 @@
  */
 import { normalizeModel } from "../domain/Model.js"
 import { profiles } from "../sim/profiles.js"
-import { countTokens } from "../sim/rng.js"
+import { countTokens, OUTPUT_TOKENS } from "../sim/rng.js"
 import { scenarios } from "../sim/scenarios.js"
 import type { ScenarioName } from "../sim/scenarios.js"
 import type { Arrival } from "./workloads.js"
 
-/** The sim's mean output length when a request sets no `num_predict` (rng.ts `drawOutputTokens`). */
-export const SIM_MEAN_OUTPUT_TOKENS = 120
 
 /** The prompt text the sim counts tokens of (chat contents joined; the template's own tokens are left out). */
 export const promptOf = (body: Record<string, unknown>): string => {
@@ -26,12 +24,15 @@ export const promptOf = (body: Record<string, unknown>): string => {
   return ""
 }
 
-/** `num_predict` when set, else the sim's mean output length. */
-export const outputOf = (body: Record<string, unknown>): number => {
+/** The request's `num_predict` when it sets a positive one (the sim then generates exactly that many tokens). */
+export const numPredictOf = (body: Record<string, unknown>): number | undefined => {
   const options = body.options
   const n = typeof options === "object" && options !== null ? (options as { num_predict?: unknown }).num_predict : undefined
-  return typeof n === "number" && n > 0 ? n : SIM_MEAN_OUTPUT_TOKENS
+  return typeof n === "number" && n > 0 ? n : undefined
 }
+
+/** `num_predict` when set, else the sim's mean output length. */
+export const outputOf = (body: Record<string, unknown>): number => numPredictOf(body) ?? OUTPUT_TOKENS.mean
 
 /**
  * Steady-state capacity in requests/s, with warm models and every slot busy:

@@ -4,16 +4,11 @@
  */
 import { normalizeModel } from "../domain/Model.js"
 import { profiles } from "../sim/profiles.js"
-import { countTokens } from "../sim/rng.js"
+import { countTokens, OUTPUT_TOKENS } from "../sim/rng.js"
 import { scenarios } from "../sim/scenarios.js"
 import type { ScenarioName } from "../sim/scenarios.js"
-import { promptOf } from "./capacity.js"
+import { numPredictOf, promptOf } from "./capacity.js"
 import type { Arrival } from "./workloads.js"
-
-/** The sim's output length without `num_predict` (rng.ts `drawOutputTokens`): lognormal, mean 120, σ 0.6, in [1, 1024]. */
-const OUTPUT_MEAN = 120
-const OUTPUT_SIGMA = 0.6
-const OUTPUT_MAX = 1024
 
 /** erf by Abramowitz–Stegun 7.1.26 (absolute error < 1.5e-7). */
 const erf = (x: number): number => {
@@ -26,10 +21,11 @@ const erf = (x: number): number => {
 
 /** P(drawn output tokens ≤ n) for the sim's lognormal draw (rounding ignored; it moves the floor by < 1 token). */
 export const outputCdf = (n: number): number => {
+  const { mean, sigma, max } = OUTPUT_TOKENS
   if (n < 1) return 0
-  if (n >= OUTPUT_MAX) return 1
-  const mu = Math.log(OUTPUT_MEAN) - (OUTPUT_SIGMA * OUTPUT_SIGMA) / 2
-  return 0.5 * (1 + erf((Math.log(n) - mu) / (OUTPUT_SIGMA * Math.SQRT2)))
+  if (n >= max) return 1
+  const mu = Math.log(mean) - (sigma * sigma) / 2
+  return 0.5 * (1 + erf((Math.log(n) - mu) / (sigma * Math.SQRT2)))
 }
 
 /** One request's ideal service: fixed `fixedMs` plus, unless its output is fixed, `msPerToken` per drawn token. */
@@ -40,16 +36,10 @@ interface Ideal {
   readonly outputTokens: number | undefined
 }
 
-const numPredict = (body: Record<string, unknown>): number | undefined => {
-  const options = body.options
-  const n = typeof options === "object" && options !== null ? (options as { num_predict?: unknown }).num_predict : undefined
-  return typeof n === "number" && n > 0 ? n : undefined
-}
-
 /** The fastest node for the request alone: the least prefill + expected decode time among nodes with its model. */
 const idealOf = (scenario: ScenarioName, a: Arrival): Ideal | undefined => {
   const prompt = countTokens(promptOf(a.body))
-  const fixed = numPredict(a.body)
+  const fixed = numPredictOf(a.body)
   let best: Ideal | undefined
   let bestMs = Infinity
   for (const spec of scenarios[scenario].nodes) {
@@ -61,7 +51,7 @@ const idealOf = (scenario: ScenarioName, a: Arrival): Ideal | undefined => {
       msPerToken: embedding ? 0 : 1000 / model.decodeTps,
       outputTokens: embedding ? 0 : fixed
     }
-    const ms = ideal.fixedMs + ideal.msPerToken * (ideal.outputTokens ?? OUTPUT_MEAN)
+    const ms = ideal.fixedMs + ideal.msPerToken * (ideal.outputTokens ?? OUTPUT_TOKENS.mean)
     if (ms < bestMs) {
       bestMs = ms
       best = ideal

@@ -2,8 +2,8 @@
  * A ClientSink that keeps what the client would see of one simulated request: status, serving node, time of the
  * first body chunk and of the end, and whether the node had to load the model (its final `load_duration`).
  */
-import { makeLineSplitter } from "../domain/ndjson.js"
 import type { ClientSink } from "../runtime/ClientSink.js"
+import { makeTailTracker } from "../runtime/respond.js"
 
 export interface RequestOutcome {
   readonly index: number
@@ -22,36 +22,20 @@ export interface RequestOutcome {
   queueWaitMs: number
 }
 
-/** The answer's last JSON object: the final NDJSON line, or the whole JSON body. */
-const parseObject = (line: string): Record<string, unknown> | undefined => {
-  try {
-    const parsed: unknown = JSON.parse(line)
-    return typeof parsed === "object" && parsed !== null && !Array.isArray(parsed)
-      ? parsed as Record<string, unknown>
-      : undefined
-  } catch {
-    return undefined
-  }
-}
-
 /** A recording sink for `outcome`; `now` reads the (virtual) clock. */
 export const recordingSink = (outcome: RequestOutcome, now: () => number): ClientSink => {
-  // only the last complete line and the one being received are kept
-  let lastLine = ""
-  const lines = makeLineSplitter((line) => {
-    lastLine = line.trim()
-  })
+  // the answer's last JSON object (the final NDJSON line, or the whole JSON body), read as the gateway reads it
+  const tail = makeTailTracker()
   const keep = (chunk: Uint8Array | undefined) => {
     if (chunk === undefined || chunk.byteLength === 0) return
     if (outcome.firstChunkAt === undefined) outcome.firstChunkAt = now()
-    lines.push(chunk)
+    tail.push(chunk)
   }
   const finish = (ok: boolean) => {
     outcome.endedAt = now()
     outcome.ok = ok
-    lines.flush()
-    const final = parseObject(lastLine)
-    const load = final?.load_duration
+    const final = tail.lastJson()
+    const load = typeof final === "object" && final !== null ? (final as { load_duration?: unknown }).load_duration : undefined
     outcome.coldLoad = typeof load === "number" ? load > 0 : undefined
   }
   return {

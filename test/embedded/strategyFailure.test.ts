@@ -16,47 +16,34 @@ const strategies = {
   waiting: Layer.succeed(Strategy, { name: "waiting", choose: () => Effect.as(Effect.sleep("10 millis"), Option.none()) })
 }
 
-describe("a failing strategy", () => {
-  let sim: SimCluster | undefined
-  let sollol: Sollol | undefined
-  afterEach(async () => {
-    await sollol?.close()
-    await sim?.close()
-  })
+let sim: SimCluster | undefined
+let sollol: Sollol | undefined
+afterEach(async () => {
+  await sollol?.close()
+  await sim?.close()
+  sollol = sim = undefined
+})
 
+/** A runtime over the hetero3 sim with `config`, answering one short chat; the previous one is closed first. */
+const chatWith = async (config: Record<string, unknown>) => {
+  await sollol?.close()
+  await sim?.close()
+  sim = await simCluster("hetero3", 200)
+  sollol = await createSollol({ nodes: sim.nodes, upstreamFactory: sim.upstreamFactory, database: ":memory:", logLevel: "none", ...config })
+  return sollol.chat({ model: "llama3.2:3b", messages: [{ role: "user", content: "Hi" }], options: { num_predict: 4 } })
+}
+
+describe("a failing strategy", () => {
   it.each(["dying", "waiting"] as const)("(%s) falls back to the first free candidate and says so", async (name) => {
-    sim = await simCluster("hetero3", 200)
-    sollol = await createSollol({
-      nodes: sim.nodes,
-      upstreamFactory: sim.upstreamFactory,
-      database: ":memory:",
-      logLevel: "none",
-      strategies,
-      strategy: name
-    })
-    const res = await sollol.chat({ model: "llama3.2:3b", messages: [{ role: "user", content: "Hi" }], options: { num_predict: 4 } })
+    const res = await chatWith({ strategies, strategy: name })
     expect(res.done).toBe(true)
     expect((res._sollol_routing as { reasoning: string }).reasoning).toMatch(new RegExp(`strategy ${name} failed .*took the first free candidate`))
   })
 })
 
 describe("the sollol section of the config", () => {
-  let sim: SimCluster | undefined
-  let sollol: Sollol | undefined
-  afterEach(async () => {
-    await sollol?.close()
-    await sim?.close()
-  })
-
-  const factorsWith = async (config: Record<string, unknown>) => {
-    sim = await simCluster("hetero3", 200)
-    sollol = await createSollol({ nodes: sim.nodes, upstreamFactory: sim.upstreamFactory, database: ":memory:", logLevel: "none", ...config })
-    const res = await sollol.chat({ model: "llama3.2:3b", messages: [{ role: "user", content: "Hi" }], options: { num_predict: 4 } })
-    await sollol.close()
-    await sim.close()
-    sollol = sim = undefined
-    return (res._sollol_routing as { factors: Record<string, number> }).factors
-  }
+  const factorsWith = async (config: Record<string, unknown>) =>
+    ((await chatWith(config))._sollol_routing as { factors: Record<string, number> }).factors
 
   it("sets the scorers' weights", async () => {
     const defaults = await factorsWith({})

@@ -59,7 +59,7 @@ export const estimate = (
   const others = running - 1
   const othersMs = others <= 0 || othersRemainingMs === undefined || config.contentionWeight === 0
     ? 0
-    : config.contentionWeight * (slowdownFor(running, config, slowdownOf) / slowdownFor(others, config, slowdownOf) - 1) *
+    : config.contentionWeight * (slowdown / slowdownFor(others, config, slowdownOf) - 1) *
       othersRemainingMs * Math.min(1, others / Math.max(c.inFlight, 1))
   return {
     queueMs,
