@@ -239,15 +239,15 @@ export const nodeMachine = setup({
 
 export type NodeSnapshot = SnapshotFrom<typeof nodeMachine>
 
-/** The domain health of a snapshot (its top-level state). */
-export const healthOf = (snapshot: NodeSnapshot): Health =>
-  snapshot.matches("excluded")
-    ? "excluded"
-    : snapshot.matches("recovering")
-    ? "recovering"
-    : snapshot.matches("degraded")
-    ? "degraded"
-    : "healthy"
+/**
+ * The domain health of a snapshot: its top-level state, read from the state value (`healthy` and `degraded` are
+ * atomic, `excluded` and `recovering` compound). It runs on every request, where `matches` would build a value per call.
+ */
+export const healthOf = (snapshot: NodeSnapshot): Health => {
+  const top = snapshot.value
+  if (typeof top === "string") return top
+  return "excluded" in top ? "excluded" : "recovering"
+}
 
 /** Routable and probation questions, by tag. */
 export const isRoutable = (snapshot: NodeSnapshot): boolean => snapshot.hasTag("routable")
