@@ -4,6 +4,7 @@ import type { NodeId } from "../../domain/NodeId.js"
 import type { RoutingIntent } from "../../domain/Request.js"
 import { estimate, type Estimate, makeSlowdown } from "./completionTime.js"
 import type { SollolConfig } from "./config.js"
+import type { LongestRunning } from "./occupancy.js"
 
 /** The rates a candidate is scored with (see `ratesFor`). */
 export interface Rates {
@@ -17,6 +18,12 @@ export interface ScoringContext {
   readonly config: SollolConfig
   readonly ratesOf: (c: Candidate) => Rates
   readonly estimateOf: (c: Candidate) => Estimate
+  /**
+   * How many times slower than assumed a candidate without figures of its own has proved so far: the time its
+   * longest-running request has taken / the time that request would take at the assumed rates, when above 1 (see
+   * `makeTables`). Its rates are divided by this. 1 otherwise.
+   */
+  readonly latenessOf: (c: Candidate) => number
   /** Smallest and largest `serviceMs` among the candidates. */
   readonly fastestServiceMs: number
   readonly slowestServiceMs: number
@@ -159,7 +166,9 @@ export const makeTables = (
   /** Each candidate's known wait for a slot (occupancy.ts), index-aligned; the flat guess when absent. */
   waits?: ReadonlyArray<number>,
   /** Each candidate's running requests' expected remaining ms, summed (occupancy.ts), index-aligned. */
-  remaining?: ReadonlyArray<number>
+  remaining?: ReadonlyArray<number>,
+  /** Each candidate's longest-running request (occupancy.ts), index-aligned. */
+  longest?: ReadonlyArray<LongestRunning | undefined>
 ): DecisionTables => {
   // the cluster median is needed only for a candidate without observed figures
   let allObserved = true
@@ -168,6 +177,22 @@ export const makeTables = (
   // what `ratesFor` gives every candidate without figures of its own, as one shared object
   const unknown: Rates = { ...(cluster ?? config.defaults), successRate: 1 }
   const rates = (c: Candidate): Rates => c.perf === undefined ? unknown : ratesFor(c, cluster, config)
+  // Optimism about a node without figures lasts only until a request there overstays what the assumed rates allow:
+  // the node is then at least elapsed / expected times slower, a lower bound that grows while the request runs.
+  const latenessAt = (i: number): number => {
+    const r = longest?.[i]
+    const c = candidates[i]!
+    if (r === undefined || observed(c)) return 1
+    const assumed = rates(c)
+    const expectedMs = 1000 * (r.promptTokens / Math.max(assumed.prefillTps, 1e-9) +
+      r.outputTokens / Math.max(assumed.decodeTps, 1e-9))
+    return expectedMs > 0 && r.elapsedMs > expectedMs ? r.elapsedMs / expectedMs : 1
+  }
+  const ratesAt = (i: number): Rates => {
+    const base = rates(candidates[i]!)
+    const late = latenessAt(i)
+    return late === 1 ? base : { ...base, prefillTps: base.prefillTps / late, decodeTps: base.decodeTps / late }
+  }
   const slowdown = slowdownMemo ?? makeSlowdown(config.contentionExponent)
   const n = candidates.length
   const totals = new Array<number>(n)
@@ -177,7 +202,7 @@ export const makeTables = (
   let saturated = 0
   for (let i = 0; i < n; i++) {
     const c = candidates[i]!
-    const e = estimate(intent, c, rates(c), config, slowdown, waits?.[i], remaining?.[i])
+    const e = estimate(intent, c, ratesAt(i), config, slowdown, waits?.[i], remaining?.[i])
     totals[i] = e.totalMs
     services[i] = e.serviceMs
     if (e.serviceMs < fastest) fastest = e.serviceMs
@@ -191,18 +216,23 @@ export const makeTables = (
   const focus = (i: number) => {
     const c = candidates[i]!
     at = i
-    atRates = rates(c)
+    atRates = ratesAt(i)
     atEstimate = estimate(intent, c, atRates, config, slowdown, waits?.[i], remaining?.[i])
   }
   // a candidate outside the list (a scorer's unit test) is estimated without known waits
   const estimateOf = (c: Candidate) => {
     const i = candidates.indexOf(c)
-    return estimate(intent, c, rates(c), config, slowdown, i < 0 ? undefined : waits?.[i], i < 0 ? undefined : remaining?.[i])
+    if (i < 0) return estimate(intent, c, rates(c), config, slowdown)
+    return estimate(intent, c, ratesAt(i), config, slowdown, waits?.[i], remaining?.[i])
   }
   const ctx: ScoringContext = {
     config,
     ratesOf: (c) => (at >= 0 && candidates[at] === c ? atRates! : rates(c)),
     estimateOf: (c) => (at >= 0 && candidates[at] === c ? atEstimate! : estimateOf(c)),
+    latenessOf: (c) => {
+      const i = at >= 0 && candidates[at] === c ? at : candidates.indexOf(c)
+      return i < 0 ? 1 : latenessAt(i)
+    },
     fastestServiceMs: Number.isFinite(fastest) ? fastest : 0,
     slowestServiceMs: slowest,
     affinityNode

@@ -1,11 +1,26 @@
 /**
  * What `sollol` remembers of its own decisions, so a busy node's wait is its real one: when each request it sent to
- * a node should end, and which requests chose to wait for which node. Reconciled with the in-flight counts on every
- * decision; one instance per strategy, changed only inside one synchronous decision.
+ * a node started and should end, and which requests chose to wait for which node. Reconciled with the in-flight
+ * counts on every decision; one instance per strategy, changed only inside one synchronous decision.
  */
 import type { Candidate } from "../../domain/Candidate.js"
 import type { NodeId } from "../../domain/NodeId.js"
 import type { RoutingIntent } from "../../domain/Request.js"
+
+/** A request sent to a node: when it started, when it was expected to end (virtual ms), and its size. */
+interface Running {
+  readonly start: number
+  readonly end: number
+  readonly promptTokens: number
+  readonly outputTokens: number
+}
+
+/** The request that has run longest on a node: how long so far, and how much work it is. */
+export interface LongestRunning {
+  readonly elapsedMs: number
+  readonly promptTokens: number
+  readonly outputTokens: number
+}
 
 interface Waiting {
   readonly node: NodeId
@@ -34,6 +49,12 @@ export interface Occupancy {
   readonly remaining: () => ReadonlyArray<number>
   /** `remaining()[i]`. */
   readonly remainingSum: (i: number) => number
+  /**
+   * After `waits`, for the same candidates (index-aligned; entries past their count are stale): the request sollol
+   * sent there that has run longest so far, undefined when none runs. A node nothing is known about is assumed
+   * fast; a first request still running long after it would have ended at that speed says otherwise.
+   */
+  readonly longestRunning: () => ReadonlyArray<LongestRunning | undefined>
   /** Records a decision: a request sent to a free slot ends at `endAt`; one sent to a full node waits for it. */
   readonly record: (intent: RoutingIntent, candidate: Candidate, now: number, endAt: number) => void
   /** Requests remembered as waiting (for tests and introspection). */
@@ -43,12 +64,13 @@ export interface Occupancy {
 /** A wait not seen again for this long is forgotten (its request ended some other way). Default 60 s. */
 export const FORGET_WAITING_MS = 60_000
 
-/** Index of the smallest value of `xs` (non-empty). */
-const minIndex = (xs: ReadonlyArray<number>): number => {
+/** Index of the request expected to end first (`xs` non-empty). */
+const earliestEnd = (xs: ReadonlyArray<Running>): number => {
   let at = 0
-  for (let i = 1; i < xs.length; i++) if (xs[i]! < xs[at]!) at = i
+  for (let i = 1; i < xs.length; i++) if (xs[i]!.end < xs[at]!.end) at = i
   return at
 }
+
 
 /**
  * A running request's expected remaining ms: until its expected end; once past it, as long again as it is late
@@ -57,24 +79,25 @@ const minIndex = (xs: ReadonlyArray<number>): number => {
 export const remainingOf = (end: number, now: number): number => Math.abs(end - now)
 
 export const makeOccupancy = (): Occupancy => {
-  // node → expected end times (virtual ms) of the requests sollol sent there that may still run
-  const ends = new Map<NodeId, Array<number>>()
+  // node → the requests sollol sent there that may still run
+  const ends = new Map<NodeId, Array<Running>>()
   const waiting = new Map<string, Waiting>()
   // per decision: waiters ahead of the request, by node
   const ahead = new Map<NodeId, number>()
   const sorted: Array<number> = []
   let remaining: Array<number> = []
+  let longest: Array<LongestRunning | undefined> = []
 
-  const reconcile = (c: Candidate, now: number, fallbackEnd: number): Array<number> => {
+  const reconcile = (c: Candidate, now: number, fallbackEnd: number): Array<Running> => {
     let list = ends.get(c.nodeId)
     if (list === undefined) {
       list = []
       ends.set(c.nodeId, list)
     }
     // the earliest expected end most likely finished first
-    while (list.length > c.inFlight) list.splice(minIndex(list), 1)
-    // in flight but not sent by this strategy (a retry's fallback, a restart): assume half-way done
-    while (list.length < c.inFlight) list.push(Math.max(now, fallbackEnd))
+    while (list.length > c.inFlight) list.splice(earliestEnd(list), 1)
+    // in flight but not sent by this strategy (a retry's fallback, a restart): assume half-way done, size unknown
+    while (list.length < c.inFlight) list.push({ start: now, end: Math.max(now, fallbackEnd), promptTokens: 0, outputTokens: 0 })
     return list
   }
 
@@ -97,14 +120,23 @@ export const makeOccupancy = (): Occupancy => {
       // plain arrays: a small Float64Array costs microseconds to allocate (an off-heap backing store)
       const out = new Array<number>(candidates.length).fill(0)
       if (remaining.length < candidates.length) remaining = new Array<number>(candidates.length).fill(0)
+      if (longest.length < candidates.length) longest = new Array<LongestRunning | undefined>(candidates.length)
       for (let i = 0; i < candidates.length; i++) {
         const c = candidates[i]!
         const round = Math.max(roundMs(i), 0)
         const list = reconcile(c, now, now + round / 2)
         const n = list.length
         let sum = 0
-        for (let j = 0; j < n; j++) sum += remainingOf(list[j]!, now)
+        let first: Running | undefined
+        for (let j = 0; j < n; j++) {
+          const r = list[j]!
+          sum += remainingOf(r.end, now)
+          if (r.outputTokens + r.promptTokens > 0 && (first === undefined || r.start < first.start)) first = r
+        }
         remaining[i] = sum
+        longest[i] = first === undefined
+          ? undefined
+          : { elapsedMs: now - first.start, promptTokens: first.promptTokens, outputTokens: first.outputTokens }
         const slots = Math.max(1, c.slots)
         if (c.inFlight < slots) continue
         // the k-th slot to free (0-based) is this request's: those ahead take the earlier ones
@@ -114,7 +146,7 @@ export const makeOccupancy = (): Occupancy => {
           continue
         }
         sorted.length = n
-        for (let j = 0; j < n; j++) sorted[j] = remainingOf(list[j]!, now)
+        for (let j = 0; j < n; j++) sorted[j] = remainingOf(list[j]!.end, now)
         if (k % n > 0) sorted.sort((a, b) => a - b)
         out[i] = (k % n > 0 ? sorted[k % n]! : Math.min(...sorted)) + Math.floor(k / n) * round
       }
@@ -124,8 +156,14 @@ export const makeOccupancy = (): Occupancy => {
       if (candidate.inFlight < Math.max(1, candidate.slots)) {
         waiting.delete(intent.requestId)
         const list = ends.get(candidate.nodeId)
-        if (list === undefined) ends.set(candidate.nodeId, [endAt])
-        else list.push(endAt)
+        const running = {
+          start: now,
+          end: endAt,
+          promptTokens: intent.promptTokens,
+          outputTokens: intent.expectedOutputTokens
+        }
+        if (list === undefined) ends.set(candidate.nodeId, [running])
+        else list.push(running)
       } else {
         waiting.set(intent.requestId, {
           node: candidate.nodeId,
@@ -137,6 +175,7 @@ export const makeOccupancy = (): Occupancy => {
     },
     remaining: () => remaining,
     remainingSum: (i) => remaining[i] ?? 0,
+    longestRunning: () => longest,
     waitingCount: () => waiting.size
   }
 }

@@ -11,6 +11,7 @@ import { completionTime } from "./completionTime.js"
 import type { SollolConfig, SollolWeights } from "./config.js"
 import { type DecisionTables, isSaturated, makeTables, type Scorer, type ScoringContext } from "./context.js"
 import { health } from "./health.js"
+import type { LongestRunning } from "./occupancy.js"
 import { options } from "./options.js"
 import { priority } from "./priority.js"
 
@@ -146,6 +147,8 @@ export const reasoningOf = (intent: RoutingIntent, s: Scored, ctx: ScoringContex
     }, decode ${fmt(e.decodeMs)})`,
     c.health
   ]
+  const late = ctx.latenessOf(c)
+  if (late > 1) parts.push(`running ${late.toFixed(1)}× slower than assumed`)
   for (const f of s.factors) {
     if (f.name === "affinity" && f.value < 0) parts.push("affinity hit")
     else if (f.name === "options" && f.value > 0) parts.push("reload for load options")
@@ -179,9 +182,11 @@ export const decide = (
   /** Known waits for a slot, index-aligned with `candidates` (occupancy.ts). */
   waits?: ReadonlyArray<number>,
   /** The running requests' expected remaining ms per candidate, summed (occupancy.ts). */
-  remaining?: ReadonlyArray<number>
+  remaining?: ReadonlyArray<number>,
+  /** Each candidate's longest-running request (occupancy.ts), for a node with no figures of its own. */
+  longest?: ReadonlyArray<LongestRunning | undefined>
 ): { pick: Decision; ties: number; estimateMs: number } | undefined => {
-  const tables = makeTables(intent, candidates, config, affinityNode, slowdown, waits, remaining)
+  const tables = makeTables(intent, candidates, config, affinityNode, slowdown, waits, remaining, longest)
   const { totals } = tables
   const spillMs = tables.saturated === 0 ? Infinity : spillTargetMs(candidates, tables, config, waitedMs)
   const w = config.weights

@@ -51,7 +51,8 @@ export const makeSollol = (input: SollolConfigInput = {}) =>
           waited,
           slowdown,
           waits,
-          waits === undefined ? undefined : occupancy.remaining()
+          waits === undefined ? undefined : occupancy.remaining(),
+          waits === undefined ? undefined : occupancy.longestRunning()
         )
         if (result === undefined) return Option.none()
         if (config.realWaits) occupancy.record(intent, result.pick.candidate, now, now + result.estimateMs)

@@ -46,6 +46,24 @@ describe("occupancy", () => {
     assert.strictEqual(o.waitingCount(), 0)
   })
 
+  it("reports the request that has run longest on each node, with its size", () => {
+    const o = makeOccupancy()
+    o.record(req("a"), fast({ inFlight: 0, slots: 4 }), 100, 900)
+    o.record({ ...req("b"), promptTokens: 50, expectedOutputTokens: 10 }, fast({ inFlight: 1, slots: 4 }), 300, 400)
+    o.waits(req("new"), [fast({ inFlight: 2, slots: 4 }), mid({ inFlight: 0 })], 1_000, round)
+    assert.deepStrictEqual(o.longestRunning().slice(0, 2), [
+      { elapsedMs: 900, promptTokens: work.promptTokens, outputTokens: work.expectedOutputTokens },
+      undefined
+    ])
+    // "a" ended (the earlier expected end goes first... here "b" at 400): the one left is "a"
+    o.waits(req("next"), [fast({ inFlight: 1, slots: 4 })], 1_200, round)
+    assert.strictEqual(o.longestRunning()[0]?.elapsedMs, 1_100)
+    // a request in flight that sollol did not send (size unknown) is no evidence
+    const other = makeOccupancy()
+    other.waits(req("x"), [fast({ inFlight: 1, slots: 4 })], 0, round)
+    assert.strictEqual(other.longestRunning()[0], undefined)
+  })
+
   it("counts a late request as running as long again as it is late", () => {
     assert.strictEqual(remainingOf(500, 200), 300)
     assert.strictEqual(remainingOf(500, 800), 300)

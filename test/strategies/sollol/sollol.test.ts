@@ -121,6 +121,34 @@ describe("sollol strategy", () => {
       assert.strictEqual(yield* pickId(work, allFull), "fast")
     }).pipe(Effect.provide(layerSollol())))
 
+  it("assumes a node without figures is fast only until a request there overstays that speed", () => {
+    const config = resolveSollolConfig()
+    // a newcomer is assumed as fast as the fastest node seen: 1.1 s for `work`, against fast's wait for a slot
+    const newcomer = candidate("new", { ewmaMs: 0, perf: undefined, inFlight: 1, slots: 4 })
+    const busy = fast({ inFlight: 4, slots: 4 })
+    const optimistic = decide(work, [busy, newcomer], config, undefined, 0, 0, undefined, [300, 0], [1_000, 1_000])
+    assert.strictEqual(optimistic?.pick.candidate.nodeId, "new")
+    // its first request, the same size, has run 11 s: ten times what the assumed rates allow
+    const longest = [undefined, { elapsedMs: 11_000, promptTokens: 200, outputTokens: 100 }]
+    const proven = decide(work, [busy, newcomer], config, undefined, 0, 0, undefined, [300, 0], [1_000, 1_000], longest)
+    assert.strictEqual(proven?.pick.candidate.nodeId, "fast")
+    // not yet overdue: still optimistic; and a node with figures of its own is judged by them, not by one request
+    const early = [undefined, { elapsedMs: 500, promptTokens: 200, outputTokens: 100 }]
+    assert.strictEqual(decide(work, [busy, newcomer], config, undefined, 0, 0, undefined, [300, 0], [1_000, 1_000], early)?.pick.candidate.nodeId, "new")
+    const known = mid({ inFlight: 1, slots: 4 })
+    assert.strictEqual(decide(work, [busy, known], config, undefined, 0, 0, undefined, [300, 0], [1_000, 1_000], longest)?.pick.candidate.nodeId, "mid")
+  })
+
+  it("says in its reasoning when a node proved slower than assumed", () => {
+    const newcomer = candidate("new", { ewmaMs: 0, perf: undefined, inFlight: 1, slots: 4 })
+    // assumed as fast as `fast` (1.1 s for `work`), whose slot is 10 s away; its request of that size took 3.3 s
+    const longest = [undefined, { elapsedMs: 3_300, promptTokens: 200, outputTokens: 100 }]
+    const cs = [fast({ inFlight: 4, slots: 4 }), newcomer]
+    const d = decide(work, cs, resolveSollolConfig(), undefined, 0, 0, undefined, [10_000, 0], [0, 0], longest)
+    assert.strictEqual(d?.pick.candidate.nodeId, "new")
+    assert.include(d?.pick.reasoning ?? "", "running 3.0× slower than assumed")
+  })
+
   it.effect("obeys its weights", () =>
     Effect.gen(function*() {
       assert.strictEqual(yield* pickId({ ...work, priority: 1 }, [fast(), mid()]), "fast")
