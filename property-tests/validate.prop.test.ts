@@ -37,7 +37,7 @@ const field = fc.oneof(
   fc.array(scalar, { maxLength: 3 }),
   fc.array(fc.constantFrom("a", "b"), { maxLength: 3 }),
   fc.array(message, { maxLength: 3 }),
-  fc.dictionary(fc.constantFrom("num_ctx", "temperature"), scalar)
+  fc.dictionary(fc.constantFrom("num_ctx", "temperature", "stop", "use_mmap", "not_an_option"), fc.oneof(scalar, fc.array(scalar, { maxLength: 2 })))
 )
 const body = fc.record(
   {

@@ -4,6 +4,7 @@
  */
 import { Either, ParseResult, Schema } from "effect"
 import { BadRequest } from "../domain/errors.js"
+import { optionsError } from "../domain/ollamaOptions.js"
 import type { RequestKind } from "../domain/Request.js"
 
 const Options = Schema.optional(Schema.Record({ key: Schema.String, value: Schema.Unknown }))
@@ -90,21 +91,35 @@ export const parseJsonObject = (raw: Buffer): Either.Either<Record<string, unkno
 const withModelAlias = (body: Record<string, unknown>): Record<string, unknown> =>
   body.model === undefined && typeof body.name === "string" ? { ...body, model: body.name } : body
 
+/** The native routes whose `options` a node would check before scheduling (`Options.FromMap`). */
+const takesOptions: ReadonlySet<RequestKind> = new Set(["chat", "generate", "embed", "embeddings"])
+
+/**
+ * An option of the wrong type, refused here with Ollama's words: a node would answer it with a 500, which the
+ * gateway would take for the node's failure, retry elsewhere and count against every node it tried.
+ */
+const checkOptions = (kind: RequestKind, body: Record<string, unknown>): Either.Either<Record<string, unknown>, BadRequest> => {
+  const options = body.options
+  if (!takesOptions.has(kind) || typeof options !== "object" || options === null) return Either.right(body)
+  const why = optionsError(options as Record<string, unknown>)
+  return why === undefined ? Either.right(body) : Either.left(new BadRequest({ reason: "Field", message: why }))
+}
+
 export const validateBody = (
   kind: RequestKind,
   body: Record<string, unknown>
 ): Either.Either<Record<string, unknown>, BadRequest> => {
   const candidate = kind === "show" ? withModelAlias(body) : body
-  return plainlyValid[kind](candidate) ? Either.right(candidate) : validateWithSchema(kind, body, candidate)
+  return plainlyValid[kind](candidate) ? checkOptions(kind, candidate) : validateWithSchema(kind, body, candidate)
 }
 
-/** The schema's verdict alone (what `validateBody` falls back to); exported so tests can compare the two. */
+/** The schema's verdict, then the options' (what `validateBody` falls back to); exported so tests can compare the two. */
 export const validateWithSchema = (
   kind: RequestKind,
   body: Record<string, unknown>,
   candidate: Record<string, unknown> = kind === "show" ? withModelAlias(body) : body
 ): Either.Either<Record<string, unknown>, BadRequest> => {
-  return Either.mapBoth(validators[kind](candidate), {
+  const checked = Either.mapBoth(validators[kind](candidate), {
     onLeft: (error) => {
       const issue = ParseResult.ArrayFormatter.formatErrorSync(error)[0]
       const path = issue === undefined || issue.path.length === 0 ? "" : `${issue.path.join(".")}: `
@@ -115,4 +130,5 @@ export const validateWithSchema = (
     },
     onRight: () => candidate
   })
+  return Either.flatMap(checked, (b) => checkOptions(kind, b))
 }

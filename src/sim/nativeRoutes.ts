@@ -1,5 +1,6 @@
 /** Ollama's inference routes: `/api/chat`, `/api/generate`, `/api/embed`, `/api/embeddings` (server/routes.go). */
 import { Effect } from "effect"
+import { optionsError } from "../domain/ollamaOptions.js"
 import { runEmbedding } from "./generation.js"
 import type { GenerationResult } from "./generation.js"
 import type { SimModelSpec } from "./profiles.js"
@@ -27,7 +28,16 @@ const loadOrUnload = (ctx: SimContext, reply: Reply, spec: SimModelSpec, keepAli
       Effect.catchTag("EngineBusy", () => ollamaError(reply, 503, BUSY_MESSAGE))
     )
 
-/** Shared checks: a known model that can generate and a valid keep_alive; answers the error otherwise. */
+/**
+ * An option of the wrong type: Ollama finds it when it schedules the model (`Options.FromMap`) and answers 500
+ * through `handleScheduleError`'s default case.
+ */
+const badOptions = (reply: Reply, body: Body) => {
+  const why = optionsError(obj(body["options"]) ?? {})
+  return why === undefined ? undefined : ollamaError(reply, 500, why)
+}
+
+/** Shared checks: a known model that can generate, a valid keep_alive and options; answers the error otherwise. */
 const prepare = (ctx: SimContext, reply: Reply, body: Body, route: "chat" | "generate") => {
   const raw = str(body["model"]) ?? ""
   if (raw === "" && route === "chat") return ollamaError(reply, 400, "model is required")
@@ -36,7 +46,7 @@ const prepare = (ctx: SimContext, reply: Reply, body: Body, route: "chat" | "gen
   if (spec.kind === "embedding") return ollamaError(reply, 400, `"${raw}" does not support ${route}`)
   const keepAlive = parseKeepAlive(body["keep_alive"])
   if (typeof keepAlive !== "number") return ollamaError(reply, 400, keepAlive.error)
-  return { raw, spec, keepAlive }
+  return badOptions(reply, body) ?? { raw, spec, keepAlive }
 }
 
 export const chat = (ctx: SimContext, reply: Reply, body: Body) =>
@@ -110,6 +120,8 @@ export const embed = (ctx: SimContext, reply: Reply, body: Body) =>
     if (inputs === undefined) return ollamaError(reply, 400, "invalid input type")
     const keepAlive = parseKeepAlive(body["keep_alive"])
     if (typeof keepAlive !== "number") return ollamaError(reply, 400, keepAlive.error)
+    const refused = badOptions(reply, body)
+    if (refused !== undefined) return refused
     const dims = typeof body["dimensions"] === "number" ? body["dimensions"] : undefined
     if (inputs.length === 0) {
       return ctx.engine.withSlot(spec, "", keepAlive, () => Effect.void).pipe(
@@ -139,6 +151,8 @@ export const embeddings = (ctx: SimContext, reply: Reply, body: Body) =>
     if (spec === undefined) return ollamaError(reply, 404, `model "${raw}" not found, try pulling it first`)
     const keepAlive = parseKeepAlive(body["keep_alive"])
     if (typeof keepAlive !== "number") return ollamaError(reply, 400, keepAlive.error)
+    const refused = badOptions(reply, body)
+    if (refused !== undefined) return refused
     const prompt = str(body["prompt"]) ?? ""
     const run = prompt === "" ? Effect.as(ctx.engine.withSlot(spec, "", keepAlive, () => Effect.void), [])
       : Effect.map(embedInputs(ctx, spec, [prompt], keepAlive), (r) => {

@@ -67,6 +67,9 @@ describe("edge: cancellation and bad input", () => {
       ["priority out of range", post("/api/chat", JSON.stringify({ model: MODEL, priority: 11 })), 400],
       ["priority not a number", post("/api/generate", JSON.stringify({ model: MODEL, priority: "high" })), 400],
       ["priority header not a number", post("/api/generate", JSON.stringify({ model: MODEL }), { "x-sollol-priority": "x" }), 400],
+      ["option of the wrong type", post("/api/generate", JSON.stringify({ model: MODEL, prompt: "hi", options: { num_predict: "x" } })), 400],
+      ["stop not strings", post("/api/chat", JSON.stringify({ model: MODEL, messages: [], options: { stop: [1] } })), 400],
+      ["options not an object", post("/api/embed", JSON.stringify({ model: MODEL, input: "hi", options: "fast" })), 400],
       ["oversized body", post("/api/chat", JSON.stringify({ model: MODEL, prompt: "x".repeat(100_000) })), 413],
       ["wrong method", fetch(`${cluster.url}/api/chat`), 405],
       ["unknown path", post("/api/nope", "{}"), 404]

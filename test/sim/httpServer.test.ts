@@ -58,6 +58,15 @@ describe("the HTTP sim node's wire", () => {
     expect([empty.status, await empty.json()]).toEqual([400, { error: "missing request body" }])
   })
 
+  it("answers an option of the wrong type with Ollama's 500, after the model check", async () => {
+    const bad = await chat({ options: { num_predict: "six" } })
+    expect([bad.status, await bad.json()]).toEqual([500, { error: 'option "num_predict" must be of type integer' }])
+    const embed = await fetch(`${url}/api/embed`, { method: "POST", body: JSON.stringify({ model: "llama3.2:3b", input: "x", options: { stop: "\n" } }) })
+    expect([embed.status, await embed.json()]).toEqual([500, { error: 'option "stop" must be of type array' }])
+    const unknown = await chat({ model: "nope", options: { num_predict: "six" } })
+    expect(unknown.status).toBe(404)
+  })
+
   it("streams NDJSON when stream is absent: compact lines, one per token, then the done object", async () => {
     const r = await chat()
     expect(r.headers.get("content-type")).toBe("application/x-ndjson")
