@@ -15,12 +15,14 @@ interface Running {
   readonly outputTokens: number
 }
 
-/** The request that has run longest on a node: how long so far, and how much work it is. */
+/** The request that has run longest on a node: how long so far, and how much work it is (all 0 for none). */
 export interface LongestRunning {
   readonly elapsedMs: number
   readonly promptTokens: number
   readonly outputTokens: number
 }
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] }
 
 interface Waiting {
   readonly node: NodeId
@@ -51,10 +53,11 @@ export interface Occupancy {
   readonly remainingSum: (i: number) => number
   /**
    * After `waits`, for the same candidates (index-aligned; entries past their count are stale): the request sollol
-   * sent there that has run longest so far, undefined when none runs. A node nothing is known about is assumed
-   * fast; a first request still running long after it would have ended at that speed says otherwise.
+   * sent there that has run longest so far, all zeros when none runs. A node nothing is known about is assumed
+   * fast; a first request still running long after it would have ended at that speed says otherwise. The entries
+   * are overwritten by the next `waits`.
    */
-  readonly longestRunning: () => ReadonlyArray<LongestRunning | undefined>
+  readonly longestRunning: () => ReadonlyArray<LongestRunning>
   /** Records a decision: a request sent to a free slot ends at `endAt`; one sent to a full node waits for it. */
   readonly record: (intent: RoutingIntent, candidate: Candidate, now: number, endAt: number) => void
   /** Requests remembered as waiting (for tests and introspection). */
@@ -71,7 +74,6 @@ const earliestEnd = (xs: ReadonlyArray<Running>): number => {
   return at
 }
 
-
 /**
  * A running request's expected remaining ms: until its expected end; once past it, as long again as it is late
  * (a node slower than its figures, say one whose first answer has not come back, is not taken for free).
@@ -86,7 +88,8 @@ export const makeOccupancy = (): Occupancy => {
   const ahead = new Map<NodeId, number>()
   const sorted: Array<number> = []
   let remaining: Array<number> = []
-  let longest: Array<LongestRunning | undefined> = []
+  // one record per index, rewritten by every `waits` (no allocation per candidate per decision)
+  const longest: Array<Mutable<LongestRunning>> = []
 
   const reconcile = (c: Candidate, now: number, fallbackEnd: number): Array<Running> => {
     let list = ends.get(c.nodeId)
@@ -120,7 +123,7 @@ export const makeOccupancy = (): Occupancy => {
       // plain arrays: a small Float64Array costs microseconds to allocate (an off-heap backing store)
       const out = new Array<number>(candidates.length).fill(0)
       if (remaining.length < candidates.length) remaining = new Array<number>(candidates.length).fill(0)
-      if (longest.length < candidates.length) longest = new Array<LongestRunning | undefined>(candidates.length)
+      while (longest.length < candidates.length) longest.push({ elapsedMs: 0, promptTokens: 0, outputTokens: 0 })
       for (let i = 0; i < candidates.length; i++) {
         const c = candidates[i]!
         const round = Math.max(roundMs(i), 0)
@@ -134,9 +137,10 @@ export const makeOccupancy = (): Occupancy => {
           if (r.outputTokens + r.promptTokens > 0 && (first === undefined || r.start < first.start)) first = r
         }
         remaining[i] = sum
-        longest[i] = first === undefined
-          ? undefined
-          : { elapsedMs: now - first.start, promptTokens: first.promptTokens, outputTokens: first.outputTokens }
+        const l = longest[i]!
+        l.elapsedMs = first === undefined ? 0 : now - first.start
+        l.promptTokens = first?.promptTokens ?? 0
+        l.outputTokens = first?.outputTokens ?? 0
         const slots = Math.max(1, c.slots)
         if (c.inFlight < slots) continue
         // the k-th slot to free (0-based) is this request's: those ahead take the earlier ones
