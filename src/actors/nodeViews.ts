@@ -47,6 +47,23 @@ export const viewOf = (entry: NodeEntry): Effect.Effect<NodeView> =>
     }
   })
 
+/**
+ * `size_vram / size` from `/api/ps` (see `Candidate.gpuShare`): the model's own entry when it is loaded, else over
+ * every loaded model whose size the node reports; undefined when there is none.
+ */
+export const gpuShareOf = (loaded: ReadonlyArray<LoadedModel>, model: string): number | undefined => {
+  let vram = 0
+  let size = 0
+  for (const l of loaded) {
+    const bytes = l.size
+    if (bytes <= 0) continue
+    if (l.name === model) return Math.min(1, l.sizeVram / bytes)
+    vram += Math.min(l.sizeVram, bytes)
+    size += bytes
+  }
+  return size > 0 ? vram / size : undefined
+}
+
 export const hasModel = (facts: NodeFacts, model: string): boolean =>
   facts.models !== undefined && facts.models.some((m) => m.name === model)
 
@@ -63,7 +80,8 @@ export const candidateAt = (
   const s = entry.handle.actor.current()
   const health = healthOf(s)
   if (!isRoutable(s) || health === "excluded") return undefined
-  const loaded = entry.facts.current().loaded.find((l) => l.name === model)
+  const facts = entry.facts.current()
+  const loaded = facts.loaded.find((l) => l.name === model)
   const numCtx = loadOptions?.["num_ctx"]
   let recentFailures = 0
   for (const failed of s.context.window) if (failed) recentFailures++
@@ -75,6 +93,7 @@ export const candidateAt = (
     slots: entry.slots,
     ewmaMs: entry.handle.load.ewmaAt(now),
     modelLoaded: loaded !== undefined,
+    gpuShare: gpuShareOf(facts.loaded, model),
     optionsMatch: loaded?.contextLength === undefined || typeof numCtx !== "number" || numCtx === loaded.contextLength,
     recentFailures,
     perf: undefined

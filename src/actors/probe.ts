@@ -27,6 +27,9 @@ export interface InstalledModel {
 export interface LoadedModel {
   /** Normalised (`normalizeModel`). */
   readonly name: string
+  /** Bytes the loaded model takes (`size`); 0 when the node does not say. */
+  readonly size: number
+  /** Bytes of it in GPU memory (`size_vram`): 0 of a non-zero `size` means it runs on the CPU. */
   readonly sizeVram: number
   readonly expiresAt: string
   /** The runner's context length, when the node reports it. */
@@ -98,6 +101,7 @@ export const probeModels = (
       Effect.map((ms) =>
         ms.map((m): LoadedModel => ({
           name: normalizeModel(str(m["name"] ?? m["model"])),
+          size: num(m["size"]),
           sizeVram: num(m["size_vram"]),
           expiresAt: str(m["expires_at"]),
           contextLength: typeof m["context_length"] === "number" ? m["context_length"] : undefined

@@ -31,6 +31,12 @@ export interface Candidate {
   readonly ewmaMs: number
   /** The requested model is loaded on the node (from `/api/ps`). */
   readonly modelLoaded: boolean
+  /**
+   * The share of the node's loaded model memory that is in GPU memory (`size_vram / size` in `/api/ps`, the
+   * requested model's own entry when it is loaded, else over every loaded model): 1 on a GPU, 0 when the node runs
+   * models on its CPU, in between when a model is partly offloaded. Undefined while nothing is loaded there.
+   */
+  readonly gpuShare?: number | undefined
   /** The loaded runner's load options match the request's (unknown counts as a match). */
   readonly optionsMatch: boolean
   /** Failures in the recent window (decayed). */

@@ -60,7 +60,8 @@ export const ps = (ctx: SimContext, reply: Reply) =>
         digest: r.spec.digest,
         details: details(r.spec),
         expires_at: expiresAt,
-        size_vram: r.spec.vramMb * 1024 * 1024,
+        // what `ollama ps` turns into its PROCESSOR column: all of it in VRAM on a GPU, none on a CPU box
+        size_vram: ctx.profile.gpu ? sizeBytes(r.spec) : 0,
         context_length: Math.min(4096, r.spec.contextLength)
       }
     }).sort((a, b) => b.expires_at.localeCompare(a.expires_at))

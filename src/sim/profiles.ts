@@ -35,6 +35,8 @@ export interface SimProfile {
   readonly name: ProfileName
   /** Parallel slots per loaded LLM (OLLAMA_NUM_PARALLEL-like): 4 on GPUs, 2 on CPU. Embedding models get 1. */
   readonly slots: number
+  /** Models run in GPU memory; false: in system RAM, which `/api/ps` shows as `size_vram: 0` ("100% CPU"). */
+  readonly gpu: boolean
   /** Requests that may wait for a slot or a load (OLLAMA_MAX_QUEUE-like); past it: 503 "server busy". */
   readonly maxQueue: number
   /** Memory for loaded models; loading past it evicts idle models, least recently used first. */
@@ -86,6 +88,7 @@ export const profiles: Readonly<Record<ProfileName, SimProfile>> = {
   "gpu-datacenter": {
     name: "gpu-datacenter",
     slots: 4,
+    gpu: true,
     maxQueue: 64,
     vramBudgetMb: 80_000,
     models: build({
@@ -100,6 +103,7 @@ export const profiles: Readonly<Record<ProfileName, SimProfile>> = {
   "gpu-consumer": {
     name: "gpu-consumer",
     slots: 4,
+    gpu: true,
     maxQueue: 64,
     vramBudgetMb: 12_000,
     models: build({
@@ -114,6 +118,7 @@ export const profiles: Readonly<Record<ProfileName, SimProfile>> = {
   cpu: {
     name: "cpu",
     slots: 2,
+    gpu: false,
     maxQueue: 32,
     vramBudgetMb: 16_000,
     models: build({

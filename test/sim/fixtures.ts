@@ -21,6 +21,7 @@ const spec = (name: string, over: Partial<SimModelSpec> = {}): SimModelSpec => (
 export const testProfile: SimProfile = {
   name: "cpu",
   slots: 2,
+  gpu: false,
   maxQueue: 2,
   vramBudgetMb: 1000,
   models: {

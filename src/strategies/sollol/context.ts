@@ -122,9 +122,16 @@ export const newcomerRates = (
 }
 
 /**
+ * A node that runs its models (partly) in system RAM: `/api/ps` shows less in VRAM than the model's size. Such a
+ * node is not assumed as fast as the fastest GPU seen; it starts from the configured defaults.
+ */
+export const offGpu = (c: Candidate): boolean => c.gpuShare !== undefined && c.gpuShare < 1
+
+/**
  * A candidate's rates, best source first: its own observed figures; else `cluster`, what a node new to the model
- * is assumed to do (`newcomerRates` in a decision); else its prior (`samples == 0`, from configuration); else
- * `config.defaults`. The success rate is the candidate's own, 1 when unknown.
+ * is assumed to do (`newcomerRates` in a decision), unless the node runs off the GPU (`offGpu`); else its prior
+ * (`samples == 0`, from configuration); else `config.defaults`. The success rate is the candidate's own, 1 when
+ * unknown.
  */
 export const ratesFor = (
   c: Candidate,
@@ -132,8 +139,9 @@ export const ratesFor = (
   config: SollolConfig
 ): Rates => {
   const p: NodeModelPerf | undefined = c.perf
-  if (p !== undefined && (p.samples > 0 || cluster === undefined)) return p
-  const src = cluster ?? config.defaults
+  const optimistic = cluster !== undefined && !offGpu(c)
+  if (p !== undefined && (p.samples > 0 || !optimistic)) return p
+  const src = optimistic ? cluster : config.defaults
   return { prefillTps: src.prefillTps, decodeTps: src.decodeTps, loadMs: src.loadMs, successRate: p?.successRate ?? 1 }
 }
 
@@ -174,9 +182,11 @@ export const makeTables = (
   let allObserved = true
   for (const c of candidates) if (!observed(c)) allObserved = false
   const cluster = allObserved ? undefined : newcomerRates(candidates, config)
-  // what `ratesFor` gives every candidate without figures of its own, as one shared object
+  // what `ratesFor` gives every candidate without figures of its own, as shared objects
   const unknown: Rates = { ...(cluster ?? config.defaults), successRate: 1 }
-  const rates = (c: Candidate): Rates => c.perf === undefined ? unknown : ratesFor(c, cluster, config)
+  const unknownOffGpu: Rates = { ...config.defaults, successRate: 1 }
+  const rates = (c: Candidate): Rates =>
+    c.perf !== undefined ? ratesFor(c, cluster, config) : offGpu(c) ? unknownOffGpu : unknown
   // Optimism about a node without figures lasts only until a request there overstays what the assumed rates allow:
   // the node is then at least elapsed / expected times slower, a lower bound that grows while the request runs.
   const latenessAt = (i: number): number => {

@@ -88,11 +88,15 @@ export const scoreCandidate = (intent: RoutingIntent, c: Candidate, ctx: Scoring
   return { candidate: c, score, factors }
 }
 
+/** A candidate's share of model memory on the GPU, for tie-breaks: unknown (nothing loaded) counts as all. */
+const gpuOf = (c: Candidate): number => c.gpuShare ?? 1
+
 /**
- * The lowest total wins; among totals equal within 1e-9 (relative) the lowest inFlight; remaining ties keep the
- * candidates' order (the registry's: as the nodes were configured) and are broken by `cursor % ties`, so equal nodes
- * take turns, the first configured first, while every decision stays reproducible. Linear in the number of
- * candidates. Undefined for none.
+ * The lowest total wins; among totals equal within 1e-9 (relative) the lowest inFlight, then the node that runs its
+ * models on the GPU (before anything is learned every node ties at the configured defaults, and a CPU box should not
+ * be the first tried); remaining ties keep the candidates' order (the registry's: as the nodes were configured) and
+ * are broken by `cursor % ties`, so equal nodes take turns, the first configured first, while every decision stays
+ * reproducible. Linear in the number of candidates. Undefined for none.
  */
 export const selectIndex = (
   scores: ReadonlyArray<{ readonly score: number }>,
@@ -104,23 +108,27 @@ export const selectIndex = (
   for (let k = 0; k < count; k++) if (scores[k]!.score < min) min = scores[k]!.score
   const eps = 1e-9 * Math.max(1, Math.abs(min))
   let minInFlight = Infinity
+  let maxGpu = -Infinity
   let ties = 0
   let first = -1
   for (let k = 0; k < count; k++) {
     if (scores[k]!.score > min + eps) continue
-    const inFlight = candidates[k]!.inFlight
-    if (inFlight < minInFlight) {
-      minInFlight = inFlight
+    const c = candidates[k]!
+    const gpu = gpuOf(c)
+    if (c.inFlight < minInFlight || c.inFlight === minInFlight && gpu > maxGpu) {
+      minInFlight = c.inFlight
+      maxGpu = gpu
       ties = 1
       first = k
-    } else if (inFlight === minInFlight) ties++
+    } else if (c.inFlight === minInFlight && gpu === maxGpu) ties++
   }
   if (first < 0) return undefined
   if (ties === 1) return { index: first, ties }
   // several exact ties (rare, mostly before anything is learned): in the candidates' order, taken in turn
   const tied: Array<number> = []
   for (let k = 0; k < count; k++) {
-    if (scores[k]!.score <= min + eps && candidates[k]!.inFlight === minInFlight) tied.push(k)
+    const c = candidates[k]!
+    if (scores[k]!.score <= min + eps && c.inFlight === minInFlight && gpuOf(c) === maxGpu) tied.push(k)
   }
   return { index: tied[cursor % tied.length]!, ties }
 }

@@ -142,6 +142,16 @@ describe("selectBest", () => {
     expect([0, 1, 2, 3].map((k) => selectBest(eq, k)?.best.candidate.nodeId)).toEqual(["c", "a", "b", "c"])
     expect(selectBest([], 0)).toBeUndefined()
   })
+
+  it("among exact ties prefers a node that runs its models on the GPU (nothing loaded counts as GPU)", () => {
+    const on = (id: string, gpuShare: number | undefined) =>
+      ({ candidate: candidate(id, { gpuShare }), score: 1, factors: [] })
+    const tied = [on("cpu", 0), on("gpu", 1), on("partial", 0.5), on("fresh", undefined)]
+    expect([0, 1, 2].map((k) => selectBest(tied, k)?.best.candidate.nodeId)).toEqual(["gpu", "fresh", "gpu"])
+    expect(selectBest([on("cpu", 0), on("partial", 0.5)], 0)?.best.candidate.nodeId).toBe("partial")
+    // a better score still wins
+    expect(selectBest([{ ...on("cpu", 0), score: 0.5 }, on("gpu", 1)], 0)?.best.candidate.nodeId).toBe("cpu")
+  })
 })
 
 describe("options", () => {

@@ -139,6 +139,19 @@ describe("sollol strategy", () => {
     assert.strictEqual(decide(work, [busy, known], config, undefined, 0, 0, undefined, [300, 0], [1_000, 1_000], longest)?.pick.candidate.nodeId, "mid")
   })
 
+  it("does not assume a node that runs its models on the CPU is as fast as the fastest GPU", () => {
+    const config = resolveSollolConfig()
+    const busy = fast({ inFlight: 4, slots: 4 })
+    const onGpu = candidate("new", { ewmaMs: 0, perf: undefined, gpuShare: 1 })
+    const onCpu = candidate("new", { ewmaMs: 0, perf: undefined, gpuShare: 0 })
+    // a GPU newcomer is taken to be as fast as `fast` (1.1 s for `work`): better than waiting for fast's slot
+    assert.strictEqual(decide(work, [busy, onGpu], config, undefined, 0, 0, undefined, [1_000, 0], [1_000, 0])?.pick.candidate.nodeId, "new")
+    // a CPU one starts from the configured defaults (30 tok/s: 3.3 s of decode): fast's slot is worth the wait
+    const d = decide(work, [busy, onCpu], config, undefined, 0, 0, undefined, [1_000, 0], [1_000, 0])
+    assert.strictEqual(d?.pick.candidate.nodeId, "fast")
+    assert.isAbove(d?.pick.scored.find((s) => s.nodeId === "new")?.score ?? 0, 3_000)
+  })
+
   it("says in its reasoning when a node proved slower than assumed", () => {
     const newcomer = candidate("new", { ewmaMs: 0, perf: undefined, inFlight: 1, slots: 4 })
     // assumed as fast as `fast` (1.1 s for `work`), whose slot is 10 s away; its request of that size took 3.3 s
