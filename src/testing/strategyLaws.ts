@@ -34,6 +34,7 @@ export const candidateArb: fc.Arbitrary<Candidate> = fc.record({
   slots: fc.integer({ min: 0, max: 16 }),
   ewmaMs: fc.double({ min: 0, max: 100_000, noNaN: true }),
   modelLoaded: fc.boolean(),
+  gpuShare: fc.option(fc.constantFrom(0, 0.5, 1), { nil: undefined }),
   optionsMatch: fc.boolean(),
   recentFailures: fc.double({ min: 0, max: 100, noNaN: true }),
   perf: fc.option(perfArb, { nil: undefined })
