@@ -14,6 +14,9 @@ const file = (name: string, text: string) => {
   return path
 }
 
+/** The message loading `path` stops with (fails the test if it loads). */
+const errorOf = (path: string): string => Either.getOrThrow(Either.flip(loadConfig({ config: path }, {})))
+
 describe("loadConfig", () => {
   it("falls back to the local Ollama when no node is configured", () => {
     const config = Either.getOrThrow(loadConfig({}, {}))
@@ -43,10 +46,7 @@ describe("loadConfig", () => {
   })
 
   it("stops with a message that names the bad field", () => {
-    const path = file("bad.yaml", "port: not-a-port\nnodes:\n  - url: ftp://x\nrouting:\n  maxAttempts: 0\nbogus: 1\n")
-    const result = loadConfig({ config: path }, {})
-    expect(Either.isLeft(result)).toBe(true)
-    const message = Either.isLeft(result) ? result.left : ""
+    const message = errorOf(file("bad.yaml", "port: not-a-port\nnodes:\n  - url: ftp://x\nrouting:\n  maxAttempts: 0\nbogus: 1\n"))
     expect(message).toContain("port")
     expect(message).toContain("nodes.0.url")
     expect(message).toContain("routing.maxAttempts")
@@ -58,9 +58,7 @@ describe("loadConfig", () => {
     const config = Either.getOrThrow(loadConfig({ config: path }, {}))
     expect(config.sollol).toEqual({ weights: { affinity: 2, priority: 0 }, waitRatio: 1.2, priority: { highFrom: 9 } })
     expect(Either.getOrThrow(loadConfig({}, {})).sollol).toEqual({})
-    const bad = file("bad-weights.yaml", "sollol:\n  weights: { affinity: fast }\n  priority: { highFrom: 11 }\n  spillTolerance: 0.5\n  speed: 3\n")
-    const result = loadConfig({ config: bad }, {})
-    const message = Either.isLeft(result) ? result.left : ""
+    const message = errorOf(file("bad-weights.yaml", "sollol:\n  weights: { affinity: fast }\n  priority: { highFrom: 11 }\n  spillTolerance: 0.5\n  speed: 3\n"))
     expect(message).toContain("sollol.weights.affinity")
     expect(message).toContain("sollol.priority.highFrom")
     expect(message).toContain("sollol.spillTolerance")

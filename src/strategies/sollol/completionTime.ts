@@ -33,6 +33,14 @@ export interface Estimate {
 const slowdownFor = (running: number, config: SollolConfig, slowdownOf?: (running: number) => number): number =>
   slowdownOf === undefined ? running ** config.contentionExponent : slowdownOf(running)
 
+/** ms to prefill `tokens` prompt tokens at `rates` (one stream, nothing else running). */
+export const prefillMsAt = (tokens: number, rates: Pick<Rates, "prefillTps">): number =>
+  (tokens / Math.max(rates.prefillTps, 1e-9)) * 1000
+
+/** ms to generate `tokens` output tokens at `rates` (one stream, nothing else running). */
+export const decodeMsAt = (tokens: number, rates: Pick<Rates, "decodeTps">): number =>
+  (tokens / Math.max(rates.decodeTps, 1e-9)) * 1000
+
 export const estimate = (
   intent: RoutingIntent,
   c: Candidate,
@@ -46,8 +54,8 @@ export const estimate = (
   othersRemainingMs?: number
 ): Estimate => {
   const slots = Math.max(1, c.slots)
-  const prefill = (intent.promptTokens / Math.max(rates.prefillTps, 1e-9)) * 1000
-  const decode = (intent.expectedOutputTokens / Math.max(rates.decodeTps, 1e-9)) * 1000
+  const prefill = prefillMsAt(intent.promptTokens, rates)
+  const decode = decodeMsAt(intent.expectedOutputTokens, rates)
   const running = Math.min(c.inFlight + 1, slots)
   const slowdown = slowdownFor(running, config, slowdownOf)
   const loadMs = c.modelLoaded ? 0 : rates.loadMs

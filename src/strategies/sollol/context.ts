@@ -2,7 +2,7 @@
 import type { Candidate, NodeModelPerf } from "../../domain/Candidate.js"
 import type { NodeId } from "../../domain/NodeId.js"
 import type { RoutingIntent } from "../../domain/Request.js"
-import { estimate, type Estimate, makeSlowdown } from "./completionTime.js"
+import { decodeMsAt, estimate, type Estimate, makeSlowdown, prefillMsAt } from "./completionTime.js"
 import type { SollolConfig } from "./config.js"
 import type { LongestRunning } from "./occupancy.js"
 
@@ -189,18 +189,15 @@ export const makeTables = (
     c.perf !== undefined ? ratesFor(c, cluster, config) : offGpu(c) ? unknownOffGpu : unknown
   // Optimism about a node without figures lasts only until a request there overstays what the assumed rates allow:
   // the node is then at least elapsed / expected times slower, a lower bound that grows while the request runs.
-  const latenessAt = (i: number): number => {
+  const latenessAt = (i: number, assumed: Rates): number => {
     const r = longest?.[i]
-    const c = candidates[i]!
-    if (r === undefined || observed(c)) return 1
-    const assumed = rates(c)
-    const expectedMs = 1000 * (r.promptTokens / Math.max(assumed.prefillTps, 1e-9) +
-      r.outputTokens / Math.max(assumed.decodeTps, 1e-9))
+    if (r === undefined || observed(candidates[i]!)) return 1
+    const expectedMs = prefillMsAt(r.promptTokens, assumed) + decodeMsAt(r.outputTokens, assumed)
     return expectedMs > 0 && r.elapsedMs > expectedMs ? r.elapsedMs / expectedMs : 1
   }
   const ratesAt = (i: number): Rates => {
     const base = rates(candidates[i]!)
-    const late = latenessAt(i)
+    const late = latenessAt(i, base)
     return late === 1 ? base : { ...base, prefillTps: base.prefillTps / late, decodeTps: base.decodeTps / late }
   }
   const slowdown = slowdownMemo ?? makeSlowdown(config.contentionExponent)
@@ -241,7 +238,7 @@ export const makeTables = (
     estimateOf: (c) => (at >= 0 && candidates[at] === c ? atEstimate! : estimateOf(c)),
     latenessOf: (c) => {
       const i = at >= 0 && candidates[at] === c ? at : candidates.indexOf(c)
-      return i < 0 ? 1 : latenessAt(i)
+      return i < 0 ? 1 : latenessAt(i, rates(c))
     },
     fastestServiceMs: Number.isFinite(fastest) ? fastest : 0,
     slowestServiceMs: slowest,

@@ -7,7 +7,7 @@ import { Clock, Effect, Layer, Option, Ref } from "effect"
 import type { Candidate } from "../../domain/Candidate.js"
 import type { RoutingIntent } from "../../domain/Request.js"
 import { Strategy } from "../Strategy.js"
-import { makeSlowdown } from "./completionTime.js"
+import { decodeMsAt, makeSlowdown, prefillMsAt } from "./completionTime.js"
 import { emptyAffinity, lookupAffinity, rememberAffinity } from "./affinity.js"
 import { resolveSollolConfig, type SollolConfig, type SollolConfigInput } from "./config.js"
 import { makeOccupancy } from "./occupancy.js"
@@ -15,7 +15,7 @@ import { decide } from "./picker.js"
 
 /** A request's own service time at the configured default rates: the round of a node with no latency seen yet. */
 const defaultRoundMs = (intent: RoutingIntent, config: SollolConfig): number =>
-  1000 * (intent.promptTokens / config.defaults.prefillTps + intent.expectedOutputTokens / config.defaults.decodeTps)
+  prefillMsAt(intent.promptTokens, config.defaults) + decodeMsAt(intent.expectedOutputTokens, config.defaults)
 
 export const makeSollol = (input: SollolConfigInput = {}) =>
   Effect.gen(function*() {
