@@ -3,6 +3,7 @@ import { keysMain } from "./keys.js"
 import { demoMain, serveMain } from "./serve.js"
 import { simNodeMain } from "./simNode.js"
 import { simulateMain } from "./simulate.js"
+import { tuneV8 } from "./v8Tuning.js"
 
 const USAGE = `usage: sollol <command> [options]
 
@@ -20,6 +21,7 @@ commands:
 strategies: round-robin, random, least-loaded, p2c-ewma, sollol (default)`
 
 const [command, ...rest] = process.argv.slice(2)
+tuneV8()
 
 const main = async (): Promise<void> => {
   switch (command) {
