@@ -28,7 +28,8 @@ export { DecisionLog } from "./runtime/DecisionLog.js"
 export type { DecisionRecord } from "./runtime/DecisionLog.js"
 
 // Strategies.
-export { Strategy } from "./strategies/Strategy.js"
+export { Strategy, synchronous } from "./strategies/Strategy.js"
+export type { ChooseNow } from "./strategies/Strategy.js"
 export { fromFunction } from "./strategies/fromFunction.js"
 export type { ChooseFunction } from "./strategies/fromFunction.js"
 export { builtinStrategies, layerFromName, makeCatalog, UnknownStrategy } from "./strategies/catalog.js"

@@ -102,16 +102,28 @@ const panicLook = (services: ScoringServices, intent: RoutingIntent, untried: Re
   return reserve(handle.value, pick, 0)
 }
 
+/** A strategy that failed must not strand the request: the first candidate with a free slot is taken. */
+const fallbackPick = (services: ScoringServices, candidates: ReadonlyArray<Candidate>, why: string) => {
+  const fallback = candidates.find((c) => c.inFlight < c.slots)
+  return fallback && simplePick(fallback, `strategy ${services.strategy.name} failed (${why}); took the first free candidate`)
+}
+
 /**
- * The strategy's choice. It is an Effect by contract but never waits (no I/O), so it runs synchronously here; a
- * strategy that fails or defects must not strand the request: the first candidate with a free slot is taken.
+ * The strategy's choice. It never waits (no I/O), so it runs synchronously here: `chooseNow` when the strategy
+ * has one (no fiber per decision), else its `choose` Effect run to completion on the request's services.
  */
 const choose = (services: ScoringServices, intent: RoutingIntent, candidates: ReadonlyArray<Candidate>) => {
+  const { chooseNow } = services.strategy
+  if (chooseNow !== undefined) {
+    try {
+      return Option.getOrUndefined(chooseNow(intent, candidates, services.clock.unsafeCurrentTimeMillis()))
+    } catch (e) {
+      return fallbackPick(services, candidates, e instanceof Error ? e.message : String(e))
+    }
+  }
   const exit = Runtime.runSyncExit(services.runtime)(services.strategy.choose(intent, candidates))
   if (Exit.isSuccess(exit)) return Option.getOrUndefined(exit.value)
-  const fallback = candidates.find((c) => c.inFlight < c.slots)
-  const why = Cause.pretty(exit.cause).split("\n")[0]
-  return fallback && simplePick(fallback, `strategy ${services.strategy.name} failed (${why}); took the first free candidate`)
+  return fallbackPick(services, candidates, Cause.pretty(exit.cause).split("\n")[0] ?? "")
 }
 
 /**

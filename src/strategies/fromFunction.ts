@@ -2,12 +2,12 @@
  * Lifts a plain function `(request, candidates) => candidate` into a Strategy layer, for users who write
  * their own routing without Effect. The lift guards the contract: the pick is always one of the candidates.
  */
-import { Effect, Layer, Option } from "effect"
+import { Layer, Option } from "effect"
 import type { Candidate } from "../domain/Candidate.js"
 import { simplePick } from "../domain/Decision.js"
 import type { Pick } from "../domain/Decision.js"
 import type { RoutingIntent } from "../domain/Request.js"
-import { plural, Strategy } from "./Strategy.js"
+import { plural, Strategy, synchronous } from "./Strategy.js"
 
 /** A routing function; it should return one of `candidates` (matched by `nodeId`). */
 export type ChooseFunction = (request: RoutingIntent, candidates: ReadonlyArray<Candidate>) => Candidate | undefined
@@ -15,6 +15,24 @@ export type ChooseFunction = (request: RoutingIntent, candidates: ReadonlyArray<
 const describe = (e: unknown): string =>
   e instanceof Error ? e.message : typeof e === "string" ? e : "a non-Error value"
 const describeId = (id: unknown): string => typeof id === "string" ? `'${id}'` : "a value without a known nodeId"
+
+/** The list's own candidate the function returned, or why there is none. */
+const attempt = (
+  choose: ChooseFunction,
+  intent: RoutingIntent,
+  candidates: ReadonlyArray<Candidate>
+): Candidate | string => {
+  let returned: unknown
+  try {
+    returned = choose(intent, candidates.slice()) // a copy: an in-place sort cannot reorder ours
+  } catch (e) {
+    return `threw (${describe(e)})`
+  }
+  const id = typeof returned === "object" && returned !== null && "nodeId" in returned ? returned.nodeId : undefined
+  const found = candidates.find((c) => c.nodeId === id)
+  if (found !== undefined) return found
+  return returned === undefined ? "returned no candidate" : `returned ${describeId(id)}, not in the list`
+}
 
 /**
  * Builds a Strategy named `name` from `choose`. It is called only with a non-empty list (an empty list gives None).
@@ -25,29 +43,14 @@ const describeId = (id: unknown): string => typeof id === "string" ? `'${id}'` :
 export const fromFunction = (name: string, choose: ChooseFunction): Layer.Layer<Strategy> =>
   Layer.succeed(
     Strategy,
-    Strategy.of({
-      name,
-      choose: (intent, candidates) => {
-        const [first] = candidates
-        if (first === undefined) return Effect.succeedNone
-        const attempt = (): Candidate | string => {
-          const returned: unknown = choose(intent, candidates.slice()) // a copy: an in-place sort cannot reorder ours
-          const id = typeof returned === "object" && returned !== null && "nodeId" in returned
-            ? returned.nodeId
-            : undefined
-          const found = candidates.find((c) => c.nodeId === id)
-          if (found !== undefined) return found
-          return returned === undefined ? "returned no candidate" : `returned ${describeId(id)}, not in the list`
-        }
-        return Effect.try({ try: attempt, catch: (e) => `threw (${describe(e)})` }).pipe(
-          Effect.merge,
-          Effect.map((result): Pick =>
-            typeof result === "string"
-              ? simplePick(first, `${name}: the function ${result}; fell back to the first candidate`)
-              : simplePick(result, `${name}: custom choice (${plural(candidates.length)})`)
-          ),
-          Effect.map(Option.some)
-        )
-      }
+    synchronous(name, (intent, candidates) => {
+      const [first] = candidates
+      if (first === undefined) return Option.none()
+      const result = attempt(choose, intent, candidates)
+      return Option.some<Pick>(
+        typeof result === "string"
+          ? simplePick(first, `${name}: the function ${result}; fell back to the first candidate`)
+          : simplePick(result, `${name}: custom choice (${plural(candidates.length)})`)
+      )
     })
   )

@@ -1,11 +1,11 @@
 /**
  * Least-loaded: the candidate with the fewest in-flight requests per slot. Ties go to the lower peak-EWMA
- * latency, and exact ties rotate (a cursor in the Layer's Ref), so equal nodes share the traffic evenly.
+ * latency, and exact ties rotate (a cursor of the Layer's instance), so equal nodes share the traffic evenly.
  */
-import { Effect, Layer, Option, Ref } from "effect"
+import { Layer, Option } from "effect"
 import type { Candidate } from "../domain/Candidate.js"
 import type { Pick, ScoredCandidate } from "../domain/Decision.js"
-import { loadOf, plural, Strategy } from "./Strategy.js"
+import { loadOf, plural, Strategy, synchronous } from "./Strategy.js"
 
 const scoreOf = (c: Candidate): ScoredCandidate => ({
   nodeId: c.nodeId,
@@ -30,28 +30,19 @@ const explain = (chosen: Candidate, tied: number, total: number): string =>
     Math.round(chosen.ewmaMs)
   }ms${tied > 1 ? `, ${tied} tied, rotating` : ""} (${plural(total)})`
 
-export const layerLeastLoaded: Layer.Layer<Strategy> = Layer.effect(
-  Strategy,
-  Effect.gen(function*() {
-    const cursor = yield* Ref.make(0)
-    return Strategy.of({
-      name: "least-loaded",
-      choose: (_intent, candidates) =>
-        Effect.gen(function*() {
-          if (candidates.length === 0) return Option.none<Pick>()
-          const tied = tiedBest(candidates)
-          const turn = tied.length > 1 ? yield* Ref.getAndUpdate(cursor, (n) => n + 1) : 0
-          const chosen = tied[turn % tied.length] ?? candidates[0]
-          if (chosen === undefined) return Option.none<Pick>()
-          const scored = candidates.map(scoreOf)
-          return Option.some<Pick>({
-            candidate: chosen,
-            score: loadOf(chosen),
-            factors: scoreOf(chosen).factors,
-            reasoning: explain(chosen, tied.length, candidates.length),
-            scored
-          })
-        })
+export const layerLeastLoaded: Layer.Layer<Strategy> = Layer.sync(Strategy, () => {
+  let cursor = 0
+  return synchronous("least-loaded", (_intent, candidates) => {
+    if (candidates.length === 0) return Option.none<Pick>()
+    const tied = tiedBest(candidates)
+    const turn = tied.length > 1 ? cursor++ : 0
+    const chosen = tied[turn % tied.length] ?? candidates[0]!
+    return Option.some<Pick>({
+      candidate: chosen,
+      score: loadOf(chosen),
+      factors: scoreOf(chosen).factors,
+      reasoning: explain(chosen, tied.length, candidates.length),
+      scored: candidates.map(scoreOf)
     })
   })
-)
+})

@@ -2,7 +2,7 @@
  * The strategy law suite (exported as `sollol/testing`): fast-check 4 arbitraries for candidates and intents, and
  * `checkStrategyLaws`, which any Strategy layer — built-in or a user's — must pass. Framework-agnostic: it throws.
  */
-import { Cause, Effect, Exit, Option, Random } from "effect"
+import { Cause, Clock, Effect, Exit, Option, Random } from "effect"
 import type { Layer } from "effect"
 import fc from "fast-check"
 import type { Candidate, NodeModelPerf } from "../domain/Candidate.js"
@@ -122,6 +122,45 @@ const session = (
     )
   )
 
+/** A clock stopped at `at` ms, so `choose` (which reads Effect's Clock) and `chooseNow(…, at)` see the same time. */
+const stoppedClock = (at: number): Clock.Clock => ({
+  [Clock.ClockTypeId]: Clock.ClockTypeId,
+  unsafeCurrentTimeMillis: () => at,
+  currentTimeMillis: Effect.succeed(at),
+  unsafeCurrentTimeNanos: () => BigInt(at) * 1_000_000n,
+  currentTimeNanos: Effect.sync(() => BigInt(at) * 1_000_000n),
+  sleep: () => Effect.void
+})
+
+/** What a pick says, for comparing two runs: node, score and reasoning (None as null). */
+const summaryOf = (pick: Option.Option<Pick>) =>
+  Option.match(pick, {
+    onNone: () => null,
+    onSome: (p) => ({ node: p.candidate.nodeId, score: p.score, reasoning: p.reasoning })
+  })
+
+/**
+ * The same calls through `choose` at a stopped clock and through `chooseNow` at that time, each on a fresh build
+ * of the layer; undefined when the strategy has no `chooseNow`.
+ */
+const bothWays = (
+  layer: Layer.Layer<Strategy>,
+  seed: number,
+  at: number,
+  calls: ReadonlyArray<readonly [RoutingIntent, ReadonlyArray<Candidate>]>
+) =>
+  Effect.runPromise(
+    Effect.gen(function*() {
+      const viaEffect = yield* Effect.flatMap(
+        Strategy,
+        (s) => Effect.forEach(calls, ([intent, candidates]) => s.choose(intent, candidates))
+      ).pipe(Effect.provide(layer), Effect.withClock(stoppedClock(at)), Effect.withRandom(Random.make(seed)))
+      const chooseNow = (yield* Effect.provide(Strategy, layer).pipe(Effect.withRandom(Random.make(seed)))).chooseNow
+      if (chooseNow === undefined) return undefined
+      return { viaEffect, direct: calls.map(([intent, candidates]) => chooseNow(intent, candidates, at)) }
+    })
+  )
+
 const picksOrThrow = (exit: Exit.Exit<ReadonlyArray<Option.Option<Pick>>>): ReadonlyArray<Option.Option<Pick>> => {
   if (Exit.isSuccess(exit)) return exit.value
   throw new Error(`law (d) never fails or dies: choose failed with ${Cause.pretty(exit.cause)}`)
@@ -159,6 +198,7 @@ const FAIR_MIN_SHARE = 0.5
  * (d) `choose` never fails or dies, for any candidate list. (e) Fair: among 2–8 identical idle candidates and
  * requests without affinity, over 100·n picks every candidate gets at least 50 (half its share).
  * (f) Every pick carries a non-empty `reasoning`.
+ * (g) A strategy with `chooseNow` makes through it exactly the picks `choose` makes at the same time.
  */
 export const checkStrategyLaws = async (
   layer: Layer.Layer<Strategy>,
@@ -185,6 +225,17 @@ export const checkStrategyLaws = async (
       if (JSON.stringify(first) !== JSON.stringify(second)) {
         throw new Error(`law (c) deterministic under a seed: ${JSON.stringify(first)} then ${JSON.stringify(second)}`)
       }
+    }),
+    { numRuns, seed, includeErrorInReport: true }
+  )
+
+  await fc.assert(
+    fc.asyncProperty(seedArb, callsArb, fc.nat(), async (randomSeed, calls, at) => {
+      const runs = await bothWays(layer, randomSeed, at, expand(calls))
+      if (runs === undefined) return
+      const viaEffect = JSON.stringify(runs.viaEffect.map(summaryOf))
+      const direct = JSON.stringify(runs.direct.map(summaryOf))
+      if (viaEffect !== direct) throw new Error(`law (g) chooseNow agrees with choose: ${viaEffect} then ${direct}`)
     }),
     { numRuns, seed, includeErrorInReport: true }
   )

@@ -1,19 +1,23 @@
 /**
- * A strategy that dies, or that tries to wait, does not strand requests: the first free candidate serves them.
+ * A strategy that dies, throws, or tries to wait, does not strand requests: the first free candidate serves them.
  * The config's `sollol` section tunes the default strategy.
  */
 import { Effect, Layer, Option } from "effect"
 import { afterEach, describe, expect, it } from "vitest"
 import { createSollol } from "../../src/embedded/createSollol.js"
 import type { Sollol } from "../../src/embedded/createSollol.js"
-import { Strategy } from "../../src/strategies/Strategy.js"
+import { Strategy, synchronous } from "../../src/strategies/Strategy.js"
 import { simCluster } from "./support.js"
 import type { SimCluster } from "./support.js"
 
 const strategies = {
   dying: Layer.succeed(Strategy, { name: "dying", choose: () => Effect.die(new Error("boom")) }),
   // A strategy must never wait (it does no I/O); one that does is cut short, not awaited.
-  waiting: Layer.succeed(Strategy, { name: "waiting", choose: () => Effect.as(Effect.sleep("10 millis"), Option.none()) })
+  waiting: Layer.succeed(Strategy, { name: "waiting", choose: () => Effect.as(Effect.sleep("10 millis"), Option.none()) }),
+  // The synchronous form runs outside any fiber: a throw there must not escape into the request either.
+  throwing: Layer.succeed(Strategy, synchronous("throwing", () => {
+    throw new Error("boom")
+  }))
 }
 
 let sim: SimCluster | undefined
@@ -34,7 +38,7 @@ const chatWith = async (config: Record<string, unknown>) => {
 }
 
 describe("a failing strategy", () => {
-  it.each(["dying", "waiting"] as const)("(%s) falls back to the first free candidate and says so", async (name) => {
+  it.each(["dying", "waiting", "throwing"] as const)("(%s) falls back to the first free candidate and says so", async (name) => {
     const res = await chatWith({ strategies, strategy: name })
     expect(res.done).toBe(true)
     expect((res._sollol_routing as { reasoning: string }).reasoning).toMatch(new RegExp(`strategy ${name} failed .*took the first free candidate`))

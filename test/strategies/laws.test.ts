@@ -1,5 +1,6 @@
 import { Effect, Layer, Option } from "effect"
 import { assert, describe, it } from "vitest"
+import type { Candidate } from "../../src/domain/Candidate.js"
 import { simplePick } from "../../src/domain/Decision.js"
 import { Strategy } from "../../src/strategies/Strategy.js"
 import { checkStrategyLaws } from "../../src/testing/strategyLaws.js"
@@ -45,4 +46,15 @@ describe("checkStrategyLaws", () => {
 
   it("rejects a pick without a reasoning", () =>
     rejects(first(""), "law (f)"))
+
+  it("rejects a chooseNow that chooses otherwise than choose", () => {
+    const pickAt = (cs: ReadonlyArray<Candidate>, i: number) =>
+      Option.map(Option.fromNullable(cs[i % Math.max(cs.length, 1)]), (c) => simplePick(c, `#${i}`))
+    // choose rotates; chooseNow always takes the first: they part at the second call on a list of two or more
+    const rotating = Layer.sync(Strategy, () => {
+      let turn = 0
+      return { name: "split", choose: (_, cs) => Effect.sync(() => pickAt(cs, turn++)), chooseNow: (_, cs) => pickAt(cs, 0) }
+    })
+    return rejects(rotating, "law (g)")
+  })
 })

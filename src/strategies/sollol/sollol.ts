@@ -1,12 +1,12 @@
 /**
  * The `sollol` strategy (the default): expected completion time corrected by health, priority, affinity and
- * option compatibility. Its state, the affinity memory and the tie cursor, lives in this Layer's Ref; what it sent
- * where (for real slot waits) in its occupancy, changed only within one synchronous decision.
+ * option compatibility. Its state (the affinity memory, the tie cursor, and what it sent where, for real slot waits)
+ * belongs to the Layer's instance and changes only within one synchronous decision, so it can run as `chooseNow`.
  */
-import { Clock, Effect, Layer, Option, Ref } from "effect"
+import { Effect, Layer, Option } from "effect"
 import type { Candidate } from "../../domain/Candidate.js"
 import type { RoutingIntent } from "../../domain/Request.js"
-import { Strategy } from "../Strategy.js"
+import { Strategy, synchronous } from "../Strategy.js"
 import { decodeMsAt, makeSlowdown, prefillMsAt } from "./completionTime.js"
 import { emptyAffinity, lookupAffinity, rememberAffinity } from "./affinity.js"
 import { resolveSollolConfig, type SollolConfig, type SollolConfigInput } from "./config.js"
@@ -17,13 +17,14 @@ import { decide } from "./picker.js"
 const defaultRoundMs = (intent: RoutingIntent, config: SollolConfig): number =>
   prefillMsAt(intent.promptTokens, config.defaults) + decodeMsAt(intent.expectedOutputTokens, config.defaults)
 
-export const makeSollol = (input: SollolConfigInput = {}) =>
-  Effect.gen(function*() {
+export const makeSollol = (input: SollolConfigInput = {}): Effect.Effect<Strategy["Type"]> =>
+  Effect.sync(() => {
     const config = resolveSollolConfig(input)
     // running^exponent is pure: one memo serves every decision
     const slowdown = makeSlowdown(config.contentionExponent)
-    // the affinity memory and the tie cursor, read and advanced in one step per decision
-    const state = yield* Ref.make({ memory: emptyAffinity, turn: 0 })
+    // the affinity memory and the tie cursor, read and advanced within one synchronous decision
+    let memory = emptyAffinity
+    let turn = 0
     const occupancy = makeOccupancy()
     const waitsOf = (intent: RoutingIntent, candidates: ReadonlyArray<Candidate>, now: number) => {
       const fallback = defaultRoundMs(intent, config)
@@ -32,38 +33,29 @@ export const makeSollol = (input: SollolConfigInput = {}) =>
         return ewma > 0 ? ewma : fallback
       })
     }
-    return Strategy.of({
-      name: "sollol",
-      // untraced: a span and a captured call site per decision cost more than the decision itself
-      choose: Effect.fnUntraced(function*(intent, candidates) {
-        if (candidates.length === 0) return Option.none()
-        const { memory, turn } = yield* Ref.getAndUpdate(state, (s) => ({ memory: s.memory, turn: s.turn + 1 }))
-        const remembered = lookupAffinity(memory, intent.affinityKey)
-        const now = yield* Clock.currentTimeMillis
-        const waited = Math.max(0, now - intent.arrivedAt)
-        const waits = config.realWaits ? waitsOf(intent, candidates, now) : undefined
-        const result = decide(
-          intent,
-          candidates,
-          config,
-          remembered,
-          turn,
-          waited,
-          slowdown,
-          waits,
-          waits === undefined ? undefined : occupancy.remaining(),
-          waits === undefined ? undefined : occupancy.longestRunning()
-        )
-        if (result === undefined) return Option.none()
-        if (config.realWaits) occupancy.record(intent, result.pick.candidate, now, now + result.estimateMs)
-        if (intent.affinityKey !== undefined && remembered !== result.pick.candidate.nodeId) {
-          yield* Ref.update(state, (s) => ({
-            memory: rememberAffinity(s.memory, intent.affinityKey, result.pick.candidate.nodeId, config.affinity.capacity),
-            turn: s.turn
-          }))
-        }
-        return Option.some(result.pick)
-      })
+    return synchronous("sollol", (intent, candidates, now) => {
+      if (candidates.length === 0) return Option.none()
+      const remembered = lookupAffinity(memory, intent.affinityKey)
+      const waited = Math.max(0, now - intent.arrivedAt)
+      const waits = config.realWaits ? waitsOf(intent, candidates, now) : undefined
+      const result = decide(
+        intent,
+        candidates,
+        config,
+        remembered,
+        turn++,
+        waited,
+        slowdown,
+        waits,
+        waits === undefined ? undefined : occupancy.remaining(),
+        waits === undefined ? undefined : occupancy.longestRunning()
+      )
+      if (result === undefined) return Option.none()
+      if (config.realWaits) occupancy.record(intent, result.pick.candidate, now, now + result.estimateMs)
+      if (intent.affinityKey !== undefined && remembered !== result.pick.candidate.nodeId) {
+        memory = rememberAffinity(memory, intent.affinityKey, result.pick.candidate.nodeId, config.affinity.capacity)
+      }
+      return Option.some(result.pick)
     })
   })
 
