@@ -104,6 +104,14 @@ export const nodeMachine = setup({
     recovered: ({ context, event }) =>
       !isSlow(event) && context.goodStreak + 1 >= context.recoverSuccesses &&
       errorRate(context, pushOutcome(context, false)) <= context.errorRateThreshold,
+    /**
+     * A good success on a node whose record is clean (no failure or slow streak, a full window without failures)
+     * changes nothing that healthy reads (`goodStreak` only counts in degraded and trial, which reset it on
+     * entry), so it is not recorded: that is most requests, and each skipped assign is a context copy saved.
+     */
+    nothingToRecord: ({ context, event }) =>
+      !isSlow(event) && context.consecutiveFailures === 0 && context.consecutiveProbeFailures === 0 &&
+      context.consecutiveSlow === 0 && context.window.length === context.windowSize && !context.window.includes(true),
     trialPassed: ({ context, event }) => !isSlow(event) && context.goodStreak + 1 >= context.trialSuccesses
   },
   actions: {
@@ -168,6 +176,7 @@ export const nodeMachine = setup({
       after: { stable: { actions: "resetEjections" } },
       on: {
         "request.succeeded": [
+          { guard: "nothingToRecord" },
           { guard: "slowBudgetSpent", target: "degraded", actions: "recordSuccess" },
           { actions: "recordSuccess" }
         ],
