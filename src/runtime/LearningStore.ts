@@ -2,7 +2,7 @@
  * What the gateway learns from Ollama's own timing fields: per (node, model) rates, per (model, task type) output
  * lengths, per node parallel slots. It starts from configured priors; scoring reads it through `Candidate.perf`.
  */
-import { Clock, Context, Effect, HashMap, Layer, Option } from "effect"
+import { Clock, Context, Effect, Layer } from "effect"
 import type { NodeModelPerf } from "../domain/Candidate.js"
 import type { NodeId } from "../domain/NodeId.js"
 import type { TaskType } from "../domain/Request.js"
@@ -127,11 +127,16 @@ interface Level {
   readonly at: number
 }
 
+/**
+ * What was learned: maps owned by one store, whose entries are immutable values replaced on each observation. They
+ * change only in synchronous steps (`record`, `restore`) and are read on every request, so plain Maps serve: an
+ * immutable map would copy a path and hash the key on every write and every read.
+ */
 interface State {
-  readonly perf: HashMap.HashMap<string, PerfEntry>
-  readonly outputs: HashMap.HashMap<string, Ewma>
+  readonly perf: Map<string, PerfEntry>
+  readonly outputs: Map<string, Ewma>
   /** `nodeId` → concurrency level → what requests sent at that level saw. */
-  readonly levels: HashMap.HashMap<string, HashMap.HashMap<number, Level>>
+  readonly levels: Map<string, Map<number, Level>>
 }
 
 const key = (a: string, b: string) => `${a}\u0000${b}`
@@ -189,10 +194,11 @@ const countAt = (was: Level | undefined, waited: boolean, aggregateTps: number, 
   }
 }
 
-const record = (s: State, o: Observation, now: number, c: LearningConfig): State => {
+/** Records one observation in `s`; true when the node's slot levels changed (its learned slots are then stale). */
+const record = (s: State, o: Observation, now: number, c: LearningConfig): boolean => {
   const t = o.timings
   const k = key(o.nodeId, o.model)
-  const prev = Option.getOrUndefined(HashMap.get(s.perf, k))
+  const prev = s.perf.get(k)
   const loadMs = t === undefined ? 0 : t.loadNs / 1e6
   const cold = loadMs >= c.coldLoadMs
   const rawPrefill = t !== undefined && t.promptEvalNs > 0 && t.promptEvalCount > 0
@@ -217,22 +223,21 @@ const record = (s: State, o: Observation, now: number, c: LearningConfig): State
     ttftMs: step(prev?.ttftMs, ttft),
     success: blend(prev?.success ?? { value: 1, at: now, n: 0 }, o.ok ? 1 : 0, now, c)
   }
-  let { levels, outputs } = s
+  s.perf.set(k, entry)
   if (o.ok && t !== undefined && decode !== undefined) {
     const ok = key(o.model, o.taskType)
-    outputs = HashMap.set(outputs, ok, blend(Option.getOrUndefined(HashMap.get(outputs, ok)), t.evalCount, now, c))
+    s.outputs.set(ok, blend(s.outputs.get(ok), t.evalCount, now, c))
   }
   // a cold load hides any slot wait inside load_duration: such a response says nothing about slots
-  if (o.ok && t !== undefined && t.evalNs + t.promptEvalNs > 0 && !cold) {
-    const level = Math.min(Math.max(Math.round(o.concurrency), 1), c.maxSlots + 1)
-    const byLevel = Option.getOrElse(HashMap.get(levels, o.nodeId), () => HashMap.empty<number, Level>())
-    const was = Option.getOrUndefined(HashMap.get(byLevel, level))
-    const waitNs = slotWaitNs(t)
-    const waited = waitNs >= Math.max(c.slotWaitMs * 1e6, c.slotWaitShare * (t.promptEvalNs + t.evalNs))
-    const aggregateTps = t.evalNs > 0 ? (t.evalCount / ((t.evalNs + waitNs) / 1e9)) * level : 0
-    levels = HashMap.set(levels, o.nodeId, HashMap.set(byLevel, level, countAt(was, waited, aggregateTps, now, c)))
-  }
-  return { perf: HashMap.set(s.perf, k, entry), outputs, levels }
+  if (!o.ok || t === undefined || t.evalNs + t.promptEvalNs <= 0 || cold) return false
+  const level = Math.min(Math.max(Math.round(o.concurrency), 1), c.maxSlots + 1)
+  let byLevel = s.levels.get(o.nodeId)
+  if (byLevel === undefined) s.levels.set(o.nodeId, byLevel = new Map())
+  const waitNs = slotWaitNs(t)
+  const waited = waitNs >= Math.max(c.slotWaitMs * 1e6, c.slotWaitShare * (t.promptEvalNs + t.evalNs))
+  const aggregateTps = t.evalNs > 0 ? (t.evalCount / ((t.evalNs + waitNs) / 1e9)) * level : 0
+  byLevel.set(level, countAt(byLevel.get(level), waited, aggregateTps, now, c))
+  return true
 }
 
 /** A failure is forgiven with time: the missing share of the success rate halves every `halfLifeMs` without news. */
@@ -252,7 +257,7 @@ export class LearningStore extends Context.Tag("sollol/LearningStore")<LearningS
   readonly outputEstimate: (model: string, taskType: TaskType) => Effect.Effect<number | undefined>
   /** `outputEstimate`, read synchronously (scoring reads it once per look). */
   readonly outputNow: (model: string, taskType: TaskType) => number | undefined
-  /** A synchronous view of `outputEstimate` as of now, for `analyzeBody`'s `outputEstimate` hint. */
+  /** A synchronous reader of the current `outputEstimate`s, for `analyzeBody`'s `outputEstimate` hint. */
   readonly outputEstimator: Effect.Effect<(model: string, taskType: TaskType) => number | undefined>
   /** Configured slots, else learned ones, else undefined. */
   readonly slots: (nodeId: NodeId) => Effect.Effect<number | undefined>
@@ -265,22 +270,24 @@ export class LearningStore extends Context.Tag("sollol/LearningStore")<LearningS
   readonly restore: (snapshot: LearningSnapshot) => Effect.Effect<void>
 }>() {}
 
-const estimateIn = (s: State, model: string, taskType: TaskType): number | undefined =>
-  Option.getOrUndefined(Option.map(HashMap.get(s.outputs, key(model, taskType)), (e) => Math.round(e.value)))
+const estimateIn = (s: State, model: string, taskType: TaskType): number | undefined => {
+  const e = s.outputs.get(key(model, taskType))
+  return e === undefined ? undefined : Math.round(e.value)
+}
 
-const emptyState: State = { perf: HashMap.empty(), outputs: HashMap.empty(), levels: HashMap.empty() }
+const emptyState = (): State => ({ perf: new Map(), outputs: new Map(), levels: new Map() })
 
 export const make = (config: Partial<LearningConfig> = {}) =>
   Effect.sync(() => {
     const c: LearningConfig = { ...defaultLearningConfig, ...config }
-    // Owned by this store; replaced (never mutated) inside Effect.sync, read synchronously by the scoring path.
-    let state = emptyState
+    // Owned by this store: changed in synchronous steps only, read synchronously by the scoring path.
+    let state = emptyState()
     let priors: Readonly<Record<string, ModelPrior>> = c.priors
     // Learned slot counts by node; a node's entry is dropped when its levels change.
     const learnedSlots = new Map<string, number | undefined>()
 
     const perfAt = (nodeId: NodeId, model: string, now: number): NodeModelPerf | undefined => {
-      const entry = Option.getOrUndefined(HashMap.get(state.perf, key(nodeId, model)))
+      const entry = state.perf.get(key(nodeId, model))
       const prior = priors[model]
       if (entry === undefined && prior === undefined) return undefined
       const f = c.fallback
@@ -295,8 +302,7 @@ export const make = (config: Partial<LearningConfig> = {}) =>
     }
 
     const levelsOf = (s: State, nodeId: string): Array<LevelEntry> =>
-      Array.from(Option.getOrElse(HashMap.get(s.levels, nodeId), () => HashMap.empty<number, Level>()))
-        .map(([concurrency, l]) => ({ nodeId, concurrency, ...l }))
+      Array.from(s.levels.get(nodeId) ?? [], ([concurrency, l]) => ({ nodeId, concurrency, ...l }))
 
     // learned counts are computed at the node's last observation (when `learnedAt` says), then read from the cache
     let learnedAt = 0
@@ -310,9 +316,7 @@ export const make = (config: Partial<LearningConfig> = {}) =>
     }
 
     const observeAt = (o: Observation, now: number) => {
-      const before = state.levels
-      state = record(state, o, now, c)
-      if (state.levels !== before) {
+      if (record(state, o, now, c)) {
         learnedAt = now
         learnedSlots.delete(o.nodeId)
       }
@@ -325,10 +329,7 @@ export const make = (config: Partial<LearningConfig> = {}) =>
       perfAt,
       outputEstimate: (model, taskType) => Effect.sync(() => estimateIn(state, model, taskType)),
       outputNow: (model, taskType) => estimateIn(state, model, taskType),
-      outputEstimator: Effect.sync(() => {
-        const s = state
-        return (model: string, taskType: TaskType) => estimateIn(s, model, taskType)
-      }),
+      outputEstimator: Effect.sync(() => (model: string, taskType: TaskType) => estimateIn(state, model, taskType)),
       slots: (nodeId) => Effect.sync(() => slotsNow(nodeId)),
       slotsNow,
       seed: (more) =>
@@ -337,31 +338,24 @@ export const make = (config: Partial<LearningConfig> = {}) =>
         }),
       snapshot: Effect.sync((): LearningSnapshot => ({
         version: 1,
-        perf: Array.from(HashMap.values(state.perf)),
+        perf: Array.from(state.perf.values()),
         outputs: Array.from(state.outputs).map(([k, tokens]) => {
           const [model = "", taskType = "generation"] = k.split("\u0000")
           return { model, taskType: taskType as TaskType, tokens }
         }),
-        levels: Array.from(HashMap.keys(state.levels)).flatMap((nodeId) => levelsOf(state, nodeId))
+        levels: Array.from(state.levels.keys()).flatMap((nodeId) => levelsOf(state, nodeId))
       })),
       restore: (snap) =>
         Effect.sync(() => {
           learnedSlots.clear()
-          state = snap.version !== 1 ? emptyState : {
-            perf: HashMap.fromIterable(snap.perf.map((e) => [key(e.nodeId, e.model), e] as const)),
-            outputs: HashMap.fromIterable(snap.outputs.map((o) => [key(o.model, o.taskType), o.tokens] as const)),
-            levels: snap.levels.reduce(
-              (acc, l) =>
-                HashMap.modifyAt(acc, l.nodeId, (m) =>
-                  Option.some(HashMap.set(Option.getOrElse(m, () => HashMap.empty()), l.concurrency, {
-                    bestTps: l.bestTps,
-                    n: l.n,
-                    ran: l.ran ?? 0,
-                    waited: l.waited ?? 0,
-                    at: l.at ?? 0
-                  }))),
-              HashMap.empty<string, HashMap.HashMap<number, Level>>()
-            )
+          state = emptyState()
+          if (snap.version !== 1) return
+          for (const e of snap.perf) state.perf.set(key(e.nodeId, e.model), e)
+          for (const o of snap.outputs) state.outputs.set(key(o.model, o.taskType), o.tokens)
+          for (const l of snap.levels) {
+            let byLevel = state.levels.get(l.nodeId)
+            if (byLevel === undefined) state.levels.set(l.nodeId, byLevel = new Map())
+            byLevel.set(l.concurrency, { bestTps: l.bestTps, n: l.n, ran: l.ran ?? 0, waited: l.waited ?? 0, at: l.at ?? 0 })
           }
         })
     })
