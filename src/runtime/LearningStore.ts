@@ -315,6 +315,8 @@ export const make = (config: Partial<LearningConfig> = {}) =>
       return learned
     }
 
+    const outputNow = (model: string, taskType: TaskType) => estimateIn(state, model, taskType)
+
     const observeAt = (o: Observation, now: number) => {
       if (record(state, o, now, c)) {
         learnedAt = now
@@ -327,9 +329,9 @@ export const make = (config: Partial<LearningConfig> = {}) =>
       observeAt,
       perf: (nodeId, model) => Effect.map(Clock.currentTimeMillis, (now) => perfAt(nodeId, model, now)),
       perfAt,
-      outputEstimate: (model, taskType) => Effect.sync(() => estimateIn(state, model, taskType)),
-      outputNow: (model, taskType) => estimateIn(state, model, taskType),
-      outputEstimator: Effect.sync(() => (model: string, taskType: TaskType) => estimateIn(state, model, taskType)),
+      outputEstimate: (model, taskType) => Effect.sync(() => outputNow(model, taskType)),
+      outputNow,
+      outputEstimator: Effect.succeed(outputNow),
       slots: (nodeId) => Effect.sync(() => slotsNow(nodeId)),
       slotsNow,
       seed: (more) =>

@@ -4,7 +4,7 @@ import type { NodeId } from "../../domain/NodeId.js"
 import type { RoutingIntent } from "../../domain/Request.js"
 import { decodeMsAt, estimate, type Estimate, makeSlowdown, prefillMsAt } from "./completionTime.js"
 import type { SollolConfig } from "./config.js"
-import type { LongestRunning } from "./occupancy.js"
+import type { Occupied } from "./occupancy.js"
 
 /** The rates a candidate is scored with (see `ratesFor`). */
 export interface Rates {
@@ -171,12 +171,8 @@ export const makeTables = (
   affinityNode: NodeId | undefined,
   /** `makeSlowdown(config.contentionExponent)`, kept by the caller across decisions; a fresh one when absent. */
   slowdownMemo?: (running: number) => number,
-  /** Each candidate's known wait for a slot (occupancy.ts), index-aligned; the flat guess when absent. */
-  waits?: ReadonlyArray<number>,
-  /** Each candidate's running requests' expected remaining ms, summed (occupancy.ts), index-aligned. */
-  remaining?: ReadonlyArray<number>,
-  /** Each candidate's longest-running request (occupancy.ts), index-aligned. */
-  longest?: ReadonlyArray<LongestRunning | undefined>
+  /** What the occupancy knows of the candidates; without it a busy node's wait is the flat guess. */
+  occupied?: Occupied
 ): DecisionTables => {
   // the cluster median is needed only for a candidate without observed figures
   let allObserved = true
@@ -190,7 +186,7 @@ export const makeTables = (
   // Optimism about a node without figures lasts only until a request there overstays what the assumed rates allow:
   // the node is then at least elapsed / expected times slower, a lower bound that grows while the request runs.
   const latenessAt = (i: number, assumed: Rates): number => {
-    const r = longest?.[i]
+    const r = occupied?.longest?.[i]
     if (r === undefined || observed(candidates[i]!)) return 1
     const expectedMs = prefillMsAt(r.promptTokens, assumed) + decodeMsAt(r.outputTokens, assumed)
     return expectedMs > 0 && r.elapsedMs > expectedMs ? r.elapsedMs / expectedMs : 1
@@ -209,7 +205,7 @@ export const makeTables = (
   let saturated = 0
   for (let i = 0; i < n; i++) {
     const c = candidates[i]!
-    const e = estimate(intent, c, ratesAt(i), config, slowdown, waits?.[i], remaining?.[i])
+    const e = estimate(intent, c, ratesAt(i), config, slowdown, occupied?.waits[i], occupied?.remaining[i])
     totals[i] = e.totalMs
     services[i] = e.serviceMs
     if (e.serviceMs < fastest) fastest = e.serviceMs
@@ -224,13 +220,13 @@ export const makeTables = (
     const c = candidates[i]!
     at = i
     atRates = ratesAt(i)
-    atEstimate = estimate(intent, c, atRates, config, slowdown, waits?.[i], remaining?.[i])
+    atEstimate = estimate(intent, c, atRates, config, slowdown, occupied?.waits[i], occupied?.remaining[i])
   }
   // a candidate outside the list (a scorer's unit test) is estimated without known waits
   const estimateOf = (c: Candidate) => {
     const i = candidates.indexOf(c)
     if (i < 0) return estimate(intent, c, rates(c), config, slowdown)
-    return estimate(intent, c, ratesAt(i), config, slowdown, waits?.[i], remaining?.[i])
+    return estimate(intent, c, ratesAt(i), config, slowdown, occupied?.waits[i], occupied?.remaining[i])
   }
   const ctx: ScoringContext = {
     config,

@@ -24,6 +24,16 @@ export interface LongestRunning {
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] }
 
+/** What the occupancy knows of the candidates of one decision, index-aligned with them (see `Occupancy`). */
+export interface Occupied {
+  /** Each candidate's known wait for a slot, ms (`waits`). */
+  readonly waits: ReadonlyArray<number>
+  /** Each candidate's running requests' expected remaining ms, summed (`remaining`). */
+  readonly remaining: ReadonlyArray<number>
+  /** Each candidate's longest-running request (`longestRunning`), for a node with no figures of its own. */
+  readonly longest?: ReadonlyArray<LongestRunning | undefined>
+}
+
 interface Waiting {
   readonly node: NodeId
   readonly priority: number

@@ -11,7 +11,7 @@ import { completionTime } from "./completionTime.js"
 import type { SollolConfig, SollolWeights } from "./config.js"
 import { type DecisionTables, isSaturated, makeTables, type Scorer, type ScoringContext } from "./context.js"
 import { health } from "./health.js"
-import type { LongestRunning } from "./occupancy.js"
+import type { Occupied } from "./occupancy.js"
 import { options } from "./options.js"
 import { priority } from "./priority.js"
 
@@ -187,14 +187,10 @@ export const decide = (
   cursor: number,
   waitedMs = 0,
   slowdown?: (running: number) => number,
-  /** Known waits for a slot, index-aligned with `candidates` (occupancy.ts). */
-  waits?: ReadonlyArray<number>,
-  /** The running requests' expected remaining ms per candidate, summed (occupancy.ts). */
-  remaining?: ReadonlyArray<number>,
-  /** Each candidate's longest-running request (occupancy.ts), for a node with no figures of its own. */
-  longest?: ReadonlyArray<LongestRunning | undefined>
+  /** What the occupancy knows of the candidates (real waits, remaining work, longest-running requests). */
+  occupied?: Occupied
 ): { pick: Decision; ties: number; estimateMs: number } | undefined => {
-  const tables = makeTables(intent, candidates, config, affinityNode, slowdown, waits, remaining, longest)
+  const tables = makeTables(intent, candidates, config, affinityNode, slowdown, occupied)
   const { totals } = tables
   const spillMs = tables.saturated === 0 ? Infinity : spillTargetMs(candidates, tables, config, waitedMs)
   const w = config.weights

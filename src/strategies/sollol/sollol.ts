@@ -37,19 +37,10 @@ export const makeSollol = (input: SollolConfigInput = {}): Effect.Effect<Strateg
       if (candidates.length === 0) return Option.none()
       const remembered = lookupAffinity(memory, intent.affinityKey)
       const waited = Math.max(0, now - intent.arrivedAt)
-      const waits = config.realWaits ? waitsOf(intent, candidates, now) : undefined
-      const result = decide(
-        intent,
-        candidates,
-        config,
-        remembered,
-        turn++,
-        waited,
-        slowdown,
-        waits,
-        waits === undefined ? undefined : occupancy.remaining(),
-        waits === undefined ? undefined : occupancy.longestRunning()
-      )
+      const occupied = config.realWaits
+        ? { waits: waitsOf(intent, candidates, now), remaining: occupancy.remaining(), longest: occupancy.longestRunning() }
+        : undefined
+      const result = decide(intent, candidates, config, remembered, turn++, waited, slowdown, occupied)
       if (result === undefined) return Option.none()
       if (config.realWaits) occupancy.record(intent, result.pick.candidate, now, now + result.estimateMs)
       if (intent.affinityKey !== undefined && remembered !== result.pick.candidate.nodeId) {

@@ -126,17 +126,17 @@ describe("sollol strategy", () => {
     // a newcomer is assumed as fast as the fastest node seen: 1.1 s for `work`, against fast's wait for a slot
     const newcomer = candidate("new", { ewmaMs: 0, perf: undefined, inFlight: 1, slots: 4 })
     const busy = fast({ inFlight: 4, slots: 4 })
-    const optimistic = decide(work, [busy, newcomer], config, undefined, 0, 0, undefined, [300, 0], [1_000, 1_000])
+    const optimistic = decide(work, [busy, newcomer], config, undefined, 0, 0, undefined, { waits: [300, 0], remaining: [1_000, 1_000] })
     assert.strictEqual(optimistic?.pick.candidate.nodeId, "new")
     // its first request, the same size, has run 11 s: ten times what the assumed rates allow
     const longest = [undefined, { elapsedMs: 11_000, promptTokens: 200, outputTokens: 100 }]
-    const proven = decide(work, [busy, newcomer], config, undefined, 0, 0, undefined, [300, 0], [1_000, 1_000], longest)
+    const proven = decide(work, [busy, newcomer], config, undefined, 0, 0, undefined, { waits: [300, 0], remaining: [1_000, 1_000], longest })
     assert.strictEqual(proven?.pick.candidate.nodeId, "fast")
     // not yet overdue: still optimistic; and a node with figures of its own is judged by them, not by one request
     const early = [undefined, { elapsedMs: 500, promptTokens: 200, outputTokens: 100 }]
-    assert.strictEqual(decide(work, [busy, newcomer], config, undefined, 0, 0, undefined, [300, 0], [1_000, 1_000], early)?.pick.candidate.nodeId, "new")
+    assert.strictEqual(decide(work, [busy, newcomer], config, undefined, 0, 0, undefined, { waits: [300, 0], remaining: [1_000, 1_000], longest: early })?.pick.candidate.nodeId, "new")
     const known = mid({ inFlight: 1, slots: 4 })
-    assert.strictEqual(decide(work, [busy, known], config, undefined, 0, 0, undefined, [300, 0], [1_000, 1_000], longest)?.pick.candidate.nodeId, "mid")
+    assert.strictEqual(decide(work, [busy, known], config, undefined, 0, 0, undefined, { waits: [300, 0], remaining: [1_000, 1_000], longest })?.pick.candidate.nodeId, "mid")
   })
 
   it("does not assume a node that runs its models on the CPU is as fast as the fastest GPU", () => {
@@ -145,9 +145,9 @@ describe("sollol strategy", () => {
     const onGpu = candidate("new", { ewmaMs: 0, perf: undefined, gpuShare: 1 })
     const onCpu = candidate("new", { ewmaMs: 0, perf: undefined, gpuShare: 0 })
     // a GPU newcomer is taken to be as fast as `fast` (1.1 s for `work`): better than waiting for fast's slot
-    assert.strictEqual(decide(work, [busy, onGpu], config, undefined, 0, 0, undefined, [1_000, 0], [1_000, 0])?.pick.candidate.nodeId, "new")
+    assert.strictEqual(decide(work, [busy, onGpu], config, undefined, 0, 0, undefined, { waits: [1_000, 0], remaining: [1_000, 0] })?.pick.candidate.nodeId, "new")
     // a CPU one starts from the configured defaults (30 tok/s: 3.3 s of decode): fast's slot is worth the wait
-    const d = decide(work, [busy, onCpu], config, undefined, 0, 0, undefined, [1_000, 0], [1_000, 0])
+    const d = decide(work, [busy, onCpu], config, undefined, 0, 0, undefined, { waits: [1_000, 0], remaining: [1_000, 0] })
     assert.strictEqual(d?.pick.candidate.nodeId, "fast")
     assert.isAbove(d?.pick.scored.find((s) => s.nodeId === "new")?.score ?? 0, 3_000)
   })
@@ -157,7 +157,7 @@ describe("sollol strategy", () => {
     // assumed as fast as `fast` (1.1 s for `work`), whose slot is 10 s away; its request of that size took 3.3 s
     const longest = [undefined, { elapsedMs: 3_300, promptTokens: 200, outputTokens: 100 }]
     const cs = [fast({ inFlight: 4, slots: 4 }), newcomer]
-    const d = decide(work, cs, resolveSollolConfig(), undefined, 0, 0, undefined, [10_000, 0], [0, 0], longest)
+    const d = decide(work, cs, resolveSollolConfig(), undefined, 0, 0, undefined, { waits: [10_000, 0], remaining: [0, 0], longest })
     assert.strictEqual(d?.pick.candidate.nodeId, "new")
     assert.include(d?.pick.reasoning ?? "", "running 3.0× slower than assumed")
   })
