@@ -14,6 +14,7 @@ import type { NodeView } from "./nodeViews.js"
 import { defaultNodeMachineInput, healthOf } from "./nodeMachine.js"
 import type { NodeMachineInput } from "./nodeMachine.js"
 
+export { beginRequest } from "./nodeEntry.js"
 export type { NodeHandle, NodeSpec, Outcome, RegistryEvent } from "./nodeEntry.js"
 export type { NodeView } from "./nodeViews.js"
 export type { InstalledModel, LoadedModel } from "./probe.js"

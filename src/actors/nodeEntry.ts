@@ -12,6 +12,8 @@ import * as NodeActor from "./NodeActor.js"
 import type { NodeMachineInput } from "./nodeMachine.js"
 import { forkEvery, probeLiveness, probeModels } from "./probe.js"
 import type { InstalledModel, LoadedModel } from "./probe.js"
+import { makeResidency } from "./residency.js"
+import type { Residency } from "./residency.js"
 
 export type Outcome =
   | { readonly ok: true; readonly latencyMs: number; readonly slow?: boolean }
@@ -23,10 +25,25 @@ export interface NodeHandle {
   readonly upstream: Upstream
   readonly actor: NodeActor.NodeActor
   readonly load: Load
+  /** The models the gateway's own requests put on the node since `/api/ps` last looked. */
+  readonly residency: Residency
   /** Tells the node's machine how a request went (the workflow calls it once per attempt). */
   readonly report: (outcome: Outcome) => Effect.Effect<void>
   /** `report({ ok: true, latencyMs })`, synchronously: the common outcome, on the hot path. */
   readonly succeeded: (latencyMs: number) => void
+}
+
+/**
+ * Counts one request for `model` on the node from now, in flight (load accounting) and as a user of the model's
+ * runner (residency); the returned function, idempotent, ends both. Every exit path of the holder must call it.
+ */
+export const beginRequest = (handle: NodeHandle, model: string): () => void => {
+  const endLoad = handle.load.beginNow()
+  const endUse = handle.residency.begin(model)
+  return () => {
+    endLoad()
+    endUse()
+  }
 }
 
 export interface NodeSpec {
@@ -126,13 +143,22 @@ export const makeEntry = (
           onSuccess: () => Effect.zipRight(probed, actor.send({ type: "probe.succeeded" }))
         })
       )
-      const refreshModels = probeModels(upstream, config.probeTimeout).pipe(
-        Effect.matchEffect({
-          onFailure: (e) => facts.update((f) => ({ ...f, lastError: e.message })),
-          onSuccess: (m) =>
-            Effect.zipRight(probed, facts.update((f) => ({ ...f, models: m.installed, loaded: m.loaded })))
-        })
+      const clock = yield* Effect.clock
+      const residency = makeResidency(
+        (model) => facts.current().models?.find((m) => m.name === model)?.digest || model,
+        () => clock.unsafeCurrentTimeMillis()
       )
+      const refreshModels = Effect.flatMap(Clock.currentTimeMillis, (since) =>
+        probeModels(upstream, config.probeTimeout).pipe(
+          Effect.matchEffect({
+            onFailure: (e) => facts.update((f) => ({ ...f, lastError: e.message })),
+            onSuccess: (m) =>
+              Effect.zipRight(probed, facts.update((f) => {
+                residency.settle(since)
+                return { ...f, models: m.installed, loaded: m.loaded }
+              }))
+          })
+        ))
       const report = (outcome: Outcome) =>
         outcome.ok
           ? actor.send({
@@ -153,7 +179,7 @@ export const makeEntry = (
       yield* forkEvery(checkLiveness, config.livenessInterval)
       yield* forkEvery(refreshModels, config.modelsInterval)
       const succeeded = (latencyMs: number) => actor.sendNow({ type: "request.succeeded", latencyMs })
-      const handle: NodeHandle = { nodeId: spec.nodeId, url: spec.url, upstream, actor, load, report, succeeded }
+      const handle: NodeHandle = { nodeId: spec.nodeId, url: spec.url, upstream, actor, load, residency, report, succeeded }
       return { handle, slots: spec.slots ?? config.defaultSlots, scope, facts, checkLiveness, refreshModels }
     }).pipe(
       Scope.extend(scope),

@@ -64,6 +64,17 @@ export const gpuShareOf = (loaded: ReadonlyArray<LoadedModel>, model: string): n
   return size > 0 ? vram / size : undefined
 }
 
+/** The runner `/api/ps` lists for `model`: its own entry, or one of another tag of the same model file. */
+export const loadedAs = (facts: NodeFacts, model: string): LoadedModel | undefined => {
+  let digest: string | undefined
+  for (const l of facts.loaded) {
+    if (l.name === model) return l
+    digest ??= facts.models?.find((m) => m.name === model)?.digest ?? ""
+    if (digest !== "" && l.digest === digest) return l
+  }
+  return undefined
+}
+
 export const hasModel = (facts: NodeFacts, model: string): boolean =>
   facts.models !== undefined && facts.models.some((m) => m.name === model)
 
@@ -81,7 +92,7 @@ export const candidateAt = (
   const health = healthOf(s)
   if (!isRoutable(s) || health === "excluded") return undefined
   const facts = entry.facts.current()
-  const loaded = facts.loaded.find((l) => l.name === model)
+  const loaded = loadedAs(facts, model)
   const numCtx = loadOptions?.["num_ctx"]
   let recentFailures = 0
   for (const failed of s.context.window) if (failed) recentFailures++
@@ -92,7 +103,7 @@ export const candidateAt = (
     inFlight: entry.handle.load.inFlightNow(),
     slots: entry.slots,
     ewmaMs: entry.handle.load.ewmaAt(now),
-    modelLoaded: loaded !== undefined,
+    modelLoaded: loaded !== undefined || entry.handle.residency.has(model),
     gpuShare: gpuShareOf(facts.loaded, model),
     optionsMatch: loaded?.contextLength === undefined || typeof numCtx !== "number" || numCtx === loaded.contextLength,
     recentFailures,

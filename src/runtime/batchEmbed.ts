@@ -4,7 +4,7 @@
  * vectors are merged in input order. Used by `batchEmbed()` and by large `/api/embed` bodies at the gateway.
  */
 import { Clock, Deferred, Effect, Exit, Option } from "effect"
-import { NodeRegistry } from "../actors/NodeRegistry.js"
+import { beginRequest, NodeRegistry } from "../actors/NodeRegistry.js"
 import type { NodeHandle } from "../actors/NodeRegistry.js"
 import { ModelNotFound, NoCandidates, UpstreamError } from "../domain/errors.js"
 import type { QueueFull } from "../domain/errors.js"
@@ -221,7 +221,7 @@ export const batchEmbed = Effect.fn("BatchEmbed.run")(function*(inputs: Readonly
     const handle = registry.get(nodeId)
     if (candidate === undefined || Option.isNone(handle)) return gone
     if (candidate.inFlight >= slotsOf(learning, settings.configuredSlots, candidate)) return undefined
-    return { value: handle.value, release: handle.value.load.beginNow() }
+    return { value: handle.value, release: beginRequest(handle.value, model) }
   }
 
   /** One worker on `nodeId`: loops until the batch ends or the node stops being routable. */

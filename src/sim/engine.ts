@@ -1,8 +1,10 @@
 /**
  * The scheduler of one simulated node, after Ollama's `server/sched.go` and llama-server: parallel slots per
  * loaded model, FIFO wait beyond them, a bounded wait queue, one model load at a time, LRU eviction under a
- * memory budget, and `keep_alive` expiry. State lives in this closure and only changes inside synchronous
- * sections, so every step is atomic; waiting and timers are Effect fibers (TestClock drives them).
+ * memory budget, and `keep_alive` expiry. As in Ollama, a runner belongs to a model file (its digest), not a name:
+ * two tags of one model (`llama3.2`, `llama3.2:3b`) share one loaded runner. State lives in this closure and only
+ * changes inside synchronous sections, so every step is atomic; waiting and timers are Effect fibers (TestClock
+ * drives them).
  */
 import { Clock, Data, Deferred, Duration, Effect, Exit, FiberSet } from "effect"
 import type { SimModelSpec, SimProfile } from "./profiles.js"
@@ -21,7 +23,10 @@ export type SimTraceEvent =
 /** A held slot. `seq` numbers requests in arrival order. */
 export interface Lease {
   readonly seq: number
+  /** The name the request asked for. */
   readonly model: string
+  /** The runner's key: the model's digest. */
+  readonly runner: string
   readonly slot: number
   /** Characters of the prompt already in this slot's prompt cache. */
   readonly cachedChars: number
@@ -30,6 +35,7 @@ export interface Lease {
 }
 
 export interface ResidentInfo {
+  /** The model as it was first asked for when it loaded (the name `/api/ps` shows). */
   readonly spec: SimModelSpec
   readonly busy: number
   /** Clock ms at which it unloads if still idle; `undefined` while busy, `Infinity` for keep_alive < 0. */
@@ -72,6 +78,9 @@ interface Waiter {
   lease: Lease | undefined
 }
 
+/** Runners are keyed by model file, as Ollama's scheduler keys them by model path. */
+const runnerOf = (spec: SimModelSpec): string => spec.digest
+
 const commonPrefix = (a: string, b: string): number => {
   const n = Math.min(a.length, b.length)
   let i = 0
@@ -101,7 +110,7 @@ export const makeEngine = Effect.fn("SimEngine.make")(function*(options: {
   const withNow = <A>(f: (now: number) => A) => Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.sync(() => f(now)))
 
   const unload = (r: Resident, reason: "evicted" | "expired" | "deleted", now: number) => {
-    residents.delete(r.spec.name)
+    residents.delete(runnerOf(r.spec))
     if (reason === "evicted") counters.evictions++
     else counters.unloads++
     trace({ type: "unload", model: r.spec.name, reason, atMs: now })
@@ -128,7 +137,7 @@ export const makeEngine = Effect.fn("SimEngine.make")(function*(options: {
     const realMs = r.keepAliveMs / timeScale
     r.expiresAtMs = now + realMs
     run(Effect.zipRight(Effect.sleep(Duration.millis(realMs)), withNow((at) => {
-      if (residents.get(r.spec.name) !== r || r.expiryGen !== gen || r.busy > 0) return
+      if (residents.get(runnerOf(r.spec)) !== r || r.expiryGen !== gen || r.busy > 0) return
       unload(r, "expired", at)
       pump(at)
     })))
@@ -151,23 +160,23 @@ export const makeEngine = Effect.fn("SimEngine.make")(function*(options: {
     run(Effect.zipRight(sleepSim(w.spec.loadMs), withNow((now) => {
       loading = undefined
       const r = newResident(w.spec, w.keepAliveMs, now)
-      residents.set(w.spec.name, r)
+      residents.set(runnerOf(w.spec), r)
       trace({ type: "load", model: w.spec.name, atMs: now })
       pump(now)
-      if (r.busy === 0 && residents.get(w.spec.name) === r) scheduleExpiry(r, now)
+      if (r.busy === 0 && residents.get(runnerOf(w.spec)) === r) scheduleExpiry(r, now)
     })))
   }
 
-  /** Grants free slots to waiters in arrival order; a model's later waiters never pass its earlier ones. */
+  /** Grants free slots to waiters in arrival order; a runner's later waiters never pass its earlier ones. */
   const pump = (now: number) => {
     const blocked = new Set<string>()
     for (let i = 0; i < queue.length; i++) {
       const w = queue[i]!
-      const name = w.spec.name
-      if (blocked.has(name)) continue
-      const r = residents.get(name)
+      const runner = runnerOf(w.spec)
+      if (blocked.has(runner)) continue
+      const r = residents.get(runner)
       if (r === undefined) {
-        blocked.add(name)
+        blocked.add(runner)
         w.cold = true
         if (loading === undefined && makeRoom(w.spec.vramMb, now)) startLoad(w)
         continue
@@ -182,7 +191,7 @@ export const makeEngine = Effect.fn("SimEngine.make")(function*(options: {
       })
       const slot = r.slots[best]
       if (slot === undefined) {
-        blocked.add(name)
+        blocked.add(runner)
         continue
       }
       slot.busy = true
@@ -192,9 +201,9 @@ export const makeEngine = Effect.fn("SimEngine.make")(function*(options: {
       r.keepAliveMs = w.keepAliveMs
       counters.running++
       counters.maxRunning = Math.max(counters.maxRunning, counters.running)
-      w.lease = { seq: w.seq, model: name, slot: best, cachedChars: bestLen, cold: w.cold }
+      w.lease = { seq: w.seq, model: w.spec.name, runner, slot: best, cachedChars: bestLen, cold: w.cold }
       queue.splice(i--, 1)
-      trace({ type: "start", seq: w.seq, model: name, slot: best, atMs: now })
+      trace({ type: "start", seq: w.seq, model: w.spec.name, slot: best, atMs: now })
       Deferred.unsafeDone(w.deferred, Exit.succeed(w.lease))
     }
   }
@@ -202,7 +211,7 @@ export const makeEngine = Effect.fn("SimEngine.make")(function*(options: {
   const releaseSync = (lease: Lease, cached: string | undefined, now: number) => {
     counters.running--
     trace({ type: "finish", seq: lease.seq, model: lease.model, slot: lease.slot, atMs: now })
-    const r = residents.get(lease.model)
+    const r = residents.get(lease.runner)
     const slot = r?.slots[lease.slot]
     if (r !== undefined && slot !== undefined) {
       slot.busy = false
@@ -265,15 +274,15 @@ export const makeEngine = Effect.fn("SimEngine.make")(function*(options: {
     /** Makes `spec` resident at once, kept until a request sets another keep_alive (a node started warm). */
     preload: (spec: SimModelSpec) =>
       withNow((now) => {
-        if (residents.has(spec.name) || !makeRoom(spec.vramMb, now)) return
+        if (residents.has(runnerOf(spec)) || !makeRoom(spec.vramMb, now)) return
         const r = newResident(spec, -1, now)
-        residents.set(spec.name, r)
+        residents.set(runnerOf(spec), r)
         scheduleExpiry(r, now)
       }),
-    /** Unloads `model` now if idle, else when its last request ends (`keep_alive: 0`, `/api/delete`). */
-    unload: (model: string, reason: "expired" | "deleted") =>
+    /** Unloads `model`'s runner now if idle, else when its last request ends (`keep_alive: 0`, `/api/delete`). */
+    unload: (model: SimModelSpec, reason: "expired" | "deleted") =>
       withNow((now) => {
-        const r = residents.get(model)
+        const r = residents.get(runnerOf(model))
         if (r === undefined) return
         if (r.busy === 0) {
           unload(r, reason, now)

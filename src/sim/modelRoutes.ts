@@ -131,5 +131,9 @@ export const remove = (ctx: SimContext, reply: Reply, body: Body) =>
     if (raw === "" || !ctx.installed.has(name)) return ollamaError(reply, 404, `model '${raw}' not found`)
     ctx.installed.delete(name)
     ctx.installedAt.delete(name)
-    return Effect.zipRight(ctx.engine.unload(name, "deleted"), reply.head(200, { "content-length": "0" }))
+    // The runner goes with the last tag of its model file.
+    const spec = ctx.profile.models[name]
+    const shared = spec !== undefined && [...ctx.installed].some((n) => ctx.profile.models[n]?.digest === spec.digest)
+    const unload = spec === undefined || shared ? Effect.void : ctx.engine.unload(spec, "deleted")
+    return Effect.zipRight(unload, reply.head(200, { "content-length": "0" }))
   })

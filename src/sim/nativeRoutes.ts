@@ -22,7 +22,7 @@ const metrics = (r: GenerationResult) => ({ done_reason: r.doneReason, ...r.timi
 /** Empty prompt or messages: load the model (or unload it with `keep_alive: 0`) and answer one object. */
 const loadOrUnload = (ctx: SimContext, reply: Reply, spec: SimModelSpec, keepAliveMs: number, shape: (reason: string) => Body) =>
   keepAliveMs === 0
-    ? Effect.zipRight(ctx.engine.unload(spec.name, "expired"), sendJson(reply, 200, shape("unload")))
+    ? Effect.zipRight(ctx.engine.unload(spec, "expired"), sendJson(reply, 200, shape("unload")))
     : ctx.engine.withSlot(spec, "", keepAliveMs, () => Effect.void).pipe(
       Effect.zipRight(sendJson(reply, 200, shape("load"))),
       Effect.catchTag("EngineBusy", () => ollamaError(reply, 503, BUSY_MESSAGE))

@@ -1,7 +1,9 @@
 import { describe, expect, it } from "vitest"
-import { gpuShareOf } from "../../src/actors/nodeViews.js"
+import type { NodeFacts } from "../../src/actors/nodeEntry.js"
+import { gpuShareOf, loadedAs } from "../../src/actors/nodeViews.js"
 
-const loaded = (name: string, size: number, sizeVram: number) => ({ name, size, sizeVram, expiresAt: "t", contextLength: undefined })
+const loaded = (name: string, size: number, sizeVram: number, digest = "") =>
+  ({ name, digest, size, sizeVram, expiresAt: "t", contextLength: undefined })
 
 describe("gpuShareOf (size_vram / size from /api/ps)", () => {
   it("reads the requested model's own entry when it is loaded", () => {
@@ -13,5 +15,30 @@ describe("gpuShareOf (size_vram / size from /api/ps)", () => {
     expect(gpuShareOf([loaded("a:latest", 100, 100), loaded("b:latest", 300, 0)], "c:latest")).toBe(0.25)
     expect(gpuShareOf([], "a:latest")).toBeUndefined()
     expect(gpuShareOf([loaded("a:latest", 0, 5)], "a:latest")).toBeUndefined()
+  })
+})
+
+describe("loadedAs (which runner /api/ps lists for a model)", () => {
+  const facts = (loadedModels: NodeFacts["loaded"]): NodeFacts => ({
+    models: [
+      { name: "llama3.2:latest", digest: "d1", size: 1 },
+      { name: "llama3.2:3b", digest: "d1", size: 1 },
+      { name: "qwen2.5:7b", digest: "d2", size: 1 }
+    ],
+    loaded: loadedModels,
+    lastProbeAt: undefined,
+    lastError: undefined,
+    lastFailureAt: undefined
+  })
+
+  it("finds the model's own entry, or the runner of another tag of the same file", () => {
+    const running = loaded("llama3.2:3b", 100, 100, "d1")
+    expect(loadedAs(facts([running]), "llama3.2:3b")).toBe(running)
+    expect(loadedAs(facts([running]), "llama3.2:latest")).toBe(running)
+    expect(loadedAs(facts([running]), "qwen2.5:7b")).toBeUndefined()
+  })
+
+  it("never matches on an unknown digest", () => {
+    expect(loadedAs(facts([loaded("other:latest", 1, 1)]), "mistral:7b")).toBeUndefined()
   })
 })

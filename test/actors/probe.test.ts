@@ -51,11 +51,11 @@ describe("probe", () => {
       const u = upstreamOf((path) =>
         path === "/api/tags"
           ? { status: 200, body: JSON.stringify({ models: [{ name: "Mistral", digest: "ab", size: 7 }, { x: 1 }] }) }
-          : { status: 200, body: JSON.stringify({ models: [{ name: "mistral", size: 9, size_vram: 5, expires_at: "t" }] }) }
+          : { status: 200, body: JSON.stringify({ models: [{ name: "mistral", digest: "ab", size: 9, size_vram: 5, expires_at: "t" }] }) }
       )
       assert.deepStrictEqual(yield* probeModels(u, 1000), {
         installed: [{ name: "mistral:latest", digest: "ab", size: 7 }],
-        loaded: [{ name: "mistral:latest", size: 9, sizeVram: 5, expiresAt: "t", contextLength: undefined }]
+        loaded: [{ name: "mistral:latest", digest: "ab", size: 9, sizeVram: 5, expiresAt: "t", contextLength: undefined }]
       })
       const broken = upstreamOf(() => ({ status: 200, body: "{\"models\":null}" }))
       assert.strictEqual((yield* Effect.flip(probeModels(broken, 1000))).reason, "Decode")

@@ -1,5 +1,6 @@
 /** A small profile with round figures so expected durations are easy to state. */
 import type { SimModelSpec, SimProfile } from "../../src/sim/profiles.js"
+import { hexDigest } from "../../src/sim/rng.js"
 
 const spec = (name: string, over: Partial<SimModelSpec> = {}): SimModelSpec => ({
   name,
@@ -12,7 +13,7 @@ const spec = (name: string, over: Partial<SimModelSpec> = {}): SimModelSpec => (
   parameterSize: "1B",
   quantization: "Q4_K_M",
   family: "llama",
-  digest: "0".repeat(64),
+  digest: hexDigest(name),
   contextLength: 4096,
   ...over
 })
@@ -26,6 +27,8 @@ export const testProfile: SimProfile = {
   vramBudgetMb: 1000,
   models: {
     "tiny:latest": spec("tiny:latest"),
+    // another tag of the same model file
+    "tiny:1b": spec("tiny:1b", { digest: hexDigest("tiny:latest") }),
     "other:latest": spec("other:latest", { loadMs: 1000 }),
     "emb:latest": spec("emb:latest", { kind: "embedding", decodeTps: 0, prefillTps: 100, loadMs: 500, vramMb: 100 })
   }

@@ -42,6 +42,16 @@ describe("sim node scheduling (TestClock)", () => {
       assert.strictEqual((yield* node.stats).rejected, 1)
     }))
 
+  it.scoped("two tags of one model file share its runner: the second is warm", () =>
+    Effect.gen(function*() {
+      const node = yield* makeSimNode({ name: "n", profile: testProfile, preload: ["tiny"] })
+      const other = yield* Effect.fork(call(node, "POST", "/api/generate", gen("tiny:1b", 1)))
+      yield* TestClock.adjust("1 second")
+      assert.isBelow(json(yield* Fiber.join(other))["load_duration"] as number, 1e6)
+      assert.deepStrictEqual(yield* node.loaded, ["tiny:latest"])
+      assert.strictEqual((yield* node.stats).loads, 0)
+    }))
+
   it.scoped("a model is evicted, least recently used first, to load another under the memory budget", () =>
     Effect.gen(function*() {
       const node = yield* makeSimNode({ name: "n", profile: testProfile })

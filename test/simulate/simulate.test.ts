@@ -44,6 +44,25 @@ describe("simulate (virtual time, fixed seed)", () => {
     for (const w of waits) expect(w.maxMs).toBeLessThanOrEqual((10 - w.priority) * result.summaries[0]!.agingIntervalMs + 30_000)
   }, 120_000)
 
+  it("sends a burst for a cold model to the node already loading it, not to every node", () => {
+    // four requests for a model no node has loaded, 100 ms apart: the first starts a 4.5 s load somewhere
+    const arrivals = Array.from({ length: 4 }, (_, index) => ({
+      index,
+      atMs: index * 100,
+      kind: "chat" as const,
+      path: "/api/chat",
+      priority: 5,
+      body: { model: "qwen2.5:7b", messages: [{ role: "user", content: `question ${index}` }], stream: false, options: { num_predict: 20 } }
+    }))
+    const loadedOn = (strategy: string) => {
+      const outcomes = runStrategy({ scenario: "homogeneous3", strategy, arrivals, seed: 1 }).outcomes
+      expect(outcomes.every((o) => o.ok)).toBe(true)
+      return new Set(outcomes.map((o) => o.node)).size
+    }
+    expect(loadedOn("sollol")).toBe(1)
+    expect(loadedOn("round-robin")).toBe(3)
+  }, 60_000)
+
   it("serves the multi-model workload mostly from nodes that have the model loaded", () => {
     const result = simulate({ scenario: "hetero3", strategies: ["sollol"], workload: "multimodel", requests: 120, seed: 4 })
     expect(result.summaries[0]!.loadedHitRate).toBeGreaterThanOrEqual(0.9)
