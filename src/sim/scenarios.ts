@@ -22,7 +22,7 @@ export interface Scenario {
 
 export type ScenarioName = "homogeneous3" | "hetero3" | "modelsplit" | "flaky"
 
-const chatAndEmbed = ["llama3.2:3b", "llama3.2", "qwen2.5:7b", "nomic-embed-text"]
+const chatAndEmbed = ["llama3.2:3b", "llama3.2", "qwen2.5:7b", "mistral:7b", "nomic-embed-text"]
 
 export const scenarios: Readonly<Record<ScenarioName, Scenario>> = {
   homogeneous3: {

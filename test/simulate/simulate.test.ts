@@ -68,6 +68,15 @@ describe("simulate (virtual time, fixed seed)", () => {
     expect(result.summaries[0]!.loadedHitRate).toBeGreaterThanOrEqual(0.9)
     expect(result.summaries[0]!.successRate).toBe(1)
   }, 120_000)
+
+  it("keeps models where they are loaded when they do not all fit on every node", () => {
+    // homogeneous3: 12 GB per GPU against 14 GB of models, so a node that serves everything must evict
+    const result = simulate({ scenario: "homogeneous3", strategies: ["round-robin", "sollol"], workload: "multimodel", requests: 150, seed: 4 })
+    const [rr, sollol] = result.summaries
+    expect(sollol!.loadedHitRate).toBeGreaterThanOrEqual(0.9)
+    expect(rr!.loadedHitRate).toBeLessThan(0.9)
+    expect(sollol!.latencyMs.mean).toBeLessThan(0.5 * rr!.latencyMs.mean)
+  }, 120_000)
 })
 
 describe("simulate helpers", () => {
