@@ -35,11 +35,11 @@ export interface NodeHandle {
 
 /**
  * Counts one request for `model` on the node from now, in flight (load accounting) and as a user of the model's
- * runner (residency); the returned function, idempotent, ends both. Every exit path of the holder must call it.
+ * runner (residency; `unloadsModel`: it asked for `keep_alive: 0`); the returned function, idempotent, ends both. Every exit path of the holder must call it.
  */
-export const beginRequest = (handle: NodeHandle, model: string): () => void => {
+export const beginRequest = (handle: NodeHandle, model: string, unloadsModel = false): () => void => {
   const endLoad = handle.load.beginNow()
-  const endUse = handle.residency.begin(model)
+  const endUse = handle.residency.begin(model, unloadsModel)
   return () => {
     endLoad()
     endUse()

@@ -6,6 +6,7 @@ import type { NodeId } from "../domain/NodeId.js"
 import type { NodeEntry, NodeFacts } from "./nodeEntry.js"
 import { healthOf, isPreferred, isRoutable } from "./nodeMachine.js"
 import type { InstalledModel, LoadedModel } from "./probe.js"
+import type { Residence } from "./residency.js"
 
 export interface NodeView {
   readonly nodeId: NodeId
@@ -64,6 +65,10 @@ export const gpuShareOf = (loaded: ReadonlyArray<LoadedModel>, model: string): n
   return size > 0 ? vram / size : undefined
 }
 
+/** The gateway's own record of the node's traffic first (it is newer), then what `/api/ps` said. */
+const isResident = (residence: Residence, listed: boolean): boolean =>
+  residence === undefined ? listed : residence === "resident"
+
 /** The runner `/api/ps` lists for `model`: its own entry, or one of another tag of the same model file. */
 export const loadedAs = (facts: NodeFacts, model: string): LoadedModel | undefined => {
   let digest: string | undefined
@@ -103,7 +108,7 @@ export const candidateAt = (
     inFlight: entry.handle.load.inFlightNow(),
     slots: entry.slots,
     ewmaMs: entry.handle.load.ewmaAt(now),
-    modelLoaded: loaded !== undefined || entry.handle.residency.has(model),
+    modelLoaded: isResident(entry.handle.residency.of(model), loaded !== undefined),
     gpuShare: gpuShareOf(facts.loaded, model),
     optionsMatch: loaded?.contextLength === undefined || typeof numCtx !== "number" || numCtx === loaded.contextLength,
     recentFailures,

@@ -4,7 +4,8 @@
  * `modelsInterval`: without this, a burst for a cold model would see it cold on every node until the next probe
  * and load it on several of them. A model counts as resident from the moment a request for it holds a slot on
  * the node (it is loading then, so the next request waits less there than loading it anywhere else), until an
- * `/api/ps` taken after its last request ended says what became of it.
+ * `/api/ps` taken after its last request ended says what became of it. A request with `keep_alive: 0` makes the
+ * node unload the model as it ends, which the record knows too before `/api/ps` shows it.
  *
  * Keys are runners, not names: tags of one model file (`llama3.2`, `llama3.2:3b`) share one, as in Ollama.
  */
@@ -12,13 +13,24 @@
 interface Use {
   active: number
   endedAt: number
+  /** The latest request to begin set `keep_alive: 0` (in Ollama the latest one sets the runner's session). */
+  unloadsWhenIdle: boolean
+  /** It did, and every request has ended since: the node has dropped the model. */
+  unloaded: boolean
 }
 
+/** What the gateway's own traffic says of a model on the node; `undefined`: nothing since `/api/ps` last looked. */
+export type Residence = "resident" | "unloaded" | undefined
+
 export interface Residency {
-  /** Counts one request for `model` on the node from now; the returned function (idempotent) ends it. */
-  readonly begin: (model: string) => () => void
-  /** Whether a request of the gateway's has held `model` (or another tag of its file) there since the last look. */
-  readonly has: (model: string) => boolean
+  /**
+   * Counts one request for `model` on the node from now; the returned function (idempotent) ends it. With
+   * `unloads` (`keep_alive: 0`), the node drops the model once no request uses it, unless a later one set
+   * another `keep_alive`.
+   */
+  readonly begin: (model: string, unloads?: boolean) => () => void
+  /** What the gateway's requests since the last look say of `model` (or another tag of its file) there. */
+  readonly of: (model: string) => Residence
   /** `/api/ps`, taken at `since`, is now the truth about every model whose requests all ended before then. */
   readonly settle: (since: number) => void
 }
@@ -31,11 +43,13 @@ export const makeResidency = (
 ): Residency => {
   const uses = new Map<string, Use>()
   return {
-    begin: (model) => {
+    begin: (model, unloads = false) => {
       const runner = runnerOf(model)
       let use = uses.get(runner)
-      if (use === undefined) uses.set(runner, use = { active: 0, endedAt: 0 })
+      if (use === undefined) uses.set(runner, use = { active: 0, endedAt: 0, unloadsWhenIdle: false, unloaded: false })
       use.active++
+      use.unloadsWhenIdle = unloads
+      use.unloaded = false
       const counted = use
       let ended = false
       return () => {
@@ -43,9 +57,14 @@ export const makeResidency = (
         ended = true
         counted.active--
         counted.endedAt = now()
+        counted.unloaded = counted.active === 0 && counted.unloadsWhenIdle
       }
     },
-    has: (model) => uses.size > 0 && uses.has(runnerOf(model)),
+    of: (model) => {
+      if (uses.size === 0) return undefined
+      const use = uses.get(runnerOf(model))
+      return use === undefined ? undefined : use.unloaded ? "unloaded" : "resident"
+    },
     settle: (since) => {
       for (const [runner, use] of uses) if (use.active === 0 && use.endedAt < since) uses.delete(runner)
     }

@@ -45,6 +45,8 @@ export interface RoutingIntent {
   readonly loadOptions: Readonly<Record<string, number | string | boolean>>
   /** Hash of the conversation prefix; requests with the same key prefer the same node. */
   readonly affinityKey: string | undefined
+  /** `keep_alive: 0`: the node unloads the model as soon as this request ends. */
+  readonly unloadsModel: boolean
   /** Milliseconds on Effect's clock when the request arrived. */
   readonly arrivedAt: number
   readonly upstream: UpstreamRequest

@@ -2,6 +2,7 @@
  * Request analysis (DESIGN.md §2 step 2): turns an already-validated body into the figures scoring needs. Pure and
  * total: odd shapes give defaults, never an exception, because the HTTP layer owns validation.
  */
+import { parseKeepAlive } from "../domain/keepAlive.js"
 import { normalizeModel } from "../domain/Model.js"
 import type { Complexity, RequestKind, RoutingIntent, TaskType } from "../domain/Request.js"
 
@@ -123,6 +124,7 @@ export type Analysis = Pick<
   | "expectedOutputTokens"
   | "loadOptions"
   | "affinityKey"
+  | "unloadsModel"
 >
 
 export interface AnalyzeHints {
@@ -270,6 +272,7 @@ export const analyzeBody = (kind: RequestKind, body: Record<string, unknown>, hi
     conversationDepth: prompt.depth,
     expectedOutputTokens,
     loadOptions,
-    affinityKey
+    affinityKey,
+    unloadsModel: parseKeepAlive(b.keep_alive) === 0
   }
 }

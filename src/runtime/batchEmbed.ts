@@ -7,6 +7,7 @@ import { Clock, Deferred, Effect, Exit, Option } from "effect"
 import { beginRequest, NodeRegistry } from "../actors/NodeRegistry.js"
 import type { NodeHandle } from "../actors/NodeRegistry.js"
 import { ModelNotFound, NoCandidates, UpstreamError } from "../domain/errors.js"
+import { parseKeepAlive } from "../domain/keepAlive.js"
 import type { QueueFull } from "../domain/errors.js"
 import { normalizeModel } from "../domain/Model.js"
 import type { NodeId } from "../domain/NodeId.js"
@@ -213,6 +214,7 @@ export const batchEmbed = Effect.fn("BatchEmbed.run")(function*(inputs: Readonly
       return Effect.zipRight(failStuck, signal)
     })
 
+  const unloadsModel = parseKeepAlive(options.extra?.["keep_alive"]) === 0
   /** Reserves a slot on this node only; `None` while it is full, "gone" once it is no longer routable. */
   const reserve = (nodeId: NodeId) => (): Grant<NodeHandle | "gone"> | undefined => {
     const gone = { value: "gone" as const, release: () => undefined }
@@ -221,7 +223,7 @@ export const batchEmbed = Effect.fn("BatchEmbed.run")(function*(inputs: Readonly
     const handle = registry.get(nodeId)
     if (candidate === undefined || Option.isNone(handle)) return gone
     if (candidate.inFlight >= slotsOf(learning, settings.configuredSlots, candidate)) return undefined
-    return { value: handle.value, release: beginRequest(handle.value, model) }
+    return { value: handle.value, release: beginRequest(handle.value, model, unloadsModel) }
   }
 
   /** One worker on `nodeId`: loops until the batch ends or the node stops being routable. */

@@ -61,9 +61,9 @@ export interface ScoringOptions {
   readonly panicMode: boolean
 }
 
-const reserve = (handle: NodeHandle, model: string, pick: Pick, candidates: number): Grant<Reservation> => ({
+const reserve = (handle: NodeHandle, intent: RoutingIntent, pick: Pick, candidates: number): Grant<Reservation> => ({
   value: { _tag: "Picked", pick, handle, candidates },
-  release: beginRequest(handle, model)
+  release: beginRequest(handle, intent.model, intent.unloadsModel)
 })
 
 /** A grant that holds nothing: no node can serve the attempt (`hasModel`: how many nodes have the model at all). */
@@ -100,7 +100,7 @@ const panicLook = (services: ScoringServices, intent: RoutingIntent, untried: Re
   const handle = Runtime.runSync(services.runtime)(panicPick(services, intent, untried))
   if (Option.isNone(handle)) return unservable(hasModel)
   const pick = simplePick(panicCandidate(handle.value), "panic mode: no routable node, trying the least-recently-failed one")
-  return reserve(handle.value, intent.model, pick, 0)
+  return reserve(handle.value, intent, pick, 0)
 }
 
 /** A strategy that failed must not strand the request: the first candidate with a free slot is taken. */
@@ -157,5 +157,5 @@ export const reserver = (
   const picked = choose(services, withLearnedOutput(intent, learning.outputNow), enriched)
   if (picked === undefined || picked.candidate.inFlight >= picked.candidate.slots) return undefined
   const handle = registry.get(picked.candidate.nodeId)
-  return Option.isSome(handle) ? reserve(handle.value, intent.model, picked, enriched.length) : undefined
+  return Option.isSome(handle) ? reserve(handle.value, intent, picked, enriched.length) : undefined
 }

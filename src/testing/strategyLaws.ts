@@ -80,6 +80,7 @@ export const intentArb: fc.Arbitrary<RoutingIntent> = fc.record({
     { maxKeys: 3 }
   ),
   affinityKey: fc.option(fc.stringMatching(/^[0-9a-f]{16}$/), { nil: undefined }),
+  unloadsModel: fc.boolean(),
   arrivedAt: fc.nat()
 }).map((r) => ({
   ...r,

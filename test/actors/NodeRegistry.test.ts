@@ -150,6 +150,36 @@ describe("NodeRegistry", () => {
       assert.deepStrictEqual((yield* registry.candidates("llama3")).hasModel, [a.nodeId])
     }))
 
+  it.scoped("a model is loaded under any tag of its file, and resident while the gateway's own requests say so", () =>
+    Effect.gen(function*() {
+      const registry = yield* NodeRegistry.make()
+      const a = yield* fakeNode("a:1", (path) =>
+        path === "/api/tags"
+          ? {
+            status: 200,
+            body: { models: ["llama3:latest", "llama3:8b"].map((name) => ({ name, digest: "dl" })).concat({ name: "qwen:7b", digest: "dq" }) }
+          }
+          : path === "/api/ps"
+          ? { status: 200, body: { models: [{ name: "llama3:8b", digest: "dl", size_vram: 1, expires_at: expiresAt }] } }
+          : { status: 200, body: { version: "0.12.0" } })
+      const handle = yield* registry.add(a.spec)
+      const loaded = (model: string) => Effect.map(registry.candidates(model), (c) => c.candidates[0]?.modelLoaded)
+      assert.isTrue(yield* loaded("llama3"))
+      assert.isFalse(yield* loaded("qwen:7b"))
+      // a request holds a slot for the cold model: it is loading there from now on
+      const end = NodeRegistry.beginRequest(handle, "qwen:7b")
+      assert.isTrue(yield* loaded("qwen:7b"))
+      end()
+      assert.isTrue(yield* loaded("qwen:7b"))
+      // an /api/ps taken after the request ended is the truth again (this node never lists it)
+      yield* TestClock.adjust("1 second")
+      yield* registry.refreshModels(a.nodeId)
+      assert.isFalse(yield* loaded("qwen:7b"))
+      // keep_alive 0 on another tag of the loaded file: the runner goes when the request ends
+      NodeRegistry.beginRequest(handle, "llama3:latest", true)()
+      assert.isFalse(yield* loaded("llama3:8b"))
+    }))
+
   it.scoped("the models probe repeats on its interval", () =>
     Effect.gen(function*() {
       const registry = yield* NodeRegistry.make({ modelsInterval: "15 seconds" })

@@ -105,6 +105,10 @@ describe("analyzeBody figures", () => {
     const a = chat("hi", { options: { num_ctx: 8192, temperature: 0.2, num_gpu: 99, use_mmap: false, seed: 1 } })
     expect(a.loadOptions).toEqual({ num_ctx: 8192, num_gpu: 99, use_mmap: false })
   })
+  it("knows when the node will unload the model after the request (keep_alive 0)", () => {
+    for (const keep_alive of [0, "0", "0s", "0m0s"]) expect(chat("hi", { keep_alive }).unloadsModel).toBe(true)
+    for (const keep_alive of [undefined, 300, "5m", -1, "-1m", "0x"]) expect(chat("hi", { keep_alive }).unloadsModel).toBe(false)
+  })
   it("never throws on odd shapes", () => {
     const kinds = ["chat", "generate", "embed", "embeddings", "show", "openai-chat", "openai-completions",
       "openai-embeddings"] as const

@@ -33,6 +33,7 @@ export const intent: RoutingIntent = {
   expectedOutputTokens: 64,
   loadOptions: {},
   affinityKey: undefined,
+  unloadsModel: false,
   arrivedAt: 0,
   upstream: { method: "POST", path: "/api/chat", headers: {}, body: undefined }
 }
