@@ -176,11 +176,11 @@ export const dispatch = (
     // Success from the node's point of view (a 4xx is the client's fault, not the node's). The answer goes out
     // first; what the node's answer teaches is recorded right after, off the client's critical path.
     const latencyMs = now - startedAt
+    const sent = relay()
     const timings = state.mode === "stream"
       ? parseTimings(tail.lastJson())
       : status < 300 ? timingsOfBody(held.bytes()) : undefined
     if (timings !== undefined) progress.outputTokens = timings.evalCount
-    const sent = relay()
     handle.succeeded(latencyMs)
     handle.load.observeAt(latencyMs, now)
     reliability.modelSucceeded(handle.nodeId, intent.model)
