@@ -27,10 +27,30 @@ export interface NodeHandle {
   readonly load: Load
   /** The models the gateway's own requests put on the node since `/api/ps` last looked. */
   readonly residency: Residency
+  /** The other installed tags of `model`'s file (`llama3.2:latest` and `llama3.2:3b`): one runner, one speed. */
+  readonly sameFile: (model: string) => ReadonlyArray<string>
   /** Tells the node's machine how a request went (the workflow calls it once per attempt). */
   readonly report: (outcome: Outcome) => Effect.Effect<void>
   /** `report({ ok: true, latencyMs })`, synchronously: the common outcome, on the hot path. */
   readonly succeeded: (latencyMs: number) => void
+}
+
+const noTags: ReadonlyArray<string> = []
+
+/** Groups installed tags by model file: each tag that shares its digest with others maps to those others. */
+export const sameFileTags = (installed: ReadonlyArray<InstalledModel>): ReadonlyMap<string, ReadonlyArray<string>> => {
+  const byDigest = new Map<string, Array<string>>()
+  for (const m of installed) {
+    if (m.digest === "") continue
+    const tags = byDigest.get(m.digest)
+    if (tags === undefined) byDigest.set(m.digest, [m.name])
+    else tags.push(m.name)
+  }
+  const out = new Map<string, ReadonlyArray<string>>()
+  for (const tags of byDigest.values()) {
+    if (tags.length > 1) for (const tag of tags) out.set(tag, tags.filter((t) => t !== tag))
+  }
+  return out
 }
 
 /**
@@ -58,6 +78,8 @@ export interface NodeSpec {
 export interface NodeFacts {
   /** `undefined` until `/api/tags` answered once. */
   readonly models: ReadonlyArray<InstalledModel> | undefined
+  /** For each installed tag that has others of the same model file (digest), those others. */
+  readonly sameFile: ReadonlyMap<string, ReadonlyArray<string>>
   readonly loaded: ReadonlyArray<LoadedModel>
   readonly lastProbeAt: number | undefined
   readonly lastError: string | undefined
@@ -127,6 +149,7 @@ export const makeEntry = (
       const load = yield* makeLoad({ decayMs: config.ewmaDecayMs })
       const facts = makeFactsCell({
         models: undefined,
+        sameFile: new Map(),
         loaded: [],
         lastProbeAt: undefined,
         lastError: undefined,
@@ -144,8 +167,10 @@ export const makeEntry = (
         })
       )
       const clock = yield* Effect.clock
+      const sameFile = (model: string) => facts.current().sameFile.get(model) ?? noTags
+      // the runner of a tag: the first name of its model file's tags
       const residency = makeResidency(
-        (model) => facts.current().models?.find((m) => m.name === model)?.digest || model,
+        (model) => sameFile(model).reduce((first, tag) => tag < first ? tag : first, model),
         () => clock.unsafeCurrentTimeMillis()
       )
       const refreshModels = Effect.flatMap(Clock.currentTimeMillis, (since) =>
@@ -155,7 +180,7 @@ export const makeEntry = (
             onSuccess: (m) =>
               Effect.zipRight(probed, facts.update((f) => {
                 residency.settle(since)
-                return { ...f, models: m.installed, loaded: m.loaded }
+                return { ...f, models: m.installed, sameFile: sameFileTags(m.installed), loaded: m.loaded }
               }))
           })
         ))
@@ -179,7 +204,17 @@ export const makeEntry = (
       yield* forkEvery(checkLiveness, config.livenessInterval)
       yield* forkEvery(refreshModels, config.modelsInterval)
       const succeeded = (latencyMs: number) => actor.sendNow({ type: "request.succeeded", latencyMs })
-      const handle: NodeHandle = { nodeId: spec.nodeId, url: spec.url, upstream, actor, load, residency, report, succeeded }
+      const handle: NodeHandle = {
+        nodeId: spec.nodeId,
+        url: spec.url,
+        upstream,
+        actor,
+        load,
+        residency,
+        sameFile,
+        report,
+        succeeded
+      }
       return { handle, slots: spec.slots ?? config.defaultSlots, scope, facts, checkLiveness, refreshModels }
     }).pipe(
       Scope.extend(scope),

@@ -71,13 +71,10 @@ const isResident = (residence: Residence, listed: boolean): boolean =>
 
 /** The runner `/api/ps` lists for `model`: its own entry, or one of another tag of the same model file. */
 export const loadedAs = (facts: NodeFacts, model: string): LoadedModel | undefined => {
-  let digest: string | undefined
-  for (const l of facts.loaded) {
-    if (l.name === model) return l
-    digest ??= facts.models?.find((m) => m.name === model)?.digest ?? ""
-    if (digest !== "" && l.digest === digest) return l
-  }
-  return undefined
+  const own = facts.loaded.find((l) => l.name === model)
+  if (own !== undefined) return own
+  const others = facts.sameFile.get(model)
+  return others === undefined ? undefined : facts.loaded.find((l) => others.includes(l.name))
 }
 
 export const hasModel = (facts: NodeFacts, model: string): boolean =>

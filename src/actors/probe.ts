@@ -27,8 +27,6 @@ export interface InstalledModel {
 export interface LoadedModel {
   /** Normalised (`normalizeModel`). */
   readonly name: string
-  /** The model file's digest: another tag of the same file runs on this runner too. */
-  readonly digest: string
   /** Bytes the loaded model takes (`size`); 0 when the node does not say. */
   readonly size: number
   /** Bytes of it in GPU memory (`size_vram`): 0 of a non-zero `size` means it runs on the CPU. */
@@ -103,7 +101,6 @@ export const probeModels = (
       Effect.map((ms) =>
         ms.map((m): LoadedModel => ({
           name: normalizeModel(str(m["name"] ?? m["model"])),
-          digest: str(m["digest"]),
           size: num(m["size"]),
           sizeVram: num(m["size_vram"]),
           expiresAt: str(m["expires_at"]),

@@ -32,15 +32,32 @@ export const slotsOf = (
 ): number =>
   configuredSlots.has(candidate.nodeId) ? candidate.slots : learning.slotsNow(candidate.nodeId) ?? candidate.slots
 
+/**
+ * What the node has shown for `model`; until it has run this tag, what it showed for another tag of the same
+ * model file (one runner, one speed).
+ */
+const perfOf = (services: ScoringServices, nodeId: NodeId, model: string, now: number) => {
+  const own = services.learning.perfAt(nodeId, model, now)
+  if (own !== undefined && own.samples > 0) return own
+  const handle = services.registry.get(nodeId)
+  if (Option.isNone(handle)) return own
+  for (const tag of handle.value.sameFile(model)) {
+    const other = services.learning.perfAt(nodeId, tag, now)
+    if (other !== undefined && other.samples > 0) return other
+  }
+  return own
+}
+
 /** Joins learned figures (read synchronously): performance for the model, and the slot count. */
 const enrich = (
-  learning: LearningStore["Type"],
+  services: ScoringServices,
   configuredSlots: ReadonlySet<NodeId>,
   model: string,
   now: number,
   candidate: Candidate
 ): Candidate => {
-  const perf = learning.perfAt(candidate.nodeId, model, now)
+  const { learning } = services
+  const perf = perfOf(services, candidate.nodeId, model, now)
   const slots = slotsOf(learning, configuredSlots, candidate)
   return slots === candidate.slots && perf === undefined ? candidate : { ...candidate, perf, slots }
 }
@@ -151,7 +168,7 @@ export const reserver = (
   }
   const open = eligible.filter((c) => !reliability.busy(c.nodeId, now))
   if (open.length === 0) return undefined
-  const enriched = open.map((c) => enrich(learning, options.configuredSlots, intent.model, now, c))
+  const enriched = open.map((c) => enrich(services, options.configuredSlots, intent.model, now, c))
   // Whatever the strategy picks would be full: skip scoring (under a deep queue most looks end here).
   if (enriched.every((c) => c.inFlight >= c.slots)) return undefined
   const picked = choose(services, withLearnedOutput(intent, learning.outputNow), enriched)

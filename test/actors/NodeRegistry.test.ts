@@ -64,7 +64,7 @@ describe("NodeRegistry", () => {
         { name: "qwen:7b", digest: "d1", size: 1001 }
       ])
       assert.deepStrictEqual(view?.loaded, [
-        { name: "llama3:latest", digest: "", size: 0, sizeVram: 42, expiresAt: "2030-01-01T00:00:00Z", contextLength: 4096 }
+        { name: "llama3:latest", size: 0, sizeVram: 42, expiresAt: "2030-01-01T00:00:00Z", contextLength: 4096 }
       ])
       assert.strictEqual(view?.slots, 4)
       assert.isDefined(view?.lastProbeAt)

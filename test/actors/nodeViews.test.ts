@@ -1,9 +1,10 @@
 import { describe, expect, it } from "vitest"
+import { sameFileTags } from "../../src/actors/nodeEntry.js"
 import type { NodeFacts } from "../../src/actors/nodeEntry.js"
 import { gpuShareOf, loadedAs } from "../../src/actors/nodeViews.js"
 
-const loaded = (name: string, size: number, sizeVram: number, digest = "") =>
-  ({ name, digest, size, sizeVram, expiresAt: "t", contextLength: undefined })
+const loaded = (name: string, size: number, sizeVram: number) =>
+  ({ name, size, sizeVram, expiresAt: "t", contextLength: undefined })
 
 describe("gpuShareOf (size_vram / size from /api/ps)", () => {
   it("reads the requested model's own entry when it is loaded", () => {
@@ -19,12 +20,14 @@ describe("gpuShareOf (size_vram / size from /api/ps)", () => {
 })
 
 describe("loadedAs (which runner /api/ps lists for a model)", () => {
+  const models = [
+    { name: "llama3.2:latest", digest: "d1", size: 1 },
+    { name: "llama3.2:3b", digest: "d1", size: 1 },
+    { name: "qwen2.5:7b", digest: "d2", size: 1 }
+  ]
   const facts = (loadedModels: NodeFacts["loaded"]): NodeFacts => ({
-    models: [
-      { name: "llama3.2:latest", digest: "d1", size: 1 },
-      { name: "llama3.2:3b", digest: "d1", size: 1 },
-      { name: "qwen2.5:7b", digest: "d2", size: 1 }
-    ],
+    models,
+    sameFile: sameFileTags(models),
     loaded: loadedModels,
     lastProbeAt: undefined,
     lastError: undefined,
@@ -32,13 +35,14 @@ describe("loadedAs (which runner /api/ps lists for a model)", () => {
   })
 
   it("finds the model's own entry, or the runner of another tag of the same file", () => {
-    const running = loaded("llama3.2:3b", 100, 100, "d1")
+    const running = loaded("llama3.2:3b", 100, 100)
     expect(loadedAs(facts([running]), "llama3.2:3b")).toBe(running)
     expect(loadedAs(facts([running]), "llama3.2:latest")).toBe(running)
     expect(loadedAs(facts([running]), "qwen2.5:7b")).toBeUndefined()
   })
 
-  it("never matches on an unknown digest", () => {
-    expect(loadedAs(facts([loaded("other:latest", 1, 1)]), "mistral:7b")).toBeUndefined()
+  it("groups tags by digest, leaving out tags alone in their file and tags with no digest", () => {
+    const groups = sameFileTags([...models, { name: "a:1", digest: "", size: 1 }, { name: "b:1", digest: "", size: 1 }])
+    expect([...groups]).toEqual([["llama3.2:latest", ["llama3.2:3b"]], ["llama3.2:3b", ["llama3.2:latest"]]])
   })
 })

@@ -55,7 +55,7 @@ describe("probe", () => {
       )
       assert.deepStrictEqual(yield* probeModels(u, 1000), {
         installed: [{ name: "mistral:latest", digest: "ab", size: 7 }],
-        loaded: [{ name: "mistral:latest", digest: "ab", size: 9, sizeVram: 5, expiresAt: "t", contextLength: undefined }]
+        loaded: [{ name: "mistral:latest", size: 9, sizeVram: 5, expiresAt: "t", contextLength: undefined }]
       })
       const broken = upstreamOf(() => ({ status: 200, body: "{\"models\":null}" }))
       assert.strictEqual((yield* Effect.flip(probeModels(broken, 1000))).reason, "Decode")
