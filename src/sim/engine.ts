@@ -107,6 +107,17 @@ export const makeEngine = Effect.fn("SimEngine.make")(function*(options: {
 
   const sleepSim = (simMs: number) =>
     Effect.suspend(() => Effect.sleep(Duration.millis(Math.max(0, (simMs * options.slowFactor()) / timeScale))))
+
+  /**
+   * Sleeps until `simMs` of simulated time (already slowed by any fault) after the clock read `fromMs`. Work paced
+   * by deadlines keeps its rate when each step is shorter than a timer can sleep (a fast GPU's token at a large
+   * time scale): late steps simply follow at once.
+   */
+  const sleepUntilSim = (fromMs: number, simMs: number) =>
+    Effect.flatMap(Clock.currentTimeMillis, (now) => {
+      const wait = fromMs + simMs / timeScale - now
+      return wait > 0 ? Effect.sleep(Duration.millis(wait)) : Effect.void
+    })
   const withNow = <A>(f: (now: number) => A) => Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.sync(() => f(now)))
 
   const unload = (r: Resident, reason: "evicted" | "expired" | "deleted", now: number) => {
@@ -264,6 +275,9 @@ export const makeEngine = Effect.fn("SimEngine.make")(function*(options: {
 
   return {
     sleepSim,
+    sleepUntilSim,
+    /** The factor a `slow` fault multiplies simulated durations by now. */
+    slowFactor: options.slowFactor,
     acquire,
     release,
     withSlot,

@@ -1,8 +1,11 @@
 /**
  * One inference on the engine, timed like Ollama reports it: queue and load, prefill (minus the slot's cached
- * prefix), then decode token by token at the per-stream rate. Reported durations are simulated nanoseconds.
+ * prefix), then decode token by token at the per-stream rate. Reported durations are simulated nanoseconds: the
+ * waits (queue, load) as measured on the clock, prefill and decode as the node's model computes them, so a large
+ * time scale (whose steps are shorter than a timer can sleep) changes how tokens bunch up on the wire, not what
+ * the node reports.
  */
-import { Effect } from "effect"
+import { Clock, Effect } from "effect"
 import type { UpstreamError } from "../domain/errors.js"
 import type { Engine, EngineBusy } from "./engine.js"
 import type { SimModelSpec } from "./profiles.js"
@@ -63,18 +66,24 @@ export const runGeneration = (
     return yield* engine.withSlot(spec, prompt, input.keepAliveMs, (lease, setCache) =>
       Effect.gen(function*() {
         const tGrant = yield* nanos
+        const startMs = yield* Clock.currentTimeMillis
         // 1. Prefill: only the part past the slot's cached prefix is evaluated (at least one token).
         const promptTokens = Math.max(1, countTokens(prompt))
         const cachedTokens = Math.min(promptTokens - 1, Math.floor(lease.cachedChars / 4))
-        yield* engine.sleepSim(((promptTokens - cachedTokens) / spec.prefillTps) * 1000)
-        const tPrefill = yield* nanos
-        // 2. Decode: one token per step at decodeTps × n^-0.25 for n streams decoding now.
+        const prefillMs = ((promptTokens - cachedTokens) / spec.prefillTps) * 1000 * engine.slowFactor()
+        yield* engine.sleepUntilSim(startMs, prefillMs)
+        // 2. Decode: one token per step at decodeTps × n^-0.25 for n streams decoding now, each step due at a
+        // deadline counted from the start, so steps a timer cannot sleep still add up to the right rate.
         const rng = makeRng(Math.floor(nodeRng() * 4294967296))
         const drawn = drawOutputTokens(rng)
         const count = input.numPredict !== undefined && input.numPredict > 0 ? input.numPredict : drawn
         let text = ""
+        let decodeMs = 0
         yield* engine.decoding(Effect.forEach(Array.from({ length: count }, (_, i) => i), (i) =>
-          Effect.suspend(() => engine.sleepSim(1000 / (spec.decodeTps * Math.pow(Math.max(1, engine.decoders()), -0.25)))).pipe(
+          Effect.suspend(() => {
+            decodeMs += (1000 / (spec.decodeTps * Math.pow(Math.max(1, engine.decoders()), -0.25))) * engine.slowFactor()
+            return engine.sleepUntilSim(startMs, prefillMs + decodeMs)
+          }).pipe(
             Effect.zipRight(Effect.suspend(() => {
               const piece = tokenText(rng, i)
               text += piece
@@ -84,16 +93,19 @@ export const runGeneration = (
         const tEnd = yield* nanos
         setCache(prompt + text)
         const base = hashString(prompt)
+        const loadNs = lease.cold ? simNs(tGrant - t0) : 0
+        const prefillNs = Math.round(prefillMs * 1e6)
+        const decodeNs = Math.round(decodeMs * 1e6)
         return {
           text,
           doneReason: input.numPredict !== undefined && input.numPredict > 0 ? "length" as const : "stop" as const,
           timings: {
-            total_duration: simNs(tEnd - t0),
-            load_duration: lease.cold ? simNs(tGrant - t0) : 0,
+            total_duration: Math.max(simNs(tEnd - t0), simNs(tGrant - t0) + prefillNs + decodeNs),
+            load_duration: loadNs,
             prompt_eval_count: promptTokens,
-            prompt_eval_duration: simNs(tPrefill - tGrant),
+            prompt_eval_duration: prefillNs,
             eval_count: count,
-            eval_duration: simNs(tEnd - tPrefill)
+            eval_duration: decodeNs
           },
           context: Array.from({ length: promptTokens + count }, (_, i) => (base + i * 7919) % 128_000)
         }

@@ -53,8 +53,10 @@ export const serveSimNode = (
           }
         ))
         fiber.addObserver((exit) => {
-          if (Exit.isSuccess(exit)) res.end()
-          else res.destroy()
+          if (Exit.isSuccess(exit)) return void res.end()
+          // what was written still goes out (node:http holds writes corked until the next tick), then the cut
+          res.socket?.uncork()
+          res.destroy()
         })
         res.on("close", () => {
           if (!res.writableFinished) fiber.unsafeInterruptAsFork(FiberId.none)
