@@ -100,13 +100,27 @@ export const makeOccupancy = (): Occupancy => {
   let remaining: Array<number> = []
   // one record per index, rewritten by every `waits` (no allocation per candidate per decision)
   const longest: Array<Mutable<LongestRunning>> = []
+  // The registry lists nodes in the same order for every decision: the list found at an index last time is almost
+  // always the one wanted there now, which spares a Map lookup per candidate (a third of a 1 000-node decision).
+  // A node's list, once made, is never replaced, so a remembered one stays valid.
+  const atIndex: Array<{ id: NodeId; list: Array<Running> } | undefined> = []
 
-  const reconcile = (c: Candidate, now: number, fallbackEnd: number): Array<Running> => {
-    let list = ends.get(c.nodeId)
+  const listOf = (id: NodeId): Array<Running> => {
+    let list = ends.get(id)
     if (list === undefined) {
       list = []
-      ends.set(c.nodeId, list)
+      ends.set(id, list)
     }
+    return list
+  }
+
+  const reconcile = (i: number, c: Candidate, now: number, fallbackEnd: number): Array<Running> => {
+    let known = atIndex[i]
+    if (known === undefined || known.id !== c.nodeId) {
+      known = { id: c.nodeId, list: listOf(c.nodeId) }
+      atIndex[i] = known
+    }
+    const list = known.list
     // the earliest expected end most likely finished first
     while (list.length > c.inFlight) list.splice(earliestEnd(list), 1)
     // in flight but not sent by this strategy (a retry's fallback, a restart): assume half-way done, size unknown
@@ -137,7 +151,7 @@ export const makeOccupancy = (): Occupancy => {
       for (let i = 0; i < candidates.length; i++) {
         const c = candidates[i]!
         const round = Math.max(roundMs(i), 0)
-        const list = reconcile(c, now, now + round / 2)
+        const list = reconcile(i, c, now, now + round / 2)
         const n = list.length
         let sum = 0
         let first: Running | undefined
@@ -169,15 +183,12 @@ export const makeOccupancy = (): Occupancy => {
     record: (intent, candidate, now, endAt) => {
       if (candidate.inFlight < Math.max(1, candidate.slots)) {
         waiting.delete(intent.requestId)
-        const list = ends.get(candidate.nodeId)
-        const running = {
+        listOf(candidate.nodeId).push({
           start: now,
           end: endAt,
           promptTokens: intent.promptTokens,
           outputTokens: intent.expectedOutputTokens
-        }
-        if (list === undefined) ends.set(candidate.nodeId, [running])
-        else list.push(running)
+        })
       } else {
         waiting.set(intent.requestId, {
           node: candidate.nodeId,
