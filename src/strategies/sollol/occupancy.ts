@@ -174,9 +174,14 @@ export const makeOccupancy = (): Occupancy => {
           continue
         }
         sorted.length = n
-        for (let j = 0; j < n; j++) sorted[j] = remainingOf(list[j]!.end, now)
+        let soonest = Infinity
+        for (let j = 0; j < n; j++) {
+          const left = remainingOf(list[j]!.end, now)
+          sorted[j] = left
+          if (left < soonest) soonest = left
+        }
         if (k % n > 0) sorted.sort((a, b) => a - b)
-        out[i] = (k % n > 0 ? sorted[k % n]! : Math.min(...sorted)) + Math.floor(k / n) * round
+        out[i] = (k % n > 0 ? sorted[k % n]! : soonest) + Math.floor(k / n) * round
       }
       return out
     },
