@@ -68,9 +68,11 @@ const viaGateway = async (name: string, candidates: ReadonlyArray<Candidate>, it
   const runSync = Runtime.runSyncExit(await runtime.runtime())
   const { chooseNow } = strategy
   const us = await medianRound(iterations, async (k) => {
+    // a request that has just arrived, as the gateway decides for it (its wait shapes sollol's spill rule)
+    const fresh = { ...intent, arrivedAt: clock.unsafeCurrentTimeMillis() }
     for (let i = 0; i < k; i++) {
-      if (chooseNow !== undefined) chooseNow(intent, candidates, clock.unsafeCurrentTimeMillis())
-      else if (Exit.isFailure(runSync(strategy.choose(intent, candidates)))) throw new Error(`${name} failed`)
+      if (chooseNow !== undefined) chooseNow(fresh, candidates, clock.unsafeCurrentTimeMillis())
+      else if (Exit.isFailure(runSync(strategy.choose(fresh, candidates)))) throw new Error(`${name} failed`)
     }
   })
   await runtime.dispose()
@@ -80,11 +82,14 @@ const viaGateway = async (name: string, candidates: ReadonlyArray<Candidate>, it
 /** µs per decision through `choose` in a fiber loop, on a fresh build of the strategy. */
 const viaEffect = async (name: string, candidates: ReadonlyArray<Candidate>, iterations: number) => {
   const runtime = ManagedRuntime.make(builtinStrategies[name as keyof typeof builtinStrategies])
-  const us = await medianRound(iterations, (k) =>
-    runtime.runPromise(Effect.flatMap(Strategy, (s) =>
+  const clock = await runtime.runPromise(Effect.clock)
+  const us = await medianRound(iterations, (k) => {
+    const fresh = { ...intent, arrivedAt: clock.unsafeCurrentTimeMillis() }
+    return runtime.runPromise(Effect.flatMap(Strategy, (s) =>
       Effect.gen(function*() {
-        for (let i = 0; i < k; i++) yield* s.choose(intent, candidates)
-      }))))
+        for (let i = 0; i < k; i++) yield* s.choose(fresh, candidates)
+      })))
+  })
   await runtime.dispose()
   return us
 }
