@@ -134,11 +134,13 @@ export const runEmbedding = (
       Effect.gen(function*() {
         const tGrant = yield* nanos
         const tokens = inputs.reduce((n, s) => n + Math.max(1, countTokens(s)), 0)
-        yield* engine.sleepSim((tokens / spec.prefillTps) * 1000)
+        const prefillMs = (tokens / spec.prefillTps) * 1000 * engine.slowFactor()
+        yield* engine.sleepUntilSim(yield* Clock.currentTimeMillis, prefillMs)
         const tEnd = yield* nanos
         return {
           vectors: inputs.map((s) => embeddingVector(spec.name, s, spec.embeddingDim)),
-          total_duration: Math.round((tEnd - t0) * timeScale),
+          // the wait as measured, the work as the model computes it (see runGeneration)
+          total_duration: Math.max(Math.round((tEnd - t0) * timeScale), Math.round((tGrant - t0) * timeScale + prefillMs * 1e6)),
           load_duration: lease.cold ? Math.round((tGrant - t0) * timeScale) : 0,
           prompt_eval_count: tokens
         }

@@ -38,7 +38,7 @@ describe("createSollol over in-process simulated nodes", () => {
   })
 
   it("stops the node's work when the consumer leaves a stream early", async () => {
-    const stream = await sollol.chat({ model, messages: [{ role: "user", content: "long" }], stream: true, options: { num_predict: 400 } })
+    const stream = await sollol.chat({ model, messages: [{ role: "user", content: "long" }], stream: true, options: { num_predict: 20_000 } })
     for await (const _ of stream) break
     const nodes = await sollol.nodes()
     await expect.poll(async () => (await sollol.nodes()).reduce((n, v) => n + v.inFlight, 0)).toBe(0)
@@ -57,7 +57,7 @@ describe("createSollol over in-process simulated nodes", () => {
 
   it("rejects an aborted request with status 499 and frees its slot", async () => {
     const controller = new AbortController()
-    const pending = sollol.chat({ model, messages: [{ role: "user", content: "x" }], options: { num_predict: 500 } }, { signal: controller.signal })
+    const pending = sollol.chat({ model, messages: [{ role: "user", content: "x" }], options: { num_predict: 20_000 } }, { signal: controller.signal })
     setImmediate(() => controller.abort())
     await expect(pending).rejects.toMatchObject({ status: 499 })
     await expect.poll(async () => (await sollol.nodes()).reduce((n, v) => n + v.inFlight, 0)).toBe(0)

@@ -106,7 +106,7 @@ describe("edge: membership and shutdown", () => {
       for (const other of cluster.nodes.slice(1)) {
         await fetch(`${cluster.url}/api/sollol/nodes`, { method: "POST", body: JSON.stringify({ node: other.spec.name, action: "drain" }) })
       }
-      const long = chat(cluster.url, { options: { num_predict: 300 } })
+      const long = chat(cluster.url, { options: { num_predict: 1_500 } })
       expect(await eventually(async () => (await nodesOf(cluster)).some((n) => n.nodeId === id && n.inFlight === 1))).toBe(true)
       for (const other of cluster.nodes.slice(1)) {
         await fetch(`${cluster.url}/api/sollol/nodes`, { method: "POST", body: JSON.stringify({ node: other.spec.name, action: "include" }) })
@@ -129,7 +129,7 @@ describe("edge: membership and shutdown", () => {
 
   it("shuts down gracefully: an in-flight stream finishes, new connections are refused", async () => {
     const cluster = await startCluster({ timeScale: 20 })
-    const res = await chat(cluster.url, { stream: true, options: { num_predict: 200 } })
+    const res = await chat(cluster.url, { stream: true, options: { num_predict: 1_000 } })
     const text = res.text()
     const closing = cluster.close()
     const lines = (await text).trim().split("\n").map((l) => JSON.parse(l) as { done?: boolean; error?: string })
