@@ -55,7 +55,8 @@ export const sameFileTags = (installed: ReadonlyArray<InstalledModel>): Readonly
 
 /**
  * Counts one request for `model` on the node from now, in flight (load accounting) and as a user of the model's
- * runner (residency; `unloadsModel`: it asked for `keep_alive: 0`); the returned function, idempotent, ends both. Every exit path of the holder must call it.
+ * runner (residency; `unloadsModel`: it asked for `keep_alive: 0`). The returned function, idempotent, ends both;
+ * every exit path of the holder must call it.
  */
 export const beginRequest = (handle: NodeHandle, model: string, unloadsModel = false): () => void => {
   const endLoad = handle.load.beginNow()
