@@ -27,18 +27,22 @@ export interface NodeHandle {
   readonly load: Load
   /** The models the gateway's own requests put on the node since `/api/ps` last looked. */
   readonly residency: Residency
-  /** The other installed tags of `model`'s file (`llama3.2:latest` and `llama3.2:3b`): one runner, one speed. */
-  readonly sameFile: (model: string) => ReadonlyArray<string>
+  /** The model file `model` shares with other installed tags (`llama3.2`, `llama3.2:3b`): one runner, one speed. */
+  readonly fileOf: (model: string) => ModelFile | undefined
   /** Tells the node's machine how a request went (the workflow calls it once per attempt). */
   readonly report: (outcome: Outcome) => Effect.Effect<void>
   /** `report({ ok: true, latencyMs })`, synchronously: the common outcome, on the hot path. */
   readonly succeeded: (latencyMs: number) => void
 }
 
-const noTags: ReadonlyArray<string> = []
+/** A model file installed under several tags: its digest (the key its one runner goes by) and those tags. */
+export interface ModelFile {
+  readonly digest: string
+  readonly tags: ReadonlyArray<string>
+}
 
-/** Groups installed tags by model file: each tag that shares its digest with others maps to those others. */
-export const sameFileTags = (installed: ReadonlyArray<InstalledModel>): ReadonlyMap<string, ReadonlyArray<string>> => {
+/** The installed tags that share their model file (digest) with others, each mapped to that file. */
+export const modelFiles = (installed: ReadonlyArray<InstalledModel>): ReadonlyMap<string, ModelFile> => {
   const byDigest = new Map<string, Array<string>>()
   for (const m of installed) {
     if (m.digest === "") continue
@@ -46,9 +50,11 @@ export const sameFileTags = (installed: ReadonlyArray<InstalledModel>): Readonly
     if (tags === undefined) byDigest.set(m.digest, [m.name])
     else tags.push(m.name)
   }
-  const out = new Map<string, ReadonlyArray<string>>()
-  for (const tags of byDigest.values()) {
-    if (tags.length > 1) for (const tag of tags) out.set(tag, tags.filter((t) => t !== tag))
+  const out = new Map<string, ModelFile>()
+  for (const [digest, tags] of byDigest) {
+    if (tags.length < 2) continue
+    const file = { digest, tags }
+    for (const tag of tags) out.set(tag, file)
   }
   return out
 }
@@ -79,8 +85,8 @@ export interface NodeSpec {
 export interface NodeFacts {
   /** `undefined` until `/api/tags` answered once. */
   readonly models: ReadonlyArray<InstalledModel> | undefined
-  /** For each installed tag that has others of the same model file (digest), those others. */
-  readonly sameFile: ReadonlyMap<string, ReadonlyArray<string>>
+  /** The model files installed under several tags (`modelFiles`), by tag. */
+  readonly files: ReadonlyMap<string, ModelFile>
   readonly loaded: ReadonlyArray<LoadedModel>
   readonly lastProbeAt: number | undefined
   readonly lastError: string | undefined
@@ -150,7 +156,7 @@ export const makeEntry = (
       const load = yield* makeLoad({ decayMs: config.ewmaDecayMs })
       const facts = makeFactsCell({
         models: undefined,
-        sameFile: new Map(),
+        files: new Map(),
         loaded: [],
         lastProbeAt: undefined,
         lastError: undefined,
@@ -168,21 +174,22 @@ export const makeEntry = (
         })
       )
       const clock = yield* Effect.clock
-      const sameFile = (model: string) => facts.current().sameFile.get(model) ?? noTags
-      // the runner of a tag: the first name of its model file's tags
-      const residency = makeResidency(
-        (model) => sameFile(model).reduce((first, tag) => tag < first ? tag : first, model),
-        () => clock.unsafeCurrentTimeMillis()
-      )
+      const fileOf = (model: string) => facts.current().files.get(model)
+      const residency = makeResidency((model) => fileOf(model)?.digest ?? model, () => clock.unsafeCurrentTimeMillis())
       const refreshModels = Effect.flatMap(Clock.currentTimeMillis, (since) =>
         probeModels(upstream, config.probeTimeout).pipe(
           Effect.matchEffect({
             onFailure: (e) => facts.update((f) => ({ ...f, lastError: e.message })),
             onSuccess: (m) =>
-              Effect.zipRight(probed, facts.update((f) => {
-                residency.settle(since)
-                return { ...f, models: m.installed, sameFile: sameFileTags(m.installed), loaded: m.loaded }
-              }))
+              probed.pipe(
+                Effect.zipRight(facts.update((f) => ({
+                  ...f,
+                  models: m.installed,
+                  files: modelFiles(m.installed),
+                  loaded: m.loaded
+                }))),
+                Effect.zipRight(Effect.sync(() => residency.settle(since)))
+              )
           })
         ))
       const report = (outcome: Outcome) =>
@@ -212,7 +219,7 @@ export const makeEntry = (
         actor,
         load,
         residency,
-        sameFile,
+        fileOf,
         report,
         succeeded
       }

@@ -73,8 +73,8 @@ const isResident = (residence: Residence, listed: boolean): boolean =>
 export const loadedAs = (facts: NodeFacts, model: string): LoadedModel | undefined => {
   const own = facts.loaded.find((l) => l.name === model)
   if (own !== undefined) return own
-  const others = facts.sameFile.get(model)
-  return others === undefined ? undefined : facts.loaded.find((l) => others.includes(l.name))
+  const file = facts.files.get(model)
+  return file === undefined ? undefined : facts.loaded.find((l) => file.tags.includes(l.name))
 }
 
 export const hasModel = (facts: NodeFacts, model: string): boolean =>

@@ -36,7 +36,7 @@ export interface Residency {
 }
 
 export const makeResidency = (
-  /** The runner a model name runs on: one key for every tag of a model file (`NodeHandle.sameFile`). */
+  /** The runner a model name runs on: one key for every tag of a model file (its digest, `NodeHandle.fileOf`). */
   runnerOf: (model: string) => string,
   /** ms on Effect's clock. */
   now: () => number

@@ -41,7 +41,8 @@ const perfOf = (services: ScoringServices, nodeId: NodeId, model: string, now: n
   if (own !== undefined && own.samples > 0) return own
   const handle = services.registry.get(nodeId)
   if (Option.isNone(handle)) return own
-  for (const tag of handle.value.sameFile(model)) {
+  for (const tag of handle.value.fileOf(model)?.tags ?? []) {
+    if (tag === model) continue
     const other = services.learning.perfAt(nodeId, tag, now)
     if (other !== undefined && other.samples > 0) return other
   }

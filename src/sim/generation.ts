@@ -134,8 +134,9 @@ export const runEmbedding = (
       Effect.gen(function*() {
         const tGrant = yield* nanos
         const tokens = inputs.reduce((n, s) => n + Math.max(1, countTokens(s)), 0)
-        const prefillMs = (tokens / spec.prefillTps) * 1000 * engine.slowFactor()
-        yield* engine.sleepUntilSim(yield* Clock.currentTimeMillis, prefillMs)
+        const baseMs = (tokens / spec.prefillTps) * 1000
+        const prefillMs = baseMs * engine.slowFactor()
+        yield* engine.sleepSim(baseMs)
         const tEnd = yield* nanos
         return {
           vectors: inputs.map((s) => embeddingVector(spec.name, s, spec.embeddingDim)),

@@ -1,5 +1,6 @@
 /** Ollama's inference routes: `/api/chat`, `/api/generate`, `/api/embed`, `/api/embeddings` (server/routes.go). */
 import { Effect } from "effect"
+import { parseKeepAlive } from "../domain/keepAlive.js"
 import { optionsError } from "../domain/ollamaOptions.js"
 import { runEmbedding } from "./generation.js"
 import type { GenerationResult } from "./generation.js"
@@ -7,7 +8,7 @@ import type { SimModelSpec } from "./profiles.js"
 import { hashString } from "./rng.js"
 import { findModel, nowMs, respondGeneration } from "./simContext.js"
 import type { SimContext } from "./simContext.js"
-import { BUSY_MESSAGE, goJson, JSON_UTF8, NDJSON, obj, ollamaError, parseKeepAlive, sendJson, str, timestamp } from "./wire.js"
+import { BUSY_MESSAGE, goJson, JSON_UTF8, NDJSON, obj, ollamaError, sendJson, str, timestamp } from "./wire.js"
 import type { Reply } from "./wire.js"
 
 type Body = Record<string, unknown>

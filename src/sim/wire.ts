@@ -1,7 +1,6 @@
 /** Ollama's bytes: Go-style compact JSON, NDJSON and SSE framing, error bodies, and request-body parsing. */
 import { Effect } from "effect"
 import type { UpstreamError } from "../domain/errors.js"
-export { parseKeepAlive } from "../domain/keepAlive.js"
 
 /** Where one response goes; built by `SimNode.handle` over the caller's `accept`/sink (faults apply there). */
 export interface Reply {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest"
-import { sameFileTags } from "../../src/actors/nodeEntry.js"
+import { modelFiles } from "../../src/actors/nodeEntry.js"
 import type { NodeFacts } from "../../src/actors/nodeEntry.js"
 import { gpuShareOf, loadedAs } from "../../src/actors/nodeViews.js"
 
@@ -27,7 +27,7 @@ describe("loadedAs (which runner /api/ps lists for a model)", () => {
   ]
   const facts = (loadedModels: NodeFacts["loaded"]): NodeFacts => ({
     models,
-    sameFile: sameFileTags(models),
+    files: modelFiles(models),
     loaded: loadedModels,
     lastProbeAt: undefined,
     lastError: undefined,
@@ -42,7 +42,8 @@ describe("loadedAs (which runner /api/ps lists for a model)", () => {
   })
 
   it("groups tags by digest, leaving out tags alone in their file and tags with no digest", () => {
-    const groups = sameFileTags([...models, { name: "a:1", digest: "", size: 1 }, { name: "b:1", digest: "", size: 1 }])
-    expect([...groups]).toEqual([["llama3.2:latest", ["llama3.2:3b"]], ["llama3.2:3b", ["llama3.2:latest"]]])
+    const files = modelFiles([...models, { name: "a:1", digest: "", size: 1 }, { name: "b:1", digest: "", size: 1 }])
+    const llama = { digest: "d1", tags: ["llama3.2:latest", "llama3.2:3b"] }
+    expect([...files]).toEqual([["llama3.2:latest", llama], ["llama3.2:3b", llama]])
   })
 })
