@@ -106,7 +106,7 @@ export const candidateAt = (
     slots: entry.slots,
     ewmaMs: entry.handle.load.ewmaAt(now),
     modelLoaded: isResident(entry.handle.residency.of(model), loaded !== undefined),
-    gpuShare: gpuShareOf(facts.loaded, model),
+    gpuShare: gpuShareOf(facts.loaded, loaded?.name ?? model),
     optionsMatch: loaded?.contextLength === undefined || typeof numCtx !== "number" || numCtx === loaded.contextLength,
     recentFailures,
     perf: undefined
