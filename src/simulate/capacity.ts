@@ -3,6 +3,7 @@
  * `--rate` can default to a fixed share of it (70 %) whatever the cluster.
  */
 import { normalizeModel } from "../domain/Model.js"
+import type { Fault } from "../sim/faults.js"
 import { profiles } from "../sim/profiles.js"
 import { countTokens, OUTPUT_TOKENS } from "../sim/rng.js"
 import { scenarios } from "../sim/scenarios.js"
@@ -35,11 +36,31 @@ export const numPredictOf = (body: Record<string, unknown>): number | undefined 
 export const outputOf = (body: Record<string, unknown>): number => numPredictOf(body) ?? OUTPUT_TOKENS.mean
 
 /**
+ * The share of a node's capacity its fault leaves: a flapping node is up half the time, a slowed one serves
+ * 1/factor, and one that refuses, fails, hangs or is always busy serves nothing. A truncated stream still took its slot.
+ */
+const availability = (fault: Fault | undefined): number => {
+  switch (fault?.mode) {
+    case undefined:
+    case "none":
+    case "truncate":
+      return 1
+    case "flap":
+      return 0.5
+    case "slow":
+      return 1 / fault.factor
+    default:
+      return 0
+  }
+}
+
+/**
  * Steady-state capacity in requests/s, with warm models and every slot busy:
  * 1. per node and request: service = prompt tokens / prefill rate + output tokens / (decode rate × slots^-0.25)
  *    (the sim's per-stream slowdown with all slots decoding); embeddings use one slot and prefill only;
  * 2. a node's capacity = slots / mean service time over the requests whose model it has installed;
- * 3. the cluster's capacity = the sum over nodes. Prompt caches and cold loads are ignored (it is an estimate).
+ * 3. the cluster's capacity = the sum over nodes, each times its `availability` under the scenario's fault.
+ * Prompt caches and cold loads are ignored (it is an estimate).
  */
 export const capacityOf = (scenario: ScenarioName, arrivals: ReadonlyArray<Arrival>): number => {
   let total = 0
@@ -60,7 +81,7 @@ export const capacityOf = (scenario: ScenarioName, arrivals: ReadonlyArray<Arriv
       slotsSum += slots
       count++
     }
-    if (count > 0 && sum > 0) total += slotsSum / count / (sum / count)
+    if (count > 0 && sum > 0) total += (availability(spec.fault) * slotsSum) / count / (sum / count)
   }
   return total
 }
