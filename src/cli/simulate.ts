@@ -10,13 +10,15 @@ import { isWorkloadName, workloadNames } from "../simulate/workloads.js"
 import { builtinStrategies } from "../strategies/catalog.js"
 import { readConfigFile } from "./loadConfig.js"
 
-export const simulateUsage = `usage: sollol simulate --scenario NAME [--strategy a,b,…] [--workload W] [--requests N] [--rate R] [--seed S] [--config FILE] [--json]
+export const simulateUsage = `usage: sollol simulate --scenario NAME [--strategy a,b,…] [--workload W] [--requests N] [--rate R] [--seed S] [--slots N] [--config FILE] [--json]
   --scenario  ${Object.keys(scenarios).join(" | ")}
   --strategy  comma-separated (default round-robin,least-loaded,p2c-ewma,sollol)
   --workload  ${workloadNames.join(" | ")} (default mixed)
   --requests  requests per strategy (default 2000)
   --rate      arrivals per second, Poisson (default 70 % of the computed capacity; 130 % for priority)
   --seed      seed of arrivals, nodes and strategies (default 1)
+  --slots     parallel slots configured on every node (default: learned); a large value (1000) turns the gateway's
+              queue off, so requests wait inside the nodes as behind a proxy without connection limits
   --config    a gateway config file (YAML or JSON) for every run, e.g. its \`sollol:\` weights; its nodes are ignored
   --json      print the figures as JSON`
 
@@ -27,6 +29,8 @@ export interface SimulateArgs {
   readonly requests: number
   readonly rate: number | undefined
   readonly seed: number
+  /** `--slots`: configured on every node; undefined: learned. */
+  readonly slots: number | undefined
   /** Settings from `--config`, validated; the scenario's nodes replace any it names. */
   readonly config: Partial<AppConfigInput> | undefined
   readonly json: boolean
@@ -60,6 +64,7 @@ export const parseSimulateArgs = (argv: ReadonlyArray<string>): SimulateArgs | s
         requests: { type: "string" },
         rate: { type: "string" },
         seed: { type: "string" },
+        slots: { type: "string" },
         config: { type: "string" },
         json: { type: "boolean" }
       },
@@ -81,12 +86,14 @@ export const parseSimulateArgs = (argv: ReadonlyArray<string>): SimulateArgs | s
   const requests = positive(values.requests, "requests", true)
   const rate = positive(values.rate, "rate", false)
   const seed = values.seed === undefined ? 1 : Number(values.seed)
+  const slots = positive(values.slots, "slots", true)
   if (typeof requests === "string") return requests
   if (typeof rate === "string") return rate
+  if (typeof slots === "string") return slots
   if (!Number.isInteger(seed)) return "--seed must be an integer"
   const config = values.config === undefined ? undefined : readSimulateConfig(values.config)
   if (typeof config === "string") return config
-  return { scenario, strategies, workload, requests: requests ?? 2_000, rate, seed, config, json: values.json === true }
+  return { scenario, strategies, workload, requests: requests ?? 2_000, rate, seed, slots, config, json: values.json === true }
 }
 
 export const simulateMain = async (argv: ReadonlyArray<string>): Promise<number> => {
@@ -102,6 +109,7 @@ export const simulateMain = async (argv: ReadonlyArray<string>): Promise<number>
     requests: args.requests,
     seed: args.seed,
     ...(args.rate !== undefined ? { rate: args.rate } : {}),
+    ...(args.slots !== undefined ? { slots: args.slots } : {}),
     ...(args.config !== undefined ? { config: args.config } : {})
   })
   if (args.json) {
@@ -109,7 +117,8 @@ export const simulateMain = async (argv: ReadonlyArray<string>): Promise<number>
     return 0
   }
   const header = `scenario ${result.scenario}, workload ${result.workload}: ${result.requests} requests at ${result.rate} req/s ` +
-    `(capacity ≈ ${result.capacity.toFixed(2)} req/s, ${((result.rate / result.capacity) * 100).toFixed(0)} %), seed ${result.seed}, virtual time`
+    `(capacity ≈ ${result.capacity.toFixed(2)} req/s, ${((result.rate / result.capacity) * 100).toFixed(0)} %), seed ${result.seed}` +
+    `${result.slots !== undefined ? `, ${result.slots} slots configured per node` : ""}, virtual time`
   console.log(formatSummaries(header, result.summaries, result.workload === "priority"))
   return 0
 }

@@ -24,6 +24,12 @@ export interface SimulateOptions {
   readonly seed?: number
   /** Extra gateway config for every run. */
   readonly config?: Partial<AppConfigInput>
+  /**
+   * Parallel slots configured on every node (as `nodes[].slots`); default: each node's are learned. A number far
+   * above what the nodes run turns the gateway's queue off: requests go out at once and wait inside the nodes, as
+   * behind a proxy with no connection limits (nginx's plain round-robin).
+   */
+  readonly slots?: number
 }
 
 export interface SimulateResult {
@@ -36,6 +42,8 @@ export interface SimulateResult {
   readonly capacity: number
   /** p95 of ideal service time (each request alone on the fastest node, model loaded): the floor for any p95. */
   readonly idealP95Ms: number
+  /** `options.slots`, when set. */
+  readonly slots?: number
   readonly summaries: ReadonlyArray<Summary>
 }
 
@@ -54,15 +62,30 @@ export const simulate = (options: SimulateOptions): SimulateResult => {
   const rate = options.rate ?? Number((defaultLoad(workload) * capacity).toFixed(2))
   const arrivals = makeArrivals(workload, { requests, rate, seed, models })
   const idealP95Ms = idealQuantileMs(options.scenario, arrivals, 0.95)
+  const { slots } = options
+  const configuredSlots = slots === undefined
+    ? undefined
+    : Object.fromEntries(scenarios[options.scenario].nodes.map((n) => [n.name, slots]))
   const summaries = options.strategies.map((strategy) => ({
     ...summarize(runStrategy({
       scenario: options.scenario,
       strategy,
       arrivals,
       seed,
-      ...(options.config !== undefined ? { config: options.config } : {})
+      ...(options.config !== undefined ? { config: options.config } : {}),
+      ...(configuredSlots !== undefined ? { slots: configuredSlots } : {})
     })),
     idealP95Ms
   }))
-  return { scenario: options.scenario, workload, requests, seed, rate, capacity, idealP95Ms, summaries }
+  return {
+    scenario: options.scenario,
+    workload,
+    requests,
+    seed,
+    rate,
+    capacity,
+    idealP95Ms,
+    ...(slots !== undefined ? { slots } : {}),
+    summaries
+  }
 }

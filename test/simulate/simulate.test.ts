@@ -63,6 +63,19 @@ describe("simulate (virtual time, fixed seed)", () => {
     expect(loadedOn("round-robin")).toBe(3)
   }, 60_000)
 
+  it("with --slots far above the nodes' own, lets round-robin queue inside the nodes as a plain proxy would", () => {
+    // learned slots: a full node's turn is skipped and the request waits in the gateway for a free slot;
+    // 1000 slots: every request goes out at once, a third of them to the CPU box, where they queue
+    const run = (slots?: number) =>
+      simulate({ scenario: "hetero3", strategies: ["round-robin"], requests: 150, seed: 3, ...(slots !== undefined ? { slots } : {}) })
+    const learned = run().summaries[0]!
+    const plain = run(1000)
+    expect(plain.slots).toBe(1000)
+    expect(learned.nodeShare["cpu"]).toBeLessThan(0.1)
+    expect(plain.summaries[0]!.nodeShare["cpu"]).toBeGreaterThan(0.2)
+    expect(plain.summaries[0]!.latencyMs.p95).toBeGreaterThan(5 * learned.latencyMs.p95)
+  }, 120_000)
+
   it("serves the multi-model workload mostly from nodes that have the model loaded", () => {
     const result = simulate({ scenario: "hetero3", strategies: ["sollol"], workload: "multimodel", requests: 120, seed: 4 })
     expect(result.summaries[0]!.loadedHitRate).toBeGreaterThanOrEqual(0.9)
@@ -96,6 +109,8 @@ describe("simulate helpers", () => {
     expect(hetero).toBeGreaterThan(homogeneous)
     expect(hetero).toBeGreaterThan(5)
     expect(hetero).toBeLessThan(20)
+    // flaky is homogeneous3 with one node up half the time
+    expect(capacityOf("flaky", arrivals) / homogeneous).toBeCloseTo(2.5 / 3, 6)
   })
 
   it("takes nearest-rank percentiles", () => {
@@ -114,6 +129,7 @@ describe("simulate helpers", () => {
       requests: 2000,
       rate: undefined,
       seed: 1,
+      slots: undefined,
       json: false
     })
     expect(parseSimulateArgs(["--scenario", "flaky", "--strategy", "sollol", "--rate", "2.5", "--json"]))
@@ -122,6 +138,8 @@ describe("simulate helpers", () => {
     expect(parseSimulateArgs(["--scenario", "hetero3", "--strategy", "magic"])).toMatch(/unknown strategy magic/)
     expect(parseSimulateArgs(["--scenario", "hetero3", "--requests", "0"])).toMatch(/--requests/)
     expect(parseSimulateArgs(["--scenario", "hetero3", "--workload", "x"])).toMatch(/--workload/)
+    expect(parseSimulateArgs(["--scenario", "hetero3", "--slots", "1000"])).toMatchObject({ slots: 1000 })
+    expect(parseSimulateArgs(["--scenario", "hetero3", "--slots", "2.5"])).toMatch(/--slots must be a positive integer/)
   })
 
   it("takes gateway settings from --config, validated, without its nodes", () => {
