@@ -135,15 +135,18 @@ const record = (
 
 /**
  * Runs one request to the end, writing its answer (or its error) to `client`, and returns its decision record.
- * Never fails; interrupted when the client left. No span: it is the hot path.
+ * Never fails; interrupted when the client left. Only the attempts can be interrupted: a request the client
+ * abandoned is still recorded (as "aborted") before the interruption goes on. No span: it is the hot path.
  */
 export const handle = (intent: RoutingIntent, client: ClientSink): Effect.Effect<DecisionRecord, never, WorkflowServices> =>
   Effect.flatMap(attemptContext, (ctx) => {
     const progress = makeProgress()
-    return ctx.budget.deposit.pipe(
-      Effect.zipRight(Effect.exit(attempts(ctx, intent, client, progress))),
-      Effect.flatMap((exit) =>
-        Effect.tap(record(ctx, intent, client, progress, exit), () => Exit.isInterrupted(exit) ? Effect.interrupt : Effect.void)
+    return Effect.uninterruptibleMask((restore) =>
+      ctx.budget.deposit.pipe(
+        Effect.zipRight(Effect.exit(restore(attempts(ctx, intent, client, progress)))),
+        Effect.flatMap((exit) =>
+          Effect.tap(record(ctx, intent, client, progress, exit), () => Exit.isInterrupted(exit) ? Effect.interrupt : Effect.void)
+        )
       )
     )
   })

@@ -1,9 +1,10 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Effect, Fiber, TestClock } from "effect"
 import { NodeRegistry } from "../../src/actors/NodeRegistry.js"
 import { UpstreamError } from "../../src/domain/errors.js"
 import { errorResponse } from "../../src/http/errorResponse.js"
 import { DecisionLog } from "../../src/runtime/DecisionLog.js"
+import { handle } from "../../src/runtime/workflow.js"
 import { chatIntent, firstLineThen, hang, makeNodes, recordingSink, reply, run, runtimeOf } from "../reliability/harness.js"
 import type { Override, TestNode, WorkflowEnv } from "../reliability/harness.js"
 
@@ -143,6 +144,27 @@ describe("workflow timeouts", () => {
           })
         const out = yield* run(chatIntent({ stream: true }), recordingSink("ndjson"))
         assert.include(out.failed ?? "", "total timeout")
+      })))
+})
+
+describe("workflow record step", () => {
+  it.scoped("a request the client abandons is recorded as aborted, and its slot is given back", () =>
+    withRuntime(["a"], {}, (nodes) =>
+      Effect.gen(function*() {
+        nodes[0]!.override = firstLineThen("silent")
+        const intent = chatIntent({ stream: true })
+        const log = yield* DecisionLog
+        const fiber = yield* Effect.fork(handle(intent, recordingSink("ndjson")))
+        yield* TestClock.adjust(100)
+        assert.strictEqual(nodes[0]!.calls, 1)
+        // the client leaves: the HTTP layer interrupts the request's fiber
+        yield* Fiber.interrupt(fiber)
+        const decision = yield* log.get(intent.requestId)
+        assert.strictEqual(decision?.outcome, "aborted")
+        assert.strictEqual(decision?.node, "a")
+        assert.strictEqual((yield* log.totals).all.aborted, 1)
+        const views = yield* (yield* NodeRegistry).list
+        assert.strictEqual(views[0]!.inFlight, 0)
       })))
 })
 
