@@ -47,6 +47,11 @@ export interface RoutingIntent {
   readonly affinityKey: string | undefined
   /** `keep_alive: 0`: the node unloads the model as soon as this request ends. */
   readonly unloadsModel: boolean
+  /**
+   * The request only unloads the model (`keep_alive: 0` with an empty prompt or no messages): it is sent to every
+   * node that has the model instead of being routed (ollama-api.md §2).
+   */
+  readonly unloadOnly: boolean
   /** Milliseconds on Effect's clock when the request arrived. */
   readonly arrivedAt: number
   readonly upstream: UpstreamRequest

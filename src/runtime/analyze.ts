@@ -125,6 +125,7 @@ export type Analysis = Pick<
   | "loadOptions"
   | "affinityKey"
   | "unloadsModel"
+  | "unloadOnly"
 >
 
 export interface AnalyzeHints {
@@ -256,6 +257,7 @@ export const analyzeBody = (kind: RequestKind, body: Record<string, unknown>, hi
       requestedOutput(b, options) ?? hints.outputEstimate?.(model, taskType) ?? DEFAULT_OUTPUT_TOKENS[taskType]
     )
   const loadOptions = loadOptionsOf(options)
+  const unloadsModel = parseKeepAlive(b.keep_alive) === 0
   const chat = kind === "chat" || kind === "openai-chat"
   const context = Array.isArray(b.context) ? b.context : undefined
   const affinityKey = chat && prompt.firstUser !== undefined
@@ -273,6 +275,8 @@ export const analyzeBody = (kind: RequestKind, body: Record<string, unknown>, hi
     expectedOutputTokens,
     loadOptions,
     affinityKey,
-    unloadsModel: parseKeepAlive(b.keep_alive) === 0
+    unloadsModel,
+    unloadOnly: unloadsModel && (kind === "chat" || kind === "generate") && prompt.chars === 0 && prompt.images === 0 &&
+      prompt.depth === 0
   }
 }

@@ -1,6 +1,6 @@
 /**
  * One request's way through the cluster: admit (wait for a slot, by priority) → score → dispatch → retry →
- * record. One fiber per request; response bytes stay outside Effect (see respond.ts). Every slot is released when
+ * record; an unload goes to every node that has the model instead (unload.ts). One fiber per request; response bytes stay outside Effect (see respond.ts). Every slot is released when
  * its attempt exits, so success, failure, timeout, hedge loss and client abort all give it back.
  */
 import { Cause, Effect, Exit, Option } from "effect"
@@ -16,6 +16,7 @@ import type { DecisionLog, DecisionRecord } from "./DecisionLog.js"
 import type { LearningStore } from "./LearningStore.js"
 import type { Reliability } from "./Reliability.js"
 import { backoff, isRetryable } from "./retryPolicy.js"
+import { unloadEverywhere } from "./unload.js"
 import type { RetryBudgetTag, WorkflowConfig } from "./workflowConfig.js"
 
 export { RetryBudgetTag, WorkflowConfig } from "./workflowConfig.js"
@@ -143,7 +144,9 @@ export const handle = (intent: RoutingIntent, client: ClientSink): Effect.Effect
     const progress = makeProgress()
     return Effect.uninterruptibleMask((restore) =>
       ctx.budget.deposit.pipe(
-        Effect.zipRight(Effect.exit(restore(attempts(ctx, intent, client, progress)))),
+        Effect.zipRight(Effect.exit(restore(
+          intent.unloadOnly ? unloadEverywhere(ctx, intent, client, progress) : attempts(ctx, intent, client, progress)
+        ))),
         Effect.flatMap((exit) =>
           Effect.tap(record(ctx, intent, client, progress, exit), () => Exit.isInterrupted(exit) ? Effect.interrupt : Effect.void)
         )

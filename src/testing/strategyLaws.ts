@@ -81,6 +81,8 @@ export const intentArb: fc.Arbitrary<RoutingIntent> = fc.record({
   ),
   affinityKey: fc.option(fc.stringMatching(/^[0-9a-f]{16}$/), { nil: undefined }),
   unloadsModel: fc.boolean(),
+  // an unload-only request is broadcast, never handed to a strategy
+  unloadOnly: fc.constant(false),
   arrivedAt: fc.nat()
 }).map((r) => ({
   ...r,

@@ -109,6 +109,19 @@ describe("analyzeBody figures", () => {
     for (const keep_alive of [0, "0", "0s", "0m0s"]) expect(chat("hi", { keep_alive }).unloadsModel).toBe(true)
     for (const keep_alive of [undefined, 300, "5m", -1, "-1m", "0x"]) expect(chat("hi", { keep_alive }).unloadsModel).toBe(false)
   })
+  it("tells an unload (keep_alive 0 with nothing to answer) from a request that unloads after answering", () => {
+    const unloads = (kind: "chat" | "generate" | "openai-chat", body: Record<string, unknown>) =>
+      analyzeBody(kind, { model: "llama3.2", keep_alive: 0, ...body }).unloadOnly
+    expect(unloads("generate", {})).toBe(true)
+    expect(unloads("generate", { prompt: "" })).toBe(true)
+    expect(unloads("chat", { messages: [] })).toBe(true)
+    expect(unloads("chat", {})).toBe(true)
+    expect(unloads("generate", { prompt: "hi" })).toBe(false)
+    expect(unloads("generate", { images: ["aGk="] })).toBe(false)
+    expect(unloads("chat", { messages: [{ role: "user", content: "hi" }] })).toBe(false)
+    expect(unloads("openai-chat", { messages: [] })).toBe(false)
+    expect(analyzeBody("generate", { model: "llama3.2", keep_alive: "5m" }).unloadOnly).toBe(false)
+  })
   it("never throws on odd shapes", () => {
     const kinds = ["chat", "generate", "embed", "embeddings", "show", "openai-chat", "openai-completions",
       "openai-embeddings"] as const

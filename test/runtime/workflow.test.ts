@@ -4,8 +4,9 @@ import { NodeRegistry } from "../../src/actors/NodeRegistry.js"
 import { UpstreamError } from "../../src/domain/errors.js"
 import { errorResponse } from "../../src/http/errorResponse.js"
 import { DecisionLog } from "../../src/runtime/DecisionLog.js"
+import { makeIntent } from "../../src/runtime/intent.js"
 import { handle } from "../../src/runtime/workflow.js"
-import { chatIntent, firstLineThen, hang, makeNodes, recordingSink, reply, run, runtimeOf } from "../reliability/harness.js"
+import { chatIntent, firstLineThen, hang, makeNodes, MODEL, recordingSink, refuse, reply, run, runtimeOf } from "../reliability/harness.js"
 import type { Override, TestNode, WorkflowEnv } from "../reliability/harness.js"
 
 /** The first inference call anywhere gets `first`; later calls reach the sim node. */
@@ -165,6 +166,55 @@ describe("workflow record step", () => {
         assert.strictEqual((yield* log.totals).all.aborted, 1)
         const views = yield* (yield* NodeRegistry).list
         assert.strictEqual(views[0]!.inFlight, 0)
+      })))
+})
+
+describe("workflow unload", () => {
+  const unload = (kind: "chat" | "generate") =>
+    makeIntent({
+      kind,
+      body: kind === "chat" ? { model: MODEL, messages: [], keep_alive: 0 } : { model: MODEL, keep_alive: 0 },
+      priority: 5,
+      arrivedAt: 0,
+      path: `/api/${kind}`,
+      headers: {}
+    })
+
+  for (const kind of ["generate", "chat"] as const) {
+    it.scoped(`an unload by ${kind} goes to every node that has the model, and none keeps it`, () =>
+      withRuntime(["a", "b", "c"], {}, (nodes) =>
+        Effect.gen(function*() {
+          const intent = unload(kind)
+          assert.isTrue(intent.unloadOnly)
+          const out = yield* run(intent)
+          assert.strictEqual(out.status, 200)
+          assert.include(out.body, `"done_reason":"unload"`)
+          assert.strictEqual(out.headers?.["x-sollol-node"], "a,b,c")
+          assert.strictEqual(out.headers?.["x-sollol-attempts"], "3")
+          assert.deepStrictEqual(nodes.map((n) => n.calls), [1, 1, 1])
+          for (const n of nodes) assert.notInclude((yield* n.sim.stats).loaded, MODEL)
+          const decision = yield* (yield* DecisionLog).get(intent.requestId)
+          assert.include(decision?.reasoning ?? "", "confirmed by a, b, c")
+          const views = yield* (yield* NodeRegistry).list
+          assert.deepStrictEqual(views.map((v) => v.inFlight), [0, 0, 0])
+        })))
+  }
+
+  it.scoped("an unload is confirmed by the nodes that answer; a node that refuses is left out", () =>
+    withRuntime(["a", "b"], {}, (nodes) =>
+      Effect.gen(function*() {
+        nodes[0]!.override = refuse
+        const out = yield* run(unload("generate"))
+        assert.strictEqual(out.status, 200)
+        assert.strictEqual(out.headers?.["x-sollol-node"], "b")
+      })))
+
+  it.scoped("an unload no node can take fails like any request: the node's error", () =>
+    withRuntime(["a"], {}, (nodes) =>
+      Effect.gen(function*() {
+        nodes[0]!.override = refuse
+        const out = yield* run(unload("generate"))
+        assert.strictEqual(errorResponse(out.rejected!).status, 502)
       })))
 })
 

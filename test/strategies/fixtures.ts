@@ -34,6 +34,7 @@ export const intent: RoutingIntent = {
   loadOptions: {},
   affinityKey: undefined,
   unloadsModel: false,
+  unloadOnly: false,
   arrivedAt: 0,
   upstream: { method: "POST", path: "/api/chat", headers: {}, body: undefined }
 }
