@@ -9,12 +9,21 @@ export class BadRequest extends Data.TaggedError("BadRequest")<{
 }> {}
 
 /** No node has the model (Ollama's own 404 text). */
-export class ModelNotFound extends Data.TaggedError("ModelNotFound")<{ readonly model: string }> {
+export class ModelNotFound extends Data.TaggedError("ModelNotFound")<{
+  readonly model: string
+  /** The legacy `/api/embeddings` route, whose scheduler path words it differently (ollama-api.md §5). */
+  readonly legacy?: boolean
+}> {
   override get message() {
     // Ollama names the model as the client wrote it; the implicit `:latest` is not shown.
-    return `model '${this.model.replace(/:latest$/, "")}' not found`
+    const model = this.model.replace(/:latest$/, "")
+    return this.legacy === true ? `model "${model}" not found, try pulling it first` : `model '${model}' not found`
   }
 }
+
+/** The 404 for `intent`'s model, worded as Ollama words it on that route. */
+export const modelNotFoundFor = (intent: { readonly model: string; readonly kind: string }): ModelNotFound =>
+  new ModelNotFound(intent.kind === "embeddings" ? { model: intent.model, legacy: true } : { model: intent.model })
 
 /** Nodes have the model but none is routable now (all excluded, or all tried). */
 export class NoCandidates extends Data.TaggedError("NoCandidates")<{

@@ -3,7 +3,7 @@
  * `dispatch`. The slot is held from admission to the end of the attempt and released on every exit.
  */
 import { Effect } from "effect"
-import { ModelNotFound, NoCandidates } from "../domain/errors.js"
+import { modelNotFoundFor, NoCandidates } from "../domain/errors.js"
 import type { NodeId } from "../domain/NodeId.js"
 import type { RoutingIntent } from "../domain/Request.js"
 import type { ClientSink } from "./ClientSink.js"
@@ -39,7 +39,7 @@ export const attempt = (
       if (reservation._tag === "Picked") return dispatch(ctx, intent, client, progress, tried, options, reservation)
       return Effect.fail(
         reservation.hasModel === 0
-          ? new ModelNotFound({ model: intent.model })
+          ? modelNotFoundFor(intent)
           : new NoCandidates({ model: intent.model, reason: tried.size === 0 ? "AllExcluded" : "AllTried" })
       )
     }

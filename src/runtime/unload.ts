@@ -10,7 +10,7 @@ import type { NodeHandle } from "../actors/NodeRegistry.js"
 import { beginRequest } from "../actors/NodeRegistry.js"
 import type { Candidate } from "../domain/Candidate.js"
 import { simplePick } from "../domain/Decision.js"
-import { ModelNotFound, NoCandidates, UpstreamError } from "../domain/errors.js"
+import { modelNotFoundFor, NoCandidates, UpstreamError } from "../domain/errors.js"
 import type { RoutingIntent } from "../domain/Request.js"
 import type { UpstreamHead } from "../domain/Upstream.js"
 import type { ClientSink } from "./ClientSink.js"
@@ -96,7 +96,7 @@ export const unloadEverywhere = (
     if (candidates.length === 0) {
       return Effect.fail(
         hasModel.length === 0
-          ? new ModelNotFound({ model: intent.model })
+          ? modelNotFoundFor(intent)
           : new NoCandidates({ model: intent.model, reason: "AllExcluded" })
       )
     }

@@ -1,5 +1,6 @@
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
+import { modelNotFoundFor } from "../../src/domain/errors.js"
 import { analyzeBody, classifyTask, complexityOf, fnv1a64, withLearnedOutput } from "../../src/runtime/analyze.js"
 import { makeIntent } from "../../src/runtime/intent.js"
 import { parseTimings } from "../../src/runtime/timings.js"
@@ -108,6 +109,13 @@ describe("analyzeBody figures", () => {
   it("knows when the node will unload the model after the request (keep_alive 0)", () => {
     for (const keep_alive of [0, "0", "0s", "0m0s"]) expect(chat("hi", { keep_alive }).unloadsModel).toBe(true)
     for (const keep_alive of [undefined, 300, "5m", -1, "-1m", "0x"]) expect(chat("hi", { keep_alive }).unloadsModel).toBe(false)
+  })
+  it("words an unknown model's 404 as Ollama does on each route", () => {
+    const of = (kind: "chat" | "embeddings" | "embed") =>
+      modelNotFoundFor(makeIntent({ kind, body: { model: "nope" }, priority: 5, arrivedAt: 0, path: `/api/${kind}`, headers: {} })).message
+    expect(of("chat")).toBe("model 'nope' not found")
+    expect(of("embed")).toBe("model 'nope' not found")
+    expect(of("embeddings")).toBe(`model "nope" not found, try pulling it first`)
   })
   it("tells an unload (keep_alive 0 with nothing to answer) from a request that unloads after answering", () => {
     const unloads = (kind: "chat" | "generate" | "openai-chat", body: Record<string, unknown>) =>
