@@ -4,6 +4,7 @@ import { Clock, Data, Effect, Either, Layer } from "effect"
 import * as ApiKeys from "../runtime/ApiKeys.js"
 import type { CreateKeyInput, KeyRecord } from "../runtime/ApiKeys.js"
 import * as Store from "../runtime/Store.js"
+import { argvMessage, usageErrorText, wantsHelp } from "./usage.js"
 
 export interface KeysIo {
   /** Normal output, one line per call. Default: `console.log`. */
@@ -20,6 +21,7 @@ const USAGE = [
   "                     [--max-priority 1-10] [--models a,b] [--expires 30d|12h|90m] [--db FILE]",
   "  sollol keys list [--db FILE] [--json]",
   "  sollol keys revoke ID|NAME|PREFIX [--db FILE]",
+  "  sollol keys [COMMAND] --help | -h",
   "The database is --db, else $SOLLOL_DB, else ./sollol.db."
 ].join("\n")
 
@@ -102,32 +104,31 @@ const OPTIONS = {
   models: { type: "string" },
   expires: { type: "string" },
   db: { type: "string" },
-  json: { type: "boolean" },
-  help: { type: "boolean", short: "h" }
+  json: { type: "boolean" }
 } as const
 
 const ALLOWED: Readonly<Record<string, ReadonlyArray<string>>> = {
-  create: ["name", "role", "permissions", "rpm", "tpm", "max-priority", "models", "expires", "db", "help"],
-  list: ["db", "json", "help"],
-  revoke: ["db", "help"]
+  create: ["name", "role", "permissions", "rpm", "tpm", "max-priority", "models", "expires", "db"],
+  list: ["db", "json"],
+  revoke: ["db"]
 }
 
 const parse = (rest: ReadonlyArray<string>) =>
   Effect.try({
     try: () => parseArgs({ args: [...rest], options: OPTIONS, allowPositionals: true }),
-    catch: (cause) => new UsageError({ message: cause instanceof Error ? cause.message : String(cause) })
+    catch: (cause) => new UsageError({ message: argvMessage(cause) })
   })
 
 const program = (command: string, rest: ReadonlyArray<string>, io: KeysIo) =>
   Effect.gen(function*() {
     const allowed = ALLOWED[command]
     if (allowed === undefined) return yield* new UsageError({ message: `unknown command '${command}'` })
+    if (wantsHelp(rest, OPTIONS)) return io.print(USAGE)
     const { values, positionals } = yield* parse(rest)
     const extra = Object.keys(values).filter((k) => !allowed.includes(k))
     if (extra.length > 0) {
       return yield* new UsageError({ message: `'${command}' does not take --${extra.join(", --")}` })
     }
-    if (values.help === true) return io.print(USAGE)
     if (command !== "revoke" && positionals.length > 0) {
       return yield* new UsageError({ message: `unexpected argument '${positionals[0]}'` })
     }
@@ -164,17 +165,21 @@ export const keysMain = async (argv: ReadonlyArray<string>, io: Partial<KeysIo> 
     env: io.env ?? process.env
   }
   const [command, ...rest] = argv
-  if (command === undefined || command === "--help" || command === "-h" || command === "help") {
-    ;(command === undefined ? full.printError : full.print)(USAGE)
-    return command === undefined ? 2 : 0
+  if (command === "--help" || command === "-h" || command === "help") {
+    full.print(USAGE)
+    return 0
+  }
+  if (command === undefined) {
+    full.printError(usageErrorText("keys", "a command is required: create, list or revoke", USAGE))
+    return 2
   }
   const result = await Effect.runPromise(Effect.either(program(command, rest, full)))
   if (Either.isRight(result)) return 0
   const error = result.left
   if (error._tag === "UsageError") {
-    full.printError(`error: ${error.message}\n${USAGE}`)
+    full.printError(usageErrorText("keys", error.message, USAGE))
     return 2
   }
-  full.printError(`error: ${error.message}`)
+  full.printError(`sollol keys: ${error.message}`)
   return error._tag === "KeyAdminError" && error.reason === "InvalidInput" ? 2 : 1
 }

@@ -7,6 +7,8 @@ import { createRequire } from "node:module"
 import { Either } from "effect"
 import { decodeAppConfig } from "../AppConfig.js"
 import type { AppConfig } from "../AppConfig.js"
+import { builtinStrategies, strategyLayer } from "../strategies/catalog.js"
+import type { StrategyCatalog } from "../strategies/catalog.js"
 
 export interface ServeFlags {
   readonly host?: string | undefined
@@ -78,12 +80,34 @@ export const readConfigFile = (path: string): Either.Either<Raw, string> => {
   }
 }
 
+/**
+ * Validates merged settings: the schema, and the strategy name against `strategies`, which must be the catalog
+ * the gateway will be started with (the CLI starts it with the built-ins; custom strategies exist only through the
+ * library's `strategies` option). Every problem is reported, each as `field: problem`, joined by `; `.
+ */
+export const validateConfig = (
+  raw: Readonly<Record<string, unknown>>,
+  strategies: StrategyCatalog = builtinStrategies
+): Either.Either<AppConfig, string> => {
+  const name = raw.strategy
+  const unknownStrategy = typeof name === "string" && Either.isLeft(strategyLayer(name, strategies))
+    ? `strategy: unknown strategy '${name}' (known: ${Object.keys(strategies).join(", ")})`
+    : undefined
+  const decoded = decodeAppConfig(raw)
+  const problems = [Either.isLeft(decoded) ? decoded.left : undefined, unknownStrategy].filter((p) => p !== undefined)
+  return problems.length === 0 ? decoded : Either.left(problems.join("; "))
+}
+
 /** Merges the sources and validates; with no node anywhere, the local Ollama default is used. */
-export const loadConfig = (flags: ServeFlags, env: NodeJS.ProcessEnv): Either.Either<AppConfig, string> => {
+export const loadConfig = (
+  flags: ServeFlags,
+  env: NodeJS.ProcessEnv,
+  strategies: StrategyCatalog = builtinStrategies
+): Either.Either<AppConfig, string> => {
   const path = flags.config ?? env.SOLLOL_CONFIG
   const file: Either.Either<Raw, string> = path === undefined ? Either.right({}) : readConfigFile(path)
   if (Either.isLeft(file)) return Either.left(file.left)
   const merged = mergeConfig(mergeConfig(file.right, fromEnv(env)), fromFlags(flags))
   if (!Array.isArray(merged.nodes) || merged.nodes.length === 0) merged.nodes = [{ url: "http://127.0.0.1:11434" }]
-  return Either.mapLeft(decodeAppConfig(merged), (message) => `invalid configuration: ${message}`)
+  return validateConfig(merged, strategies)
 }

@@ -7,6 +7,8 @@ import { serveSimNode } from "../sim/httpServer.js"
 import { isProfileName, profileNames } from "../sim/profiles.js"
 import type { ProfileName } from "../sim/profiles.js"
 import { makeSimNode } from "../sim/SimNode.js"
+import { checkCanListen } from "./listen.js"
+import { argvMessage, help, reportStop, usageStop, wantsHelp } from "./usage.js"
 
 export const simNodeUsage = `usage: sollol sim-node --profile NAME [--port P] [--host H] [--model M]... [--time-scale S] [--seed N] [--fault MODE[:ARG]]
   --profile     ${profileNames.join(" | ")}
@@ -15,7 +17,18 @@ export const simNodeUsage = `usage: sollol sim-node --profile NAME [--port P] [-
   --model       an installed model (repeatable; default: all of the profile's)
   --time-scale  divides every simulated duration (default 1)
   --seed        seed of the node's generator (default 1)
-  --fault       none | refuse | error500 | hang | busy | slow:FACTOR | truncate:CHUNKS | flap:PERIOD_MS`
+  --fault       none | refuse | error500 | hang | busy | slow:FACTOR | truncate:CHUNKS | flap:PERIOD_MS
+  -h, --help    print this help`
+
+const simNodeOptions = {
+  port: { type: "string" },
+  profile: { type: "string" },
+  model: { type: "string", multiple: true },
+  "time-scale": { type: "string" },
+  seed: { type: "string" },
+  host: { type: "string" },
+  fault: { type: "string" }
+} as const
 
 interface SimNodeArgs {
   readonly profile: ProfileName
@@ -31,22 +44,9 @@ interface SimNodeArgs {
 export const parseSimNodeArgs = (argv: ReadonlyArray<string>): SimNodeArgs | string => {
   let values
   try {
-    values = parseArgs({
-      args: [...argv],
-      options: {
-        port: { type: "string" },
-        profile: { type: "string" },
-        model: { type: "string", multiple: true },
-        "time-scale": { type: "string" },
-        seed: { type: "string" },
-        host: { type: "string" },
-        fault: { type: "string" }
-      },
-      strict: true,
-      allowPositionals: false
-    }).values
+    values = parseArgs({ args: [...argv], options: simNodeOptions, strict: true, allowPositionals: false }).values
   } catch (e) {
-    return e instanceof Error ? e.message : String(e)
+    return argvMessage(e)
   }
   const profile = values.profile
   if (profile === undefined) return "--profile is required"
@@ -78,12 +78,25 @@ const untilSignal = Effect.async<string>((resume) => {
   })
 })
 
-/** Runs the node until a signal; bad flags print a message and set exit code 2. */
+/**
+ * Runs the node until a signal. `--help` prints the usage (exit code 0), bad flags a message and the usage (2),
+ * a port it cannot listen on one line (1).
+ */
 export const simNodeMain = async (argv: ReadonlyArray<string>): Promise<void> => {
+  if (wantsHelp(argv, simNodeOptions)) {
+    process.exitCode = reportStop("sim-node", simNodeUsage, help)
+    return
+  }
   const args = parseSimNodeArgs(argv)
   if (typeof args === "string") {
-    console.error(`sollol sim-node: ${args}\n${simNodeUsage}`)
-    process.exitCode = 2
+    process.exitCode = reportStop("sim-node", simNodeUsage, usageStop(args))
+    return
+  }
+  // serveSimNode cannot report a failed listen, so the port is tried first
+  const cannotListen = await checkCanListen(args.host, args.port)
+  if (cannotListen !== undefined) {
+    console.error(`sollol sim-node: ${cannotListen}`)
+    process.exitCode = 1
     return
   }
   await Effect.runPromise(Effect.scoped(Effect.gen(function*() {

@@ -9,6 +9,7 @@ import { simulate } from "../simulate/simulate.js"
 import { isWorkloadName, workloadNames } from "../simulate/workloads.js"
 import { builtinStrategies } from "../strategies/catalog.js"
 import { readConfigFile } from "./loadConfig.js"
+import { argvMessage, help, reportStop, usageStop, wantsHelp } from "./usage.js"
 
 export const simulateUsage = `usage: sollol simulate --scenario NAME [--strategy a,b,…] [--workload W] [--requests N] [--rate R] [--seed S] [--slots N] [--config FILE] [--json]
   --scenario  ${Object.keys(scenarios).join(" | ")}
@@ -20,7 +21,20 @@ export const simulateUsage = `usage: sollol simulate --scenario NAME [--strategy
   --slots     parallel slots configured on every node (default: learned); a large value (1000) turns the gateway's
               queue off, so requests wait inside the nodes as behind a proxy without connection limits
   --config    a gateway config file (YAML or JSON) for every run, e.g. its \`sollol:\` weights; its nodes are ignored
-  --json      print the figures as JSON`
+  --json      print the figures as JSON
+  -h, --help  print this help`
+
+const simulateOptions = {
+  scenario: { type: "string" },
+  strategy: { type: "string" },
+  workload: { type: "string" },
+  requests: { type: "string" },
+  rate: { type: "string" },
+  seed: { type: "string" },
+  slots: { type: "string" },
+  config: { type: "string" },
+  json: { type: "boolean" }
+} as const
 
 export interface SimulateArgs {
   readonly scenario: keyof typeof scenarios
@@ -55,24 +69,9 @@ const positive = (s: string | undefined, name: string, integer: boolean): number
 export const parseSimulateArgs = (argv: ReadonlyArray<string>): SimulateArgs | string => {
   let values
   try {
-    values = parseArgs({
-      args: [...argv],
-      options: {
-        scenario: { type: "string" },
-        strategy: { type: "string" },
-        workload: { type: "string" },
-        requests: { type: "string" },
-        rate: { type: "string" },
-        seed: { type: "string" },
-        slots: { type: "string" },
-        config: { type: "string" },
-        json: { type: "boolean" }
-      },
-      strict: true,
-      allowPositionals: false
-    }).values
+    values = parseArgs({ args: [...argv], options: simulateOptions, strict: true, allowPositionals: false }).values
   } catch (e) {
-    return e instanceof Error ? e.message : String(e)
+    return argvMessage(e)
   }
   const scenario = values.scenario
   if (scenario === undefined || !isScenarioName(scenario)) return `--scenario must be one of ${Object.keys(scenarios).join(", ")}`
@@ -96,12 +95,11 @@ export const parseSimulateArgs = (argv: ReadonlyArray<string>): SimulateArgs | s
   return { scenario, strategies, workload, requests: requests ?? 2_000, rate, seed, slots, config, json: values.json === true }
 }
 
+/** Resolves to the exit code: 0 (also for `--help`), 2 for bad flags. */
 export const simulateMain = async (argv: ReadonlyArray<string>): Promise<number> => {
+  if (wantsHelp(argv, simulateOptions)) return reportStop("simulate", simulateUsage, help)
   const args = parseSimulateArgs(argv)
-  if (typeof args === "string") {
-    console.error(`sollol simulate: ${args}\n\n${simulateUsage}`)
-    return 2
-  }
+  if (typeof args === "string") return reportStop("simulate", simulateUsage, usageStop(args))
   const result = simulate({
     scenario: args.scenario,
     strategies: args.strategies,

@@ -97,7 +97,7 @@ describe("sollol keys", () => {
 
   it("fails with exit code 1 when the key to revoke does not exist or the database cannot be opened", async () => {
     const missing = await cli(["revoke", "nobody", "--db", db])
-    expect([missing.code, missing.err]).toEqual([1, "error: no active key matches 'nobody'"])
+    expect([missing.code, missing.err]).toEqual([1, "sollol keys: no active key matches 'nobody'"])
     const unopenable = await cli(["list", "--db", join(dir, "no", "such", "dir.db")])
     expect(unopenable.code).toBe(1)
     expect(unopenable.err).toContain("cannot open database")
