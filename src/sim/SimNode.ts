@@ -76,7 +76,8 @@ export const makeSimNode = (options: SimNodeOptions): Effect.Effect<SimNode, nev
       timeScale,
       installed,
       // The models a node starts with were installed when it started (Effect's clock: 0 under TestClock).
-      installedAt: new Map([...installed].map((m) => [m, faultSetAt]))
+      installedAt: new Map([...installed].map((m) => [m, faultSetAt])),
+      local: new Map()
     }
     for (const m of options.preload ?? []) {
       const spec = profile.models[normalizeModel(m)]

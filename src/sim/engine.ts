@@ -1,10 +1,10 @@
 /**
  * The scheduler of one simulated node, after Ollama's `server/sched.go` and llama-server: parallel slots per
  * loaded model, FIFO wait beyond them, a bounded wait queue, one model load at a time, LRU eviction under a
- * memory budget, and `keep_alive` expiry. As in Ollama, a runner belongs to a model file (its digest), not a name:
- * two tags of one model (`llama3.2`, `llama3.2:3b`) share one loaded runner. State lives in this closure and only
- * changes inside synchronous sections, so every step is atomic; waiting and timers are Effect fibers (TestClock
- * drives them).
+ * memory budget, and `keep_alive` expiry. As in Ollama, a runner belongs to a weights file, not a name: two tags
+ * of one model (`llama3.2`, `llama3.2:3b`), and a model `/api/create` made from another, share one loaded runner.
+ * State lives in this closure and only changes inside synchronous sections, so every step is atomic; waiting and
+ * timers are Effect fibers (TestClock drives them).
  */
 import { Clock, Data, Deferred, Duration, Effect, Exit, FiberSet } from "effect"
 import type { SimModelSpec, SimProfile } from "./profiles.js"
@@ -25,7 +25,7 @@ export interface Lease {
   readonly seq: number
   /** The name the request asked for. */
   readonly model: string
-  /** The runner's key: the model's digest. */
+  /** The runner's key: the model's weights file (`runnerOf`). */
   readonly runner: string
   readonly slot: number
   /** Characters of the prompt already in this slot's prompt cache. */
@@ -78,8 +78,8 @@ interface Waiter {
   lease: Lease | undefined
 }
 
-/** Runners are keyed by model file, as Ollama's scheduler keys them by model path. */
-const runnerOf = (spec: SimModelSpec): string => spec.digest
+/** Runners are keyed by weights file, as Ollama's scheduler keys them by model path. */
+export const runnerOf = (spec: SimModelSpec): string => spec.weights ?? spec.digest
 
 const commonPrefix = (a: string, b: string): number => {
   const n = Math.min(a.length, b.length)

@@ -27,6 +27,11 @@ export interface SimModelSpec {
   readonly family: string
   /** 64 hex digits, no `sha256:` prefix; the same on every node for the same model. */
   readonly digest: string
+  /**
+   * The weights file when it is not the one `digest` names: a model made by `/api/create` has a manifest (digest)
+   * of its own over its base's weights, so it runs in its base's runner. Absent: `digest`.
+   */
+  readonly weights?: string
   /** Training context length. */
   readonly contextLength: number
 }

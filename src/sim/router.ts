@@ -1,6 +1,7 @@
 /** The route table of a simulated node: gin's exact-path routing with 404/405 text, body parsing per family. */
 import { Effect } from "effect"
 import type { UpstreamError } from "../domain/errors.js"
+import * as created from "./createRoutes.js"
 import * as model from "./modelRoutes.js"
 import * as native from "./nativeRoutes.js"
 import * as openai from "./openaiRoutes.js"
@@ -36,6 +37,8 @@ const table: Readonly<Record<string, Readonly<Record<string, Route>>>> = {
   "/api/show": { POST: post("native", false, model.show) },
   "/api/pull": { POST: post("native", false, model.pull) },
   "/api/delete": { DELETE: post("native", false, model.remove) },
+  "/api/copy": { POST: post("native", false, created.copy) },
+  "/api/create": { POST: post("native", false, created.create) },
   "/api/chat": { POST: post("native", true, native.chat) },
   "/api/generate": { POST: post("native", true, native.generate) },
   "/api/embed": { POST: post("native", true, native.embed) },

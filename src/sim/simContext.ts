@@ -10,23 +10,50 @@ import type { Rng } from "./rng.js"
 import { BUSY_MESSAGE, sendBody } from "./wire.js"
 import type { Reply } from "./wire.js"
 
+/** An installed model as `/api/show` tells of it: its spec and the Modelfile layers over its weights. */
+export interface SimModel {
+  readonly spec: SimModelSpec
+  /** `details.parent_model`: the `from` of the create that made it; "" for a pulled model and copies of one. */
+  readonly parent: string
+  readonly template: string
+  /** "" when none. */
+  readonly system: string
+  /** The model's default options (its PARAMETER lines). */
+  readonly parameters: Readonly<Record<string, unknown>>
+}
+
 export interface SimContext {
   readonly name: string
   readonly profile: SimProfile
   readonly engine: Engine
   readonly rng: Rng
   readonly timeScale: number
-  /** Normalised names of installed models (pull adds, delete removes). */
+  /** Normalised names of installed models (pull, copy and create add, delete removes). */
   readonly installed: Set<string>
   /** Clock ms at which each model was installed (`modified_at`). */
   readonly installedAt: Map<string, number>
+  /** Installed models that copy and create wrote, by normalised name; they win over the profile's catalogue. */
+  readonly local: Map<string, SimModel>
+}
+
+/** A model of the profile's catalogue as a pull installs it. */
+export const catalogueModel = (spec: SimModelSpec): SimModel => ({
+  spec,
+  parent: "",
+  template: spec.kind === "llm" ? "{{ .Prompt }}" : "",
+  system: "",
+  parameters: spec.kind === "llm" ? { stop: ["<|eot_id|>"] } : {}
+})
+
+/** The installed model of a normalised name, if any. */
+export const modelOf = (ctx: SimContext, name: string): SimModel | undefined => {
+  if (!ctx.installed.has(name)) return undefined
+  const spec = ctx.profile.models[name]
+  return ctx.local.get(name) ?? (spec === undefined ? undefined : catalogueModel(spec))
 }
 
 /** The installed model a request names, if any. */
-export const findModel = (ctx: SimContext, raw: string): SimModelSpec | undefined => {
-  const name = normalizeModel(raw)
-  return ctx.installed.has(name) ? ctx.profile.models[name] : undefined
-}
+export const findModel = (ctx: SimContext, raw: string): SimModelSpec | undefined => modelOf(ctx, normalizeModel(raw))?.spec
 
 export const nowMs = Clock.currentTimeMillis
 

@@ -98,6 +98,29 @@ describe("the ollama client against a sim node", () => {
     await expect(ollama.delete({ model: "qwen2.5:7b" })).rejects.toThrow("not found")
   })
 
+  it("copies and creates models over HTTP, and chats on them", async () => {
+    const ollama = new Ollama({ host: url })
+    expect((await ollama.copy({ source: "llama3.2:3b", destination: "llama-backup" })).status).toBe("success")
+    const statuses: Array<string> = []
+    for await (const p of await ollama.create({ model: "mario", from: "llama3.2:3b", system: "You are Mario.", stream: true })) {
+      statuses.push(p.status)
+    }
+    expect(statuses.at(-1)).toBe("success")
+    expect((await ollama.create({ model: "luigi", from: "mario" })).status).toBe("success")
+    const list = (await ollama.list()).models
+    const digest = (name: string) => list.find((m) => m.name === name)?.digest
+    expect(digest("llama-backup:latest")).toBe(digest("llama3.2:3b"))
+    expect(digest("mario:latest")).toMatch(/^[0-9a-f]{64}$/)
+    expect(digest("mario:latest")).not.toBe(digest("llama3.2:3b"))
+    expect((await ollama.show({ model: "luigi" })).system).toBe("You are Mario.")
+    const r = await ollama.chat({ model: "mario", messages: [{ role: "user", content: "hi" }], options: { num_predict: 4 } })
+    expect(r.message.content.split(" ")).toHaveLength(4)
+    await expect(ollama.copy({ source: "nope", destination: "x" })).rejects.toMatchObject({ status_code: 404, error: 'model "nope" not found' })
+    await expect(ollama.create({ model: "x", from: "nope" })).rejects.toMatchObject({ status_code: 500 })
+    await expect(ollama.create({ model: "x" })).rejects.toMatchObject({ status_code: 400, error: "neither 'from' or 'files' was specified" })
+    for (const model of ["llama-backup", "mario", "luigi"]) await ollama.delete({ model })
+  })
+
   it("answers an unknown model with Ollama's 404", async () => {
     const ollama = new Ollama({ host: url })
     await expect(ollama.chat({ model: "nope", messages: [{ role: "user", content: "x" }] })).rejects.toMatchObject({

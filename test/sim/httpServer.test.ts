@@ -82,6 +82,20 @@ describe("the HTTP sim node's wire", () => {
     ])
   })
 
+  it("answers /api/copy with an empty 200 and streams /api/create as NDJSON, errors before a byte as JSON", async () => {
+    const post = (path: string, body: unknown) => fetch(`${url}${path}`, { method: "POST", body: JSON.stringify(body) })
+    const copied = await post("/api/copy", { source: "llama3.2:3b", destination: "wire-copy" })
+    expect([copied.status, copied.headers.get("content-length"), await copied.text()]).toEqual([200, "0", ""])
+    const created = await post("/api/create", { model: "wire-made", from: "wire-copy", system: "Hi." })
+    expect([created.status, created.headers.get("content-type")]).toEqual([200, "application/x-ndjson"])
+    const text = await created.text()
+    expect(text.endsWith('{"status":"writing manifest"}\n{"status":"success"}\n')).toBe(true)
+    const refused = await post("/api/create", { model: "wire-x" })
+    expect([refused.status, refused.headers.get("content-type"), await refused.json()])
+      .toEqual([400, "application/json", { error: "neither 'from' or 'files' was specified" }])
+    for (const model of ["wire-copy", "wire-made"]) await fetch(`${url}/api/delete`, { method: "DELETE", body: JSON.stringify({ model }) })
+  })
+
   it("refuse destroys the connection", async () => {
     await setFault({ mode: "refuse" })
     await expect(fetch(`${url}/api/version`)).rejects.toThrow()
