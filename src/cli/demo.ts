@@ -5,6 +5,7 @@ import type { Scope } from "effect"
 import type { AppConfig } from "../AppConfig.js"
 import { startScenario } from "../sim/scenarios.js"
 import { builtinStrategies } from "../strategies/catalog.js"
+import { listenFailure } from "./listen.js"
 import { fromFlags, validateConfig } from "./loadConfig.js"
 import { runGateway, runUntilSignal } from "./serve.js"
 import { argvMessage, configStop, help, reportStop, usageStop, wantsHelp } from "./usage.js"
@@ -53,7 +54,9 @@ export const parseDemoArgs = (argv: ReadonlyArray<string>): Either.Either<DemoAr
 /** Starts the simulated nodes, then the gateway over them; a failed start stops the nodes with the scope. */
 export const runDemo = (args: DemoArgs): Effect.Effect<never, string, Scope.Scope> =>
   Effect.gen(function*() {
-    const nodes = yield* startScenario("hetero3", { timeScale: args.timeScale, seed: 1 })
+    const nodes = yield* startScenario("hetero3", { timeScale: args.timeScale, seed: 1 }).pipe(
+      Effect.mapError((error) => `a simulated node: ${listenFailure(error, "127.0.0.1", 0) ?? error.message}`)
+    )
     for (const n of nodes) console.log(`simulated node ${n.spec.name} (${n.spec.profile}) on ${n.url}`)
     const config: AppConfig = { ...args.config, nodes: nodes.map((n) => ({ url: n.url, name: n.spec.name })) }
     return yield* runGateway(config, (url) =>

@@ -1,6 +1,4 @@
 /** Why a server could not listen, in one line: `cannot listen on 127.0.0.1:8000: address already in use`. */
-import { createServer } from "node:net"
-
 const reasons: Readonly<Record<string, string>> = {
   EADDRINUSE: "address already in use",
   EACCES: "permission denied",
@@ -18,14 +16,3 @@ export const listenFailure = (error: unknown, host: string, port: number): strin
   const message = error instanceof Error ? error.message : code
   return `cannot listen on ${hostPort(host, port)}: ${reasons[code] ?? message}`
 }
-
-/**
- * Binds `host:port` once and lets go, so a command whose server cannot report a failed `listen` (the simulated
- * node's) can say why before it starts. Resolves to the `listenFailure` line, or `undefined` when the port is free.
- */
-export const checkCanListen = (host: string, port: number): Promise<string | undefined> =>
-  port === 0 ? Promise.resolve(undefined) : new Promise((resolve) => {
-    const probe = createServer()
-    probe.once("error", (error) => resolve(listenFailure(error, host, port) ?? String(error)))
-    probe.listen({ host, port, exclusive: true }, () => probe.close(() => resolve(undefined)))
-  })

@@ -7,7 +7,7 @@ import { serveSimNode } from "../sim/httpServer.js"
 import { isProfileName, profileNames } from "../sim/profiles.js"
 import type { ProfileName } from "../sim/profiles.js"
 import { makeSimNode } from "../sim/SimNode.js"
-import { checkCanListen } from "./listen.js"
+import { listenFailure } from "./listen.js"
 import { argvMessage, help, reportStop, usageStop, wantsHelp } from "./usage.js"
 
 export const simNodeUsage = `usage: sollol sim-node --profile NAME [--port P] [--host H] [--model M]... [--time-scale S] [--seed N] [--fault MODE[:ARG]]
@@ -92,14 +92,7 @@ export const simNodeMain = async (argv: ReadonlyArray<string>): Promise<void> =>
     process.exitCode = reportStop("sim-node", simNodeUsage, usageStop(args))
     return
   }
-  // serveSimNode cannot report a failed listen, so the port is tried first
-  const cannotListen = await checkCanListen(args.host, args.port)
-  if (cannotListen !== undefined) {
-    console.error(`sollol sim-node: ${cannotListen}`)
-    process.exitCode = 1
-    return
-  }
-  await Effect.runPromise(Effect.scoped(Effect.gen(function*() {
+  const failed = await Effect.runPromise(Effect.scoped(Effect.gen(function*() {
     const node = yield* makeSimNode({
       name: `sim-${args.profile}`,
       profile: args.profile,
@@ -111,5 +104,12 @@ export const simNodeMain = async (argv: ReadonlyArray<string>): Promise<void> =>
     const { url } = yield* serveSimNode(node, { host: args.host, port: args.port })
     console.log(`sim-node ${args.profile} listening on ${url}`)
     yield* untilSignal
-  })))
+  })).pipe(
+    Effect.as(undefined),
+    Effect.catchAll((error) => Effect.succeed(listenFailure(error, args.host, args.port) ?? error.message))
+  ))
+  if (failed !== undefined) {
+    console.error(`sollol sim-node: ${failed}`)
+    process.exitCode = 1
+  }
 }

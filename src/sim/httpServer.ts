@@ -31,7 +31,7 @@ const responseHeaders = (headers: Readonly<Record<string, string | ReadonlyArray
 export const serveSimNode = (
   node: SimNode,
   options: ServeOptions = {}
-): Effect.Effect<{ readonly url: string; readonly port: number }, never, Scope.Scope> =>
+): Effect.Effect<{ readonly url: string; readonly port: number }, NodeJS.ErrnoException, Scope.Scope> =>
   Effect.gen(function*() {
     const host = options.host ?? "127.0.0.1"
     const run = yield* FiberSet.makeRuntime<never, void, unknown>()
@@ -65,8 +65,10 @@ export const serveSimNode = (
     }
 
     const server = yield* Effect.acquireRelease(
-      Effect.async<http.Server>((resume) => {
+      Effect.async<http.Server, NodeJS.ErrnoException>((resume) => {
         const s = http.createServer(onRequest)
+        // a failed listen (port in use, no such address) fails the effect rather than crashing the process
+        s.once("error", (error) => resume(Effect.fail(error)))
         s.listen(options.port ?? 0, host, () => resume(Effect.succeed(s)))
       }),
       (s) =>

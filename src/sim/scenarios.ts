@@ -84,7 +84,11 @@ export const makeScenarioNodes = (name: ScenarioName, options: ScenarioOptions =
 export const startScenario = (
   name: ScenarioName,
   options: ScenarioOptions & { readonly host?: string; readonly basePort?: number } = {}
-): Effect.Effect<ReadonlyArray<{ readonly spec: ScenarioNodeSpec; readonly node: SimNode; readonly url: string }>, never, Scope.Scope> =>
+): Effect.Effect<
+  ReadonlyArray<{ readonly spec: ScenarioNodeSpec; readonly node: SimNode; readonly url: string }>,
+  NodeJS.ErrnoException,
+  Scope.Scope
+> =>
   Effect.flatMap(makeScenarioNodes(name, options), (nodes) =>
     Effect.forEach(nodes, ({ node, spec }, i) =>
       Effect.map(
