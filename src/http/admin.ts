@@ -1,77 +1,125 @@
 /**
  * Model administration fanned out to nodes: `/api/pull`, `/api/create`, `/api/copy`, `/api/delete`, to every
- * node or to `?node=<id>`. Streams merge progress lines from all targets (each tagged with `node`) and end with
- * one `{"status":"success"}` only when every target succeeded, else with an `{"error"}` line.
+ * node or to `?node=<id>`. A stream merges every target's lines, each tagged with `node` (error lines too), and ends
+ * with `{"status":"success"}` only when every target succeeded, else with one `{"error"}` line naming each failure;
+ * a plain answer is 200 only when every target succeeded.
  */
 import type { ServerResponse } from "node:http"
 import { Effect } from "effect"
 import { NodeRegistry } from "../actors/NodeRegistry.js"
 import type { NodeHandle } from "../actors/NodeRegistry.js"
-import { encoder, stringifyJson } from "../domain/json.js"
+import { stringifyJson } from "../domain/json.js"
 import { makeLineSplitter } from "../domain/ndjson.js"
 import { normalizeModel } from "../domain/Model.js"
 import type { NodeId } from "../domain/NodeId.js"
+import type { UpstreamRequest } from "../domain/Request.js"
 import { errorTextOf, makeCollector } from "../runtime/respond.js"
+import { fanOutHeaders } from "./edgeHeaders.js"
 
 export type AdminOp = "pull" | "create" | "copy" | "delete"
 
 interface NodeResult {
   readonly node: NodeId
+  /** The status the node's failure stands for (its own, 500 for an in-stream error, 502 when it never answered). */
   readonly status: number
   readonly error: string | undefined
 }
 
+type Targets =
+  | { readonly _tag: "Nodes"; readonly handles: ReadonlyArray<NodeHandle> }
+  | { readonly _tag: "None"; readonly status: number; readonly error: string }
+
+const JSON_TYPE = "application/json; charset=utf-8"
+
+const textField = (body: Record<string, unknown>, key: string) => typeof body[key] === "string" ? body[key] as string : ""
+
+/** The nodes to run on: all (or `only`), and for delete and copy only those that have the model. */
 const targetsFor = (op: AdminOp, body: Record<string, unknown>, only: string | undefined) =>
   Effect.gen(function*() {
     const registry = yield* NodeRegistry
     const views = yield* registry.list
-    const model = typeof body.model === "string" ? body.model : typeof body.name === "string" ? body.name : undefined
-    const source = typeof body.source === "string" ? body.source : undefined
-    const needs = op === "delete" ? model : op === "copy" ? source : undefined
-    return views
+    if (only !== undefined && !views.some((v) => v.nodeId === only)) {
+      return { _tag: "None", status: 404, error: `node '${only}' not found` } satisfies Targets
+    }
+    const model = textField(body, "model") || textField(body, "name")
+    const needs = op === "delete" ? model : op === "copy" ? textField(body, "source") : undefined
+    const handles = views
       .filter((v) => only === undefined || v.nodeId === only)
       .filter((v) => needs === undefined || v.models.some((m) => m.name === normalizeModel(needs)))
       .flatMap((v) => {
         const h = registry.get(v.nodeId)
         return h._tag === "Some" ? [h.value] : []
       })
+    if (handles.length > 0) return { _tag: "Nodes", handles } satisfies Targets
+    // Ollama's own words: `model 'x' not found` on delete, `model "x" not found` on copy (ollama-api §3.12, §3.13)
+    const error = op === "delete"
+      ? `model '${model}' not found`
+      : op === "copy"
+      ? `model "${needs}" not found`
+      : "no node to run on"
+    return { _tag: "None", status: needs === undefined ? 503 : 404, error } satisfies Targets
   })
 
-/** Runs the admin call on every target; progress lines go to `onLine` as they arrive. */
-const runOn = (
-  handles: ReadonlyArray<NodeHandle>,
-  method: string,
-  path: string,
-  raw: Uint8Array,
-  onLine: (node: NodeId, line: Record<string, unknown>) => void
-) =>
-  Effect.forEach(handles, (h) =>
-    Effect.gen(function*() {
-      let status = 0
-      const collected = makeCollector()
-      const lines = makeLineSplitter((line) => {
-        try {
-          const parsed = JSON.parse(line) as Record<string, unknown>
-          if (status < 300 && typeof parsed === "object" && parsed !== null) onLine(h.nodeId, parsed)
-        } catch {
-          // not a progress line; the collected body still holds it
-        }
-      })
-      const sent = yield* Effect.either(h.upstream.send(
-        { method, path, headers: { "content-type": "application/json" }, body: raw },
-        (head) => {
-          status = head.status
-          return { write: (chunk) => void (collected.sink.write(chunk), lines.push(chunk)) }
-        }
-      ))
-      lines.flush()
-      const registry = yield* NodeRegistry
-      yield* Effect.ignore(registry.refreshModels(h.nodeId))
-      if (sent._tag === "Left") return { node: h.nodeId, status: 502, error: sent.left.message } satisfies NodeResult
-      const body = collected.bytes()
-      const error = status >= 300 ? errorTextOf(body) : undefined
-      return { node: h.nodeId, status, error } satisfies NodeResult
-    }), { concurrency: "unbounded" })
+/** Where one node's answer goes while the fan-out runs. */
+interface Relay {
+  /** The node answered with `status`, or never will (0). Called once per node. */
+  readonly onHead: (node: NodeId, status: number) => void
+  /** A progress line of a 2xx answer (not its `success`), or the node's failure as `{error}`. */
+  readonly onLine: (node: NodeId, line: Record<string, unknown>) => void
+}
+
+const parseLine = (text: string): Record<string, unknown> | undefined => {
+  try {
+    const parsed: unknown = JSON.parse(text)
+    const isObject = typeof parsed === "object" && parsed !== null && !Array.isArray(parsed)
+    return isObject ? parsed as Record<string, unknown> : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * Runs the call on one node. It failed when it never answered, answered a non-2xx status, sent an `{"error"}` line
+ * (Ollama's in-stream failure, ollama-api §4.5) or, asked to stream, ended without `{"status":"success"}`.
+ */
+const runOne = (h: NodeHandle, request: UpstreamRequest, streamed: boolean, relay: Relay) =>
+  Effect.gen(function*() {
+    let status = 0
+    let lineError: string | undefined
+    let succeeded = false
+    const errorBody = makeCollector()
+    const lines = makeLineSplitter((text) => {
+      const line = parseLine(text)
+      if (line === undefined) return
+      if (line.error !== undefined) lineError ??= typeof line.error === "string" ? line.error : stringifyJson(line.error)
+      else if (line.status === "success") succeeded = true
+      else relay.onLine(h.nodeId, line)
+    })
+    const sent = yield* Effect.either(h.upstream.send(request, (head) => {
+      status = head.status
+      relay.onHead(h.nodeId, status)
+      return status >= 200 && status < 300 ? { write: (chunk) => void lines.push(chunk) } : errorBody.sink
+    }))
+    if (status === 0) relay.onHead(h.nodeId, 0)
+    else if (status < 300) lines.flush()
+    const registry = yield* NodeRegistry
+    yield* Effect.ignore(registry.refreshModels(h.nodeId))
+    const result: NodeResult = status >= 300
+      ? { node: h.nodeId, status, error: errorTextOf(errorBody.bytes()) }
+      : lineError !== undefined
+      ? { node: h.nodeId, status: 500, error: lineError }
+      : sent._tag === "Left"
+      ? { node: h.nodeId, status: 502, error: sent.left.message }
+      : streamed && !succeeded
+      ? { node: h.nodeId, status: 502, error: "the stream ended before success" }
+      : { node: h.nodeId, status, error: undefined }
+    if (result.error !== undefined) relay.onLine(h.nodeId, { error: result.error })
+    return result
+  })
+
+/** The status of an answer that failed: the nodes' own when they agree, else 502. */
+const failureStatus = (failed: ReadonlyArray<NodeResult>) =>
+  failed.every((r) => r.status === failed[0]!.status) ? failed[0]!.status : 502
 
 export const runAdmin = (
   op: AdminOp,
@@ -83,33 +131,54 @@ export const runAdmin = (
 ) =>
   Effect.gen(function*() {
     const targets = yield* targetsFor(op, body, only)
-    const model = String(body.model ?? body.name ?? body.source ?? "")
-    if (targets.length === 0) {
-      const status = op === "delete" || op === "copy" ? 404 : 503
-      const error = status === 404 ? `model '${model}' not found` : only !== undefined ? `node '${only}' not found` : "no node to run on"
-      res.writeHead(status, { "content-type": "application/json; charset=utf-8" })
-      return res.end(stringifyJson({ error }))
+    if (targets._tag === "None") {
+      res.writeHead(targets.status, { "content-type": JSON_TYPE })
+      return res.end(stringifyJson({ error: targets.error }))
     }
+    const { handles } = targets
     const stream = (op === "pull" || op === "create") && body.stream !== false
-    if (stream) res.writeHead(200, { "content-type": "application/x-ndjson" })
-    const results = yield* runOn(targets, method, `/api/${op}`, raw, (node, line) => {
-      if (!stream || line.status === "success" || line.error !== undefined) return
-      res.write(encoder.encode(`${stringifyJson({ ...line, node })}\n`))
+    // 1. Lines are held until every node has answered (or failed to): the head then names them all, and when none
+    //    answered 2xx nothing was sent, so the nodes' status can still be passed through instead of a 200.
+    // 2. Then lines go out as they arrive, each tagged with its node; every failure is relayed as an error line.
+    const answered: Array<NodeId> = []
+    const held: Array<string> = []
+    let heads = 0
+    let anyOk = false
+    let streaming = false
+    const relay: Relay = {
+      onHead: (node, status) => {
+        heads++
+        if (status > 0) answered.push(node)
+        anyOk ||= status >= 200 && status < 300
+        if (!stream || heads < handles.length || !anyOk) return
+        streaming = true
+        res.writeHead(200, { "content-type": "application/x-ndjson", ...fanOutHeaders(handles.length, answered) })
+        for (const line of held.splice(0)) res.write(line)
+      },
+      onLine: (node, line) => {
+        if (!stream) return
+        const text = `${stringifyJson({ ...line, node })}\n`
+        if (streaming) res.write(text)
+        else held.push(text)
+      }
+    }
+    const headers = { "content-type": "application/json" }
+    const request: UpstreamRequest = { method, path: `/api/${op}`, headers, body: raw }
+    const results = yield* Effect.forEach(handles, (h) => runOne(h, request, stream, relay), {
+      concurrency: "unbounded"
     })
     const failed = results.filter((r) => r.error !== undefined)
     const summary = failed.map((r) => `${r.node}: ${r.error}`).join("; ")
-    if (stream) {
-      return res.end(failed.length === 0 ? `${stringifyJson({ status: "success" })}\n` : `${stringifyJson({ error: summary })}\n`)
-    }
-    if (failed.length === results.length) {
-      const status = failed.every((r) => r.status === 404) ? 404 : failed[0]?.status ?? 502
-      res.writeHead(status, { "content-type": "application/json; charset=utf-8" })
+    if (streaming) return res.end(`${stringifyJson(failed.length === 0 ? { status: "success" } : { error: summary })}\n`)
+    const sollol = fanOutHeaders(handles.length, answered)
+    if (failed.length > 0) {
+      res.writeHead(failureStatus(failed), { "content-type": JSON_TYPE, ...sollol })
       return res.end(stringifyJson({ error: summary }))
     }
     if (op === "delete" || op === "copy") {
-      res.writeHead(200, { "content-length": "0" })
+      res.writeHead(200, { "content-length": "0", ...sollol })
       return res.end()
     }
-    res.writeHead(200, { "content-type": "application/json; charset=utf-8" })
-    res.end(stringifyJson(failed.length === 0 ? { status: "success" } : { status: "partial", error: summary }))
+    res.writeHead(200, { "content-type": JSON_TYPE, ...sollol })
+    res.end(stringifyJson({ status: "success" }))
   })

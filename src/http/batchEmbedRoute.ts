@@ -37,14 +37,30 @@ export const batchOf = (kind: RequestKind, body: Readonly<Record<string, unknown
 export const runBatchEmbed = (batch: BatchRequest, intent: RoutingIntent, sink: ClientSink) =>
   Effect.gen(function*() {
     const headers = { "x-sollol-request-id": intent.requestId }
+    // what a failed batch can still report: the chunks that landed, and where
+    const landed = new Set<string>()
+    let landedChunks = 0
     const result = yield* Effect.either(batchEmbed(batch.inputs, {
       model: batch.model,
       priority: intent.priority,
       extra: batch.extra,
       requestId: intent.requestId,
+      onProgress: (p) => {
+        landedChunks++
+        landed.add(p.node)
+      },
       ...(batch.batchSize !== undefined ? { batchSize: batch.batchSize } : {})
     }))
-    if (result._tag === "Left") return sink.reject(result.left, headers)
+    if (result._tag === "Left") {
+      const error = result.left
+      // the attempt that failed the batch was tried too; its node answered only if it sent a status
+      if (error._tag === "UpstreamError" && error.reason === "StatusCode") landed.add(error.nodeId)
+      return sink.reject(error, {
+        ...headers,
+        "x-sollol-attempts": String(landedChunks + (error._tag === "UpstreamError" ? 1 : 0)),
+        ...(landed.size > 0 ? { "x-sollol-node": [...landed].join(",") } : {})
+      })
+    }
     const r = result.right
     const nodes = Object.keys(r.chunksByNode)
     const body = encoder.encode(stringifyJson({

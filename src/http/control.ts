@@ -19,7 +19,7 @@ import type { UpstreamFactory } from "../runtime/Sollol.js"
 const error = (status: number, message: string) => HttpServerResponse.unsafeJson({ error: message }, { status })
 
 const AddNode = Schema.Struct({
-  url: Schema.String.pipe(Schema.filter((s) => URL.canParse(s) && /^https?:/.test(s), { message: () => "url must be an http(s) URL" })),
+  url: Schema.String.pipe(Schema.filter((s) => URL.canParse(s) && /^https?:/i.test(s), { message: () => "url must be an http(s) URL" })),
   name: Schema.optional(Schema.String.pipe(Schema.minLength(1))),
   slots: Schema.optional(Schema.Int.pipe(Schema.positive()))
 })
@@ -32,6 +32,15 @@ export interface ControlOptions {
   readonly shuttingDown: () => boolean
 }
 
+/** A base URL as registered (`normalizeBaseUrl`: scheme and host lower-cased, default port and trailing slash dropped). */
+const canonicalUrl = (url: string) => {
+  try {
+    return normalizeBaseUrl(url)
+  } catch {
+    return url
+  }
+}
+
 const sse = (event: string, data: unknown) => encoder.encode(`event: ${event}\ndata: ${stringifyJson(data)}\n\n`)
 
 export const makeControlRouter = (options: ControlOptions) =>
@@ -39,6 +48,8 @@ export const makeControlRouter = (options: ControlOptions) =>
     const registry = yield* NodeRegistry
     const decisions = yield* DecisionLog
     const admission = yield* AdmissionTag
+    // one add at a time, so that two requests for the same URL cannot both pass the duplicate check
+    const adding = yield* Effect.makeSemaphore(1)
     /** Summaries and alerts, when the gateway installed observability. */
     const live = yield* Effect.serviceOption(LiveStats)
 
@@ -69,13 +80,21 @@ export const makeControlRouter = (options: ControlOptions) =>
       }
       const nodeId = input.name !== undefined ? NodeId(input.name) : nodeIdFromUrl(input.url)
       const url = normalizeBaseUrl(input.url)
-      const added = yield* Effect.either(registry.add({
-        nodeId,
-        url,
-        ...(input.slots !== undefined ? { slots: input.slots } : {}),
-        makeUpstream: options.upstreamFactory(nodeId, url)
+      const added = yield* adding.withPermits(1)(Effect.gen(function*() {
+        // one physical node registered twice would count its slots twice
+        const same = (yield* registry.list).find((v) => canonicalUrl(v.url) === url)
+        if (same !== undefined) return Either.left(`node ${url} is already registered as ${same.nodeId}`)
+        return Either.mapLeft(
+          yield* Effect.either(registry.add({
+            nodeId,
+            url,
+            ...(input.slots !== undefined ? { slots: input.slots } : {}),
+            makeUpstream: options.upstreamFactory(nodeId, url)
+          })),
+          (e) => e.message
+        )
       }))
-      if (Either.isLeft(added)) return error(409, added.left.message)
+      if (Either.isLeft(added)) return error(409, added.left)
       const view = (yield* registry.list).find((v) => v.nodeId === nodeId)
       return HttpServerResponse.unsafeJson({ node: view }, { status: 201 })
     })

@@ -1,6 +1,7 @@
 /**
  * The gateway's request handler: one table from (method, path) to a handler. Inference routes take the plain
- * node:http hot path; merged, admin and control routes run as Effects; everything else is 404 or 405.
+ * node:http hot path; merged, admin and control routes run as Effects; everything else is 404 or 405. Every response
+ * but an inference one (whose workflow sets its own) gets its X-SOLLOL-* headers here, at the entry.
  */
 import type { IncomingMessage, ServerResponse } from "node:http"
 // the module, not the package index (which would load Effect's cluster, RPC and SQL packages at startup)
@@ -18,14 +19,16 @@ import { readBody } from "./body.js"
 import { applyCors, isPreflight, preflightHeaders } from "./cors.js"
 import { makeControlRouter } from "./control.js"
 import type { ControlOptions } from "./control.js"
+import { fanOutHeaders, stampEdgeHeaders } from "./edgeHeaders.js"
 import { routePermission } from "./auth.js"
 import type { GatewayAuth } from "./auth.js"
 import type { ErrorFlavor } from "./errorResponse.js"
 import { makeInferenceHandler } from "./inference.js"
 import type { InferenceDeps } from "./inference.js"
 import { mergedPs, mergedTags, openAiModel_, openAiModels } from "./merged.js"
+import type { Merged } from "./merged.js"
 import { sendError, sendJson } from "./nodeSink.js"
-import { parseJsonObject } from "./validate.js"
+import { parseJsonObject, validateAdminBody } from "./validate.js"
 
 /** The Ollama version this gateway reports (`GET /api/version`); clients only check it is a semver. */
 export const OLLAMA_COMPAT_VERSION = "0.12.6"
@@ -35,6 +38,8 @@ type Handler = (req: IncomingMessage, res: ServerResponse) => void
 interface Route {
   readonly methods: Readonly<Record<string, Handler>>
   readonly flavor: ErrorFlavor
+  /** An inference route: its POST answers carry the workflow's X-SOLLOL-* headers, not the entry's. */
+  readonly routed?: true
 }
 
 const ROUTED: ReadonlyArray<readonly [string, RequestKind, ErrorFlavor]> = [
@@ -91,13 +96,13 @@ export const makeGatewayHandler = (options: GatewayOptions) =>
     }
     const control = yield* NodeHttpServer.makeHandler(yield* makeControlRouter(options))
 
-    const runJson = (effect: Effect.Effect<unknown, never, WorkflowServices>): Handler => (_req, res) => {
-      runFork(Effect.map(effect, (body) => sendJson(res, 200, body)))
+    const runJson = (effect: Effect.Effect<Merged<unknown>, never, WorkflowServices>): Handler => (_req, res) => {
+      runFork(Effect.map(effect, (m) => sendJson(res, 200, m.body, fanOutHeaders(m.asked, m.answered))))
     }
     const admin = (op: AdminOp): Handler => (req, res) =>
       readBody(req, options.maxBodyBytes, (tooLarge, raw) => {
         if (tooLarge !== undefined) return sendError(res, tooLarge, "ollama")
-        const parsed = parseJsonObject(raw)
+        const parsed = Either.flatMap(parseJsonObject(raw), (body) => validateAdminBody(op, body))
         if (Either.isLeft(parsed)) return sendError(res, parsed.left, "ollama")
         const only = new URL(req.url ?? "/", "http://gateway").searchParams.get("node") ?? undefined
         runFork(runAdmin(op, res, req.method ?? "POST", parsed.right, raw, only))
@@ -112,7 +117,8 @@ export const makeGatewayHandler = (options: GatewayOptions) =>
 
     const routes = new Map<string, Route>()
     for (const [path, kind, flavor] of ROUTED) {
-      routes.set(path, { methods: { POST: makeInferenceHandler({ kind, flavor, upstreamPath: path }, deps) }, flavor })
+      const handler = makeInferenceHandler({ kind, flavor, upstreamPath: path }, deps)
+      routes.set(path, { methods: { POST: handler }, flavor, routed: true })
     }
     for (const [path, method, op] of ADMIN) routes.set(path, { methods: { [method]: admin(op) }, flavor: "ollama" })
     routes.set("/", { methods: { GET: text("Ollama is running"), HEAD: text("Ollama is running") }, flavor: "ollama" })
@@ -135,10 +141,12 @@ export const makeGatewayHandler = (options: GatewayOptions) =>
 
     const modelRetrieve: Handler = (req, res) => {
       const model = decodeURIComponent((req.url ?? "").split("?")[0]!.slice("/v1/models/".length))
-      runFork(Effect.map(openAiModel_(model), (found) =>
-        found === undefined
-          ? sendJson(res, 404, { error: { message: `model '${model}' not found`, type: "not_found_error", param: null, code: null } })
-          : sendJson(res, 200, found)))
+      runFork(Effect.map(openAiModel_(model), (m) => {
+        const headers = fanOutHeaders(m.asked, m.answered)
+        if (m.body !== undefined) return sendJson(res, 200, m.body, headers)
+        const error = { message: `model '${model}' not found`, type: "not_found_error", param: null, code: null }
+        sendJson(res, 404, { error }, headers)
+      }))
     }
 
     /** Runs `handler` once the route's permission is granted (straight away when auth is off or the route is open). */
@@ -156,12 +164,13 @@ export const makeGatewayHandler = (options: GatewayOptions) =>
       const url = req.url ?? "/"
       const q = url.indexOf("?")
       const path = q >= 0 ? url.slice(0, q) : url
+      const route = routes.get(path)
+      if (route?.routed !== true || req.method !== "POST") stampEdgeHeaders(req, res)
       applyCors(req, res)
       if (isPreflight(req)) {
         preflightHeaders(res)
         return void res.writeHead(204).end()
       }
-      const route = routes.get(path)
       if (route === undefined) {
         if (path.startsWith("/v1/models/") && req.method === "GET") return guarded(path, "openai", modelRetrieve, req, res)
         if (path.startsWith("/api/sollol/decisions/") && req.method === "GET") {

@@ -16,6 +16,7 @@ import type { BatchRequest } from "./batchEmbedRoute.js"
 import { forwardRequestHeaders } from "../runtime/headers.js"
 import { makeIntent } from "../runtime/intent.js"
 import { readBody } from "./body.js"
+import { edgeHeaders } from "./edgeHeaders.js"
 import type { ErrorFlavor } from "./errorResponse.js"
 import { makeNodeSink, sendError } from "./nodeSink.js"
 import { parseJsonObject, validateBody } from "./validate.js"
@@ -78,12 +79,13 @@ export const makeInferenceHandler = (endpoint: RoutedEndpoint, deps: InferenceDe
   return (req: IncomingMessage, res: ServerResponse): void => {
     deps.track(res)
     readBody(req, deps.maxBodyBytes, (tooLarge, raw) => {
-      if (tooLarge !== undefined) return sendError(res, tooLarge, endpoint.flavor, { connection: "close" })
+      // refused before any node was asked: the entry's X-SOLLOL-* headers, built only on these paths
+      if (tooLarge !== undefined) return sendError(res, tooLarge, endpoint.flavor, { ...edgeHeaders(req), connection: "close" })
       const parsed = Either.flatMap(parseJsonObject(raw), (body) => validateBody(endpoint.kind, body))
-      if (Either.isLeft(parsed)) return sendError(res, parsed.left, endpoint.flavor)
+      if (Either.isLeft(parsed)) return sendError(res, parsed.left, endpoint.flavor, edgeHeaders(req))
       const body = parsed.right
       const priority = priorityOf(req, body)
-      if (Either.isLeft(priority)) return sendError(res, priority.left, endpoint.flavor)
+      if (Either.isLeft(priority)) return sendError(res, priority.left, endpoint.flavor, edgeHeaders(req))
       const changed = body.priority !== undefined || endpoint.kind === "show" && body.model === undefined
       if (body.priority !== undefined) delete body.priority
       const requestId = req.headers["x-sollol-request-id"]
@@ -111,7 +113,10 @@ export const makeInferenceHandler = (endpoint: RoutedEndpoint, deps: InferenceDe
       runFork(
         deps.authorize(req, endpoint.kind, intent.model, intent.priority, intent.promptTokens).pipe(
           Effect.matchEffect({
-            onFailure: (error) => Effect.sync(() => sendError(res, error, endpoint.flavor)),
+            onFailure: (error) =>
+              Effect.sync(() =>
+                sendError(res, error, endpoint.flavor, { "x-sollol-request-id": intent.requestId, "x-sollol-attempts": "0" })
+              ),
             onSuccess: ({ batch: mayBatch, done, priority: clamped }) =>
               Effect.gen(function*() {
                 const fiber = start(clamped === intent.priority ? intent : { ...intent, priority: clamped }, mayBatch)

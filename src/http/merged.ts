@@ -1,12 +1,14 @@
 /**
  * Endpoints answered from every node at once: `/api/tags` (union, deduplicated by name + digest), `/api/ps`
- * (union; one entry per model, the latest expiry), `/v1/models`. Dead nodes are skipped, never fatal.
+ * (union; one entry per model, the latest expiry), `/v1/models`. Dead nodes are skipped, never fatal. Each answer
+ * says how many nodes were asked and which answered, for the X-SOLLOL-* headers.
  */
 import { Effect } from "effect"
 import { NodeRegistry } from "../actors/NodeRegistry.js"
 import type { NodeHandle } from "../actors/NodeRegistry.js"
 import { getJson } from "../actors/probe.js"
 import { normalizeModel } from "../domain/Model.js"
+import type { NodeId } from "../domain/NodeId.js"
 
 const FANOUT_TIMEOUT = "3 seconds"
 
@@ -14,7 +16,14 @@ type Json = Record<string, unknown>
 
 const isRecord = (v: unknown): v is Json => typeof v === "object" && v !== null && !Array.isArray(v)
 
-/** GETs `path` from every node; failed or slow nodes are left out. */
+/** A merged answer: its body, how many nodes were asked and the ones that answered. */
+export interface Merged<A> {
+  readonly body: A
+  readonly asked: number
+  readonly answered: ReadonlyArray<NodeId>
+}
+
+/** GETs `path` from every node; failed or slow nodes are left out of `answers`. */
 export const fanOutGet = (path: string) =>
   Effect.gen(function*() {
     const registry = yield* NodeRegistry
@@ -28,34 +37,39 @@ export const fanOutGet = (path: string) =>
       (h: NodeHandle) => Effect.option(Effect.map(getJson(h.upstream, path, FANOUT_TIMEOUT), (body) => ({ node: h.nodeId, body }))),
       { concurrency: "unbounded" }
     )
-    return results.flatMap((r) => r._tag === "Some" ? [r.value] : [])
+    return { asked: handles.length, answers: results.flatMap((r) => r._tag === "Some" ? [r.value] : []) }
   })
+
+const merged = <A>(
+  fanned: { readonly asked: number; readonly answers: ReadonlyArray<{ readonly node: NodeId }> },
+  body: A
+): Merged<A> => ({ body, asked: fanned.asked, answered: fanned.answers.map((a) => a.node) })
 
 const modelsOf = (body: unknown): Array<Json> =>
   isRecord(body) && Array.isArray(body.models) ? body.models.filter(isRecord) : []
 
-export const mergedTags = Effect.map(fanOutGet("/api/tags"), (answers) => {
+export const mergedTags = Effect.map(fanOutGet("/api/tags"), (fanned) => {
   const seen = new Map<string, Json>()
-  for (const { body } of answers) {
+  for (const { body } of fanned.answers) {
     for (const m of modelsOf(body)) {
       const name = String(m.name ?? m.model ?? "")
       const key = `${normalizeModel(name)}@${String(m.digest ?? "")}`
       if (!seen.has(key)) seen.set(key, m)
     }
   }
-  return { models: [...seen.values()] }
+  return merged(fanned, { models: [...seen.values()] })
 })
 
-export const mergedPs = Effect.map(fanOutGet("/api/ps"), (answers) => {
+export const mergedPs = Effect.map(fanOutGet("/api/ps"), (fanned) => {
   const byName = new Map<string, Json>()
-  for (const { body } of answers) {
+  for (const { body } of fanned.answers) {
     for (const m of modelsOf(body)) {
       const name = normalizeModel(String(m.name ?? m.model ?? ""))
       const prev = byName.get(name)
       if (prev === undefined || String(m.expires_at ?? "") > String(prev.expires_at ?? "")) byName.set(name, m)
     }
   }
-  return { models: [...byName.values()] }
+  return merged(fanned, { models: [...byName.values()] })
 })
 
 const openAiModel = (m: Json) => {
@@ -70,12 +84,15 @@ const openAiModel = (m: Json) => {
   }
 }
 
-export const openAiModels = Effect.map(mergedTags, (tags) => ({ object: "list", data: tags.models.map(openAiModel) }))
+export const openAiModels = Effect.map(mergedTags, (tags) => ({
+  ...tags,
+  body: { object: "list", data: tags.body.models.map(openAiModel) }
+}))
 
-/** `GET /v1/models/{model}`: undefined when no node has it. */
+/** `GET /v1/models/{model}`: the body is undefined when no node has it. */
 export const openAiModel_ = (model: string) =>
   Effect.map(mergedTags, (tags) => {
     const wanted = normalizeModel(model)
-    const found = tags.models.find((m) => normalizeModel(String(m.name ?? m.model ?? "")) === wanted)
-    return found === undefined ? undefined : { ...openAiModel(found), id: model }
+    const found = tags.body.models.find((m) => normalizeModel(String(m.name ?? m.model ?? "")) === wanted)
+    return { ...tags, body: found === undefined ? undefined : { ...openAiModel(found), id: model } }
   })

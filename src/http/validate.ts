@@ -6,6 +6,7 @@ import { Either, ParseResult, Schema } from "effect"
 import { BadRequest } from "../domain/errors.js"
 import { optionsError } from "../domain/ollamaOptions.js"
 import type { RequestKind } from "../domain/Request.js"
+import type { AdminOp } from "./admin.js"
 
 const Options = Schema.optional(Schema.Record({ key: Schema.String, value: Schema.Unknown }))
 const Model = Schema.String.pipe(Schema.minLength(1, { message: () => "model is required" }))
@@ -131,4 +132,50 @@ export const validateWithSchema = (
     onRight: () => candidate
   })
   return Either.flatMap(checked, (b) => checkOptions(kind, b))
+}
+
+/** The fields of each admin route the gateway relies on, with their Go request struct for the decoder's wording. */
+const ADMIN_FIELDS: Record<AdminOp, { readonly struct: string; readonly fields: Readonly<Record<string, "string" | "bool">> }> = {
+  pull: { struct: "PullRequest", fields: { model: "string", name: "string", insecure: "bool", stream: "bool" } },
+  create: { struct: "CreateRequest", fields: { model: "string", name: "string", stream: "bool" } },
+  copy: { struct: "CopyRequest", fields: { source: "string", destination: "string" } },
+  delete: { struct: "DeleteRequest", fields: { model: "string", name: "string" } }
+}
+
+const goKind = (v: unknown) =>
+  typeof v === "number" ? "number" : typeof v === "boolean" ? "bool" : typeof v === "string" ? "string" : Array.isArray(v) ? "array" : "object"
+
+const fieldError = (message: string) => Either.left(new BadRequest({ reason: "Field", message }))
+
+/**
+ * An admin body checked before it is fanned out, with the words Ollama's handlers use (`server/routes.go`): a field
+ * of the wrong type as Go's decoder says it, then a missing model (`invalid model name`; delete:
+ * `name "" is invalid`; copy: `source "" is invalid`, `destination "" is invalid`). Without it every node would
+ * refuse the body on its own, after a merged stream had already answered 200.
+ */
+export const validateAdminBody = (
+  op: AdminOp,
+  body: Record<string, unknown>
+): Either.Either<Record<string, unknown>, BadRequest> => {
+  const { fields, struct } = ADMIN_FIELDS[op]
+  for (const key in body) {
+    const value = body[key]
+    if (!Object.hasOwn(fields, key) || value === null || value === undefined) continue
+    const want = fields[key]!
+    if (want === "string" ? typeof value !== "string" : typeof value !== "boolean") {
+      return fieldError(`json: cannot unmarshal ${goKind(value)} into Go struct field ${struct}.${key} of type ${want}`)
+    }
+  }
+  const text = (key: string) => typeof body[key] === "string" ? body[key] as string : ""
+  const name = text("model") || text("name")
+  switch (op) {
+    case "copy":
+      if (text("source") === "") return fieldError(`source "" is invalid`)
+      if (text("destination") === "") return fieldError(`destination "" is invalid`)
+      return Either.right(body)
+    case "delete":
+      return name === "" ? fieldError(`name "" is invalid`) : Either.right(body)
+    default:
+      return name === "" ? fieldError("invalid model name") : Either.right(body)
+  }
 }

@@ -48,9 +48,11 @@ describe("gateway auth (auth.mode auto, keys present)", () => {
     fetch(`${cluster.url}${path}`, { headers: key === undefined ? {} : { "x-api-key": key } })
 
   it("turns auth on as soon as a key exists: no key is 401", async () => {
-    const res = await chat(undefined)
+    const res = await chat(undefined, {}, { "x-sollol-request-id": "refused-1" })
     expect(res.status).toBe(401)
     expect(await res.json()).toEqual({ error: "missing API key" })
+    expect(res.headers.get("x-sollol-request-id")).toBe("refused-1")
+    expect(res.headers.get("x-sollol-attempts")).toBe("0")
     expect((await chat("sk-sollol-not-a-real-key")).status).toBe(401)
     expect((await chat(keys.user!)).status).toBe(200)
   })
@@ -142,7 +144,10 @@ describe("gateway auth (auth.mode auto, keys present)", () => {
         headers: { "x-api-key": key },
         body: JSON.stringify({ model: "x", stream: false })
       })
-    expect((await pull(keys.user!)).status).toBe(403)
+    const refused = await pull(keys.user!)
+    expect(refused.status).toBe(403)
+    expect(refused.headers.get("x-sollol-request-id")).not.toBeNull()
+    expect(refused.headers.get("x-sollol-attempts")).toBe("0")
     const drain = (key: string) =>
       fetch(`${cluster.url}/api/sollol/nodes`, {
         method: "POST",
