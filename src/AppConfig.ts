@@ -106,7 +106,12 @@ export const AppConfigSchema = Schema.Struct({
     /** Largest request body, bytes. Default 32 MiB. */
     maxBodyBytes: Schema.optionalWith(PositiveInt, { default: () => 32 * 1024 * 1024 }),
     /** Drain deadline on shutdown, ms. Default 30 000. */
-    shutdownGraceMs: Schema.optionalWith(NonNegative, { default: () => 30_000 })
+    shutdownGraceMs: Schema.optionalWith(NonNegative, { default: () => 30_000 }),
+    /**
+     * While listening on loopback, requests must name a local host (DNS-rebinding protection, as Ollama's); these
+     * names are accepted too, e.g. a reverse proxy's public name; `*` accepts any. Default none.
+     */
+    allowedHosts: Schema.optionalWith(Schema.Array(Schema.String), { default: () => [] })
   }),
   auth: Schema.Struct({
     /** `auto`: on as soon as a key exists; `required`: always on; `off`: never. Default auto. */

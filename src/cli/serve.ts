@@ -4,6 +4,7 @@ import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Cause, Console, Effect, Either, Option } from "effect"
 import type { Scope } from "effect"
 import type { AppConfig } from "../AppConfig.js"
+import { isLoopbackHost } from "../http/allowedHosts.js"
 import { makeGateway } from "../http/makeGateway.js"
 import { builtinStrategies } from "../strategies/catalog.js"
 import { listenFailure } from "./listen.js"
@@ -33,12 +34,9 @@ environment (flags > environment > config file > defaults):
   SOLLOL_LOG_LEVEL  debug | info | warn | error | none (default info)
   SOLLOL_AUTH       auto | required | off (default auto: on once a key exists)`
 
-const isLoopback = (host: string) =>
-  host === "localhost" || host === "::1" || host.startsWith("127.") || host.startsWith("::ffff:127.")
-
 /** The loud startup warning for a gateway reachable beyond this machine with auth off; `undefined` when safe. */
 export const authWarning = (host: string, authEnabled: boolean): string | undefined =>
-  isLoopback(host) || authEnabled ? undefined : (
+  isLoopbackHost(host) || authEnabled ? undefined : (
     `\n!!! WARNING: listening on ${host} with authentication OFF: anyone who can reach this port can use\n` +
     `!!! every node. Create a key (sollol keys create --name admin --role admin) or set auth.mode: required.\n`
   )

@@ -7,7 +7,7 @@ import type { IncomingMessage, ServerResponse } from "node:http"
 // the module, not the package index (which would load Effect's cluster, RPC and SQL packages at startup)
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import { Effect, Either, Runtime } from "effect"
-import { BadRequest } from "../domain/errors.js"
+import { AuthError, BadRequest } from "../domain/errors.js"
 import type { RequestKind } from "../domain/Request.js"
 import type { DecisionRecord } from "../runtime/DecisionLog.js"
 import { handle } from "../runtime/workflow.js"
@@ -72,6 +72,8 @@ export interface GatewayOptions extends ControlOptions {
   /** Serves `/api/sollol/admin/keys` (GET, POST) and `/api/sollol/admin/keys/:id` (DELETE). */
   readonly keysHandler?: Handler
   readonly track: (res: ServerResponse) => void
+  /** Refuses a request whose `Host` is not allowed (`makeHostGuard`); undefined: every `Host` is accepted. */
+  readonly hostGuard?: (req: IncomingMessage) => boolean
 }
 
 export const makeGatewayHandler = (options: GatewayOptions) =>
@@ -135,6 +137,7 @@ export const makeGatewayHandler = (options: GatewayOptions) =>
     })
     for (const [path, h] of Object.entries(options.extraGet ?? {})) routes.set(path, { methods: { GET: h }, flavor: "ollama" })
     const keysHandler = options.keysHandler
+    const { hostGuard } = options
     if (keysHandler !== undefined) {
       routes.set("/api/sollol/admin/keys", { methods: { GET: keysHandler, POST: keysHandler }, flavor: "ollama" })
     }
@@ -166,6 +169,11 @@ export const makeGatewayHandler = (options: GatewayOptions) =>
       const path = q >= 0 ? url.slice(0, q) : url
       const route = routes.get(path)
       if (route?.routed !== true || req.method !== "POST") stampEdgeHeaders(req, res)
+      if (hostGuard !== undefined && !hostGuard(req)) {
+        const message = `host '${req.headers.host ?? ""}' is not allowed: the gateway listens on loopback and accepts ` +
+          "local host names only (see limits.allowedHosts)"
+        return sendError(res, new AuthError({ reason: "Forbidden", message }), path.startsWith("/v1/") ? "openai" : "ollama")
+      }
       applyCors(req, res)
       if (isPreflight(req)) {
         preflightHeaders(res)

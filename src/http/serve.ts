@@ -7,6 +7,7 @@ import type { Scope } from "effect"
 import type { AppConfig } from "../AppConfig.js"
 import type { UpstreamFactory } from "../runtime/Sollol.js"
 import type { WorkflowServices } from "../runtime/workflow.js"
+import { makeHostGuard } from "./allowedHosts.js"
 import { makeGatewayHandler } from "./gateway.js"
 import type { GatewayOptions } from "./gateway.js"
 import { listen, makeTracker } from "./server.js"
@@ -29,12 +30,14 @@ export const serveGateway = (
 ): Effect.Effect<RunningServer, Error, WorkflowServices | Scope.Scope> =>
   Effect.gen(function*() {
     const tracker = makeTracker()
+    const hostGuard = makeHostGuard(config.host, config.limits.allowedHosts)
     let shuttingDown = false
     const handler = yield* makeGatewayHandler({
       maxBodyBytes: config.limits.maxBodyBytes,
       upstreamFactory: options.upstreamFactory,
       shuttingDown: () => shuttingDown,
       track: tracker.track,
+      ...(hostGuard !== undefined ? { hostGuard } : {}),
       ...(options.extraGet !== undefined ? { extraGet: options.extraGet } : {}),
       ...(options.authorize !== undefined ? { authorize: options.authorize } : {}),
       ...(options.authActive !== undefined ? { authActive: options.authActive } : {}),
