@@ -75,4 +75,9 @@ describe("validateBody", () => {
     expect(Either.isRight(validateBody("openai-chat", { model: "m", messages: [{ role: "user", content: "hi" }] }))).toBe(true)
     expect(Either.getOrThrow(validateBody("show", { name: "m" }))).toEqual({ name: "m", model: "m" })
   })
+
+  it("words a bad encoding_format as OpenAI does", () => {
+    const bad = validateBody("openai-embeddings", { model: "m", input: "x", encoding_format: "hex" })
+    expect(verdict(bad)).toEqual({ ok: false, message: "Invalid value for 'encoding_format' = hex. Supported values: ['float', 'base64']." })
+  })
 })

@@ -126,6 +126,8 @@ export const validateWithSchema = (
       const path = issue === undefined || issue.path.length === 0 ? "" : `${issue.path.join(".")}: `
       const message = issue?.message === "model is required" || issue?.path[0] === "model" && body.model === undefined
         ? "model is required"
+        : issue?.path[0] === "encoding_format"
+        ? `Invalid value for 'encoding_format' = ${String(body.encoding_format)}. Supported values: ['float', 'base64'].`
         : `invalid request: ${path}${issue?.message ?? "malformed body"}`
       return new BadRequest({ reason: "Field", message })
     },
