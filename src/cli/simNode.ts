@@ -4,7 +4,8 @@ import { Effect } from "effect"
 import { parseFault } from "../sim/faults.js"
 import type { Fault } from "../sim/faults.js"
 import { serveSimNode } from "../sim/httpServer.js"
-import { isProfileName, profileNames } from "../sim/profiles.js"
+import { normalizeModel } from "../domain/Model.js"
+import { isProfileName, profileNames, profiles } from "../sim/profiles.js"
 import type { ProfileName } from "../sim/profiles.js"
 import { makeSimNode } from "../sim/SimNode.js"
 import { listenFailure } from "./listen.js"
@@ -59,6 +60,11 @@ export const parseSimNodeArgs = (argv: ReadonlyArray<string>): SimNodeArgs | str
   if (!Number.isInteger(seed)) return `bad --seed ${JSON.stringify(values.seed)}`
   const fault = values.fault === undefined ? { mode: "none" as const } : parseFault(values.fault)
   if (typeof fault === "string") return fault
+  const catalogue = profiles[profile].models
+  const unknown = (values.model ?? []).filter((m) => catalogue[normalizeModel(m)] === undefined)
+  if (unknown.length > 0) {
+    return `--model ${unknown.join(", ")}: not in the ${profile} profile (it has ${Object.keys(catalogue).join(", ")})`
+  }
   return { profile, port, host: values.host ?? "127.0.0.1", models: values.model, timeScale, seed, fault }
 }
 

@@ -14,6 +14,8 @@ describe("sollol sim-node", () => {
     expect(parseFault("flap:2000")).toEqual({ mode: "flap", periodMs: 2000 })
     expect(parseFault("truncate")).toEqual({ mode: "truncate", afterChunks: 3 })
     expect(typeof parseFault("refuse:1")).toBe("string")
+    expect(parseSimNodeArgs(["--profile", "cpu", "--model", "LLAMA3.2", "--model", "nope:1"]))
+      .toMatch(/^--model nope:1: not in the cpu profile \(it has llama3\.2:3b, /)
   })
 
   it("rejects bad flags with a message and exit code 2", async () => {
