@@ -68,7 +68,8 @@ export const listen = (
         server.close()
         server.closeIdleConnections()
         tracker.whenIdle(() => Deferred.unsafeDone(drained, Effect.void))
-        yield* Deferred.await(drained).pipe(Effect.timeoutOption(options.shutdownGraceMs))
+        // a finalizer runs uninterruptibly, and so would the wait: the deadline could not cut it short
+        yield* Effect.interruptible(Deferred.await(drained)).pipe(Effect.timeoutOption(options.shutdownGraceMs))
         server.closeAllConnections()
       })
   )

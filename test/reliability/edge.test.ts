@@ -138,4 +138,21 @@ describe("edge: membership and shutdown", () => {
     await closing
     await expect(chat(cluster.url)).rejects.toThrow()
   })
+
+  it("cuts what is still running at the shutdown deadline", async () => {
+    const cluster = await startCluster({ timeScale: 1, config: { limits: { shutdownGraceMs: 300 } } })
+    // about 30 s of decoding at this time scale: far past the deadline
+    const res = await chat(cluster.url, { stream: true, options: { num_predict: 4_000 } })
+    const reader = res.body!.getReader()
+    await reader.read()
+    await cluster.close()
+    // without the deadline, close would have waited for the whole answer, ending with `done: true`
+    let text = ""
+    try {
+      for (let r = await reader.read(); !r.done; r = await reader.read()) text += new TextDecoder().decode(r.value)
+    } catch {
+      // the connection was cut
+    }
+    expect(text).not.toContain(`"done":true`)
+  }, 60_000)
 })
