@@ -15,7 +15,10 @@ export interface NodeMachineInput {
   readonly baseCooldownMs: number
   /** Ceiling of the cooldown in ms. Default 300 000. */
   readonly maxCooldownMs: number
-  /** Consecutive request successes in trial that make the node healthy again. Default 3. */
+  /**
+   * Consecutive request successes in trial that make the node healthy again; as many more successful probes do
+   * too, when no request comes (a strategy may keep a node on probation for when the others are busy). Default 3.
+   */
   readonly trialSuccesses: number
   /** Outcomes kept in the sliding error-rate window. Default 20. */
   readonly windowSize: number
@@ -59,6 +62,8 @@ export interface NodeContext extends NodeMachineInput {
   readonly consecutiveSlow: number
   /** Consecutive good successes (degraded → healthy, and trial → healthy). */
   readonly goodStreak: number
+  /** Successful probes since the trial began (trial → healthy without traffic). */
+  readonly trialProbes: number
   /** Ejections since the node last stayed healthy for `stableMs`. */
   readonly ejections: number
   /** The current (or last) cooldown in ms; 0 before the first ejection. */
@@ -112,7 +117,8 @@ export const nodeMachine = setup({
     nothingToRecord: ({ context, event }) =>
       !isSlow(event) && context.consecutiveFailures === 0 && context.consecutiveProbeFailures === 0 &&
       context.consecutiveSlow === 0 && context.window.length === context.windowSize && !context.window.includes(true),
-    trialPassed: ({ context, event }) => !isSlow(event) && context.goodStreak + 1 >= context.trialSuccesses
+    trialPassed: ({ context, event }) => !isSlow(event) && context.goodStreak + 1 >= context.trialSuccesses,
+    trialProbesPassed: ({ context }) => context.trialProbes + 1 >= context.trialSuccesses
   },
   actions: {
     recordSuccess: assign(({ context, event }) => ({
@@ -140,8 +146,10 @@ export const nodeMachine = setup({
       consecutiveProbeFailures: 0,
       consecutiveSlow: 0,
       goodStreak: 0,
+      trialProbes: 0,
       window: []
     }),
+    countTrialProbe: assign(({ context }) => ({ trialProbes: context.trialProbes + 1 })),
     /** linkerd's breaker: each consecutive ejection doubles the cooldown, up to the ceiling; it never shrinks. */
     countEjection: assign(({ context }) => {
       const ejections = context.ejections + 1
@@ -163,6 +171,7 @@ export const nodeMachine = setup({
     consecutiveProbeFailures: 0,
     consecutiveSlow: 0,
     goodStreak: 0,
+    trialProbes: 0,
     ejections: 0,
     cooldownMs: 0,
     window: [],
@@ -238,6 +247,10 @@ export const nodeMachine = setup({
               { actions: "recordSuccess" }
             ],
             "request.failed": { target: "#node.excluded", actions: "recordFailure" },
+            "probe.succeeded": [
+              { guard: "trialProbesPassed", target: "#node.healthy" },
+              { actions: "countTrialProbe" }
+            ],
             "probe.failed": { target: "#node.excluded", actions: "recordProbeFailure" }
           }
         }

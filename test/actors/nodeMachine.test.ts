@@ -116,6 +116,13 @@ describe("nodeMachine", () => {
     assert.strictEqual(healthy.context.ejections, 1)
   })
 
+  it("a trial no request reaches passes after trialSuccesses more successful probes", () => {
+    assert.strictEqual(healthOf(run([probeOk, probeOk], inTrial)), "recovering")
+    assert.strictEqual(healthOf(run([probeOk, probeOk, probeOk], inTrial)), "healthy")
+    // a probe that fails in between ends the trial
+    assert.strictEqual(healthOf(run([probeOk, probeFail, probeOk], inTrial)), "excluded")
+  })
+
   it("a failure in trial ejects with ejections + 1", () => {
     for (const e of [fail, probeFail]) {
       const s = run([ok, e], inTrial)
