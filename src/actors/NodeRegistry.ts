@@ -53,6 +53,8 @@ export interface CandidateSet {
   readonly hasModel: ReadonlyArray<NodeId>
   /** The routable ones among them. */
   readonly candidates: ReadonlyArray<Candidate>
+  /** Nodes that have not listed their models yet (`/api/tags` never answered): they may have it. */
+  readonly unlisted: number
 }
 
 export interface NodeRegistryService {
@@ -162,13 +164,17 @@ export const make = (options: Partial<RegistryConfig> = {}): Effect.Effect<NodeR
         const name = normalizeModel(model)
         const withModel: Array<NodeId> = []
         const built: Array<Candidate> = []
+        let unlisted = 0
         for (const entry of nodes.values()) {
-          if (removing.has(entry.handle.nodeId) || !hasModel(entry.facts.current(), name)) continue
+          if (removing.has(entry.handle.nodeId)) continue
+          const facts = entry.facts.current()
+          if (facts.models === undefined) unlisted++
+          if (!hasModel(facts, name)) continue
           withModel.push(entry.handle.nodeId)
           const candidate = candidateAt(entry, name, loadOptions, now)
           if (candidate !== undefined) built.push(candidate)
         }
-        return { hasModel: withModel, candidates: built }
+        return { hasModel: withModel, candidates: built, unlisted }
       }
     const candidates = (model: string, loadOptions?: LoadOptions) =>
       Effect.map(Clock.currentTimeMillis, (now) => candidatesNow(model, loadOptions, now))

@@ -28,14 +28,32 @@ export const modelNotFoundFor = (intent: { readonly model: string; readonly kind
 /** Nodes have the model but none is routable now (all excluded, or all tried). */
 export class NoCandidates extends Data.TaggedError("NoCandidates")<{
   readonly model: string
-  readonly reason: "AllExcluded" | "AllTried" | "NoNodes"
+  /** `Unlisted`: no node has the model as far as known, but some have not listed their models yet (unreachable). */
+  readonly reason: "AllExcluded" | "AllTried" | "NoNodes" | "Unlisted"
 }> {
   override get message() {
     return this.reason === "NoNodes"
       ? "no Ollama node is configured"
+      : this.reason === "Unlisted"
+      ? `no routable node for model '${this.model}': the nodes that could have it have not answered /api/tags yet`
       : `no routable node for model '${this.model}'`
   }
 }
+
+/**
+ * Why nothing can serve `intent`'s model: 404 only when every node has listed its models and none has it; a node
+ * that never answered might have it, so that is a 503 (Ollama clients read a 404 as "pull the model").
+ */
+export const unservableError = (
+  intent: { readonly model: string; readonly kind: string },
+  found: { readonly hasModel: number; readonly unlisted: number },
+  triedAny: boolean
+): ModelNotFound | NoCandidates =>
+  found.hasModel > 0
+    ? new NoCandidates({ model: intent.model, reason: triedAny ? "AllTried" : "AllExcluded" })
+    : found.unlisted > 0
+    ? new NoCandidates({ model: intent.model, reason: "Unlisted" })
+    : modelNotFoundFor(intent)
 
 /** The admission queue is full, or the request waited longer than allowed. */
 export class QueueFull extends Data.TaggedError("QueueFull")<{

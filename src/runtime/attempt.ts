@@ -3,7 +3,7 @@
  * `dispatch`. The slot is held from admission to the end of the attempt and released on every exit.
  */
 import { Effect } from "effect"
-import { modelNotFoundFor, NoCandidates } from "../domain/errors.js"
+import { unservableError } from "../domain/errors.js"
 import type { NodeId } from "../domain/NodeId.js"
 import type { RoutingIntent } from "../domain/Request.js"
 import type { ClientSink } from "./ClientSink.js"
@@ -37,11 +37,7 @@ export const attempt = (
     const use = (reservation: Reservation): Effect.Effect<true, AttemptFailure> => {
       progress.queueWaitMs += clock.unsafeCurrentTimeMillis() - queuedAt
       if (reservation._tag === "Picked") return dispatch(ctx, intent, client, progress, tried, options, reservation)
-      return Effect.fail(
-        reservation.hasModel === 0
-          ? modelNotFoundFor(intent)
-          : new NoCandidates({ model: intent.model, reason: tried.size === 0 ? "AllExcluded" : "AllTried" })
-      )
+      return Effect.fail(unservableError(intent, reservation, tried.size > 0))
     }
     if (options.admission === "queue") {
       return ctx.admission.withSlot({ priority: intent.priority, arrivedAt: intent.arrivedAt, group: intent.model, tryAcquire }, use)

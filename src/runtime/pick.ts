@@ -21,8 +21,11 @@ import type { ReliabilityService } from "./Reliability.js"
 
 export type Reservation =
   | { readonly _tag: "Picked"; readonly pick: Pick; readonly handle: NodeHandle; readonly candidates: number }
-  /** Nothing can ever serve this attempt: no node has the model, or every routable one was tried or blocked. */
-  | { readonly _tag: "Unservable"; readonly hasModel: number }
+  /**
+   * Nothing can ever serve this attempt: no node has the model, or every routable one was tried or blocked.
+   * `hasModel`: nodes that have it at all; `unlisted`: nodes that have not listed their models yet.
+   */
+  | { readonly _tag: "Unservable"; readonly hasModel: number; readonly unlisted: number }
 
 /** A node's parallel slots: as configured, else as learned, else the registry's default (`candidate.slots`). */
 export const slotsOf = (
@@ -84,9 +87,9 @@ const reserve = (handle: NodeHandle, intent: RoutingIntent, pick: Pick, candidat
   release: beginRequest(handle, intent.model, intent.unloadsModel)
 })
 
-/** A grant that holds nothing: no node can serve the attempt (`hasModel`: how many nodes have the model at all). */
-export const unservable = (hasModel: number): Grant<Reservation> => ({
-  value: { _tag: "Unservable", hasModel },
+/** A grant that holds nothing: no node can serve the attempt (see `Reservation`). */
+export const unservable = (hasModel: number, unlisted = 0): Grant<Reservation> => ({
+  value: { _tag: "Unservable", hasModel, unlisted },
   release: () => undefined
 })
 
@@ -159,13 +162,13 @@ export const reserver = (
 (): Grant<Reservation> | undefined => {
   const { clock, learning, registry, reliability } = services
   const now = clock.unsafeCurrentTimeMillis()
-  const { candidates, hasModel } = registry.candidatesNow(intent.model, intent.loadOptions, now)
+  const { candidates, hasModel, unlisted } = registry.candidatesNow(intent.model, intent.loadOptions, now)
   const untried = candidates.filter((c) => !tried.has(c.nodeId))
   const eligible = untried.filter((c) => !reliability.modelBlocked(c.nodeId, intent.model, now))
   if (eligible.length === 0) {
     return options.panicMode && tried.size === 0 && hasModel.length > 0
       ? panicLook(services, intent, untried, hasModel.length)
-      : unservable(hasModel.length)
+      : unservable(hasModel.length, unlisted)
   }
   const open = eligible.filter((c) => !reliability.busy(c.nodeId, now))
   if (open.length === 0) return undefined

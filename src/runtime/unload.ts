@@ -10,7 +10,7 @@ import type { NodeHandle } from "../actors/NodeRegistry.js"
 import { beginRequest } from "../actors/NodeRegistry.js"
 import type { Candidate } from "../domain/Candidate.js"
 import { simplePick } from "../domain/Decision.js"
-import { modelNotFoundFor, NoCandidates, UpstreamError } from "../domain/errors.js"
+import { unservableError, UpstreamError } from "../domain/errors.js"
 import type { RoutingIntent } from "../domain/Request.js"
 import type { UpstreamHead } from "../domain/Upstream.js"
 import type { ClientSink } from "./ClientSink.js"
@@ -92,14 +92,8 @@ export const unloadEverywhere = (
   Effect.suspend(() => {
     const { registry } = ctx.scoring
     const now = ctx.scoring.clock.unsafeCurrentTimeMillis()
-    const { candidates, hasModel } = registry.candidatesNow(intent.model, intent.loadOptions, now)
-    if (candidates.length === 0) {
-      return Effect.fail(
-        hasModel.length === 0
-          ? modelNotFoundFor(intent)
-          : new NoCandidates({ model: intent.model, reason: "AllExcluded" })
-      )
-    }
+    const { candidates, hasModel, unlisted } = registry.candidatesNow(intent.model, intent.loadOptions, now)
+    if (candidates.length === 0) return Effect.fail(unservableError(intent, { hasModel: hasModel.length, unlisted }, false))
     const targets = candidates.flatMap((c) => Option.toArray(Option.map(registry.get(c.nodeId), (h) => [c, h] as const)))
     progress.attempts = targets.length
     return Effect.flatMap(
