@@ -42,7 +42,8 @@ describe("edge: cancellation and bad input", () => {
 
   it("a client disconnect mid-stream aborts the upstream request and frees its slot", async () => {
     const abort = new AbortController()
-    const res = await chat(cluster.url, { stream: true, options: { num_predict: 5_000 } }, { signal: abort.signal })
+    // minutes of generation even at this time scale: still running when the first chunk is read, however slow the machine
+    const res = await chat(cluster.url, { stream: true, options: { num_predict: 100_000 } }, { signal: abort.signal })
     const reader = res.body!.getReader()
     await reader.read()
     expect((await statsOf(cluster)).some((s) => s.inFlight > 0)).toBe(true)
@@ -106,7 +107,8 @@ describe("edge: membership and shutdown", () => {
       for (const other of cluster.nodes.slice(1)) {
         await fetch(`${cluster.url}/api/sollol/nodes`, { method: "POST", body: JSON.stringify({ node: other.spec.name, action: "drain" }) })
       }
-      const long = chat(cluster.url, { options: { num_predict: 1_500 } })
+      // about 1 s of wall time: long enough to be seen in flight on a loaded machine
+      const long = chat(cluster.url, { options: { num_predict: 6_000 } })
       expect(await eventually(async () => (await nodesOf(cluster)).some((n) => n.nodeId === id && n.inFlight === 1))).toBe(true)
       for (const other of cluster.nodes.slice(1)) {
         await fetch(`${cluster.url}/api/sollol/nodes`, { method: "POST", body: JSON.stringify({ node: other.spec.name, action: "include" }) })
