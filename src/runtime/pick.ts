@@ -138,14 +138,25 @@ const choose = (services: ScoringServices, intent: RoutingIntent, candidates: Re
   const { chooseNow } = services.strategy
   if (chooseNow !== undefined) {
     try {
-      return Option.getOrUndefined(chooseNow(intent, candidates, services.clock.unsafeCurrentTimeMillis()))
+      return checked(services, candidates, Option.getOrUndefined(chooseNow(intent, candidates, services.clock.unsafeCurrentTimeMillis())))
     } catch (e) {
       return fallbackPick(services, candidates, e instanceof Error ? e.message : String(e))
     }
   }
   const exit = Runtime.runSyncExit(services.runtime)(services.strategy.choose(intent, candidates))
-  if (Exit.isSuccess(exit)) return Option.getOrUndefined(exit.value)
+  if (Exit.isSuccess(exit)) return checked(services, candidates, Option.getOrUndefined(exit.value))
   return fallbackPick(services, candidates, Cause.pretty(exit.cause).split("\n")[0] ?? "")
+}
+
+/**
+ * The contract (`Strategy`): a pick among the candidates, None only for none. A strategy that breaks it is treated
+ * as one that failed, rather than left to strand the request (None) or to route past the filters (a node that is
+ * not a candidate may be excluded, or lack the model).
+ */
+const checked = (services: ScoringServices, candidates: ReadonlyArray<Candidate>, picked: Pick | undefined) => {
+  if (picked === undefined) return fallbackPick(services, candidates, "it chose nothing")
+  if (candidates.includes(picked.candidate) || candidates.some((c) => c.nodeId === picked.candidate.nodeId)) return picked
+  return fallbackPick(services, candidates, `it chose ${picked.candidate.nodeId}, which is not a candidate`)
 }
 
 /**
