@@ -95,7 +95,8 @@ export interface NodeFacts {
 
 export type RegistryEvent =
   | { readonly type: "node.added" | "node.removed"; readonly nodeId: NodeId }
-  | { readonly type: "health.changed"; readonly nodeId: NodeId; readonly health: Health }
+  /** `drained`: an operator took the node out (admin drain or removal), not a failure. */
+  | { readonly type: "health.changed"; readonly nodeId: NodeId; readonly health: Health; readonly drained?: true }
 
 /** A node's facts: replaced (never mutated) by its probes, readable synchronously by the score step. */
 export interface FactsCell {
@@ -206,7 +207,10 @@ export const makeEntry = (
       yield* actor.changes.pipe(
         Stream.mapAccum(initial, (previous, health) => [health, health === previous ? [] : [health]]),
         Stream.flattenIterables,
-        Stream.runForEach((health) => publish({ type: "health.changed", nodeId: spec.nodeId, health })),
+        Stream.runForEach((health) =>
+          Effect.flatMap(actor.snapshot, (s) =>
+            publish({ type: "health.changed", nodeId: spec.nodeId, health, ...(s.hasTag("drained") ? { drained: true } : {}) }))
+        ),
         Effect.forkScoped
       )
       yield* forkEvery(checkLiveness, config.livenessInterval)

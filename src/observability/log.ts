@@ -47,8 +47,8 @@ export const requestLine = (d: DecisionRecord) => ({
 
 const nodeLine = (e: RegistryEvent): readonly [Level, Record<string, unknown>] =>
   e.type === "health.changed"
-    ? [e.health === "excluded" ? "error" : e.health === "degraded" ? "warn" : "info",
-      { msg: "node health changed", node: e.nodeId, health: e.health }]
+    ? [e.drained === true ? "info" : e.health === "excluded" ? "error" : e.health === "degraded" ? "warn" : "info",
+      { msg: "node health changed", node: e.nodeId, health: e.health, ...(e.drained === true ? { drained: true } : {}) }]
     : ["info", { msg: e.type === "node.added" ? "node added" : "node removed", node: e.nodeId }]
 
 /** Writes lines at or above `level` as `{"time","level",…fields}`. */

@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer, TestClock } from "effect"
+import { Effect, Layer, Option, TestClock } from "effect"
 import * as NodeRegistry from "../../src/actors/NodeRegistry.js"
 import { NodeId } from "../../src/domain/NodeId.js"
 import * as Log from "../../src/observability/log.js"
@@ -77,14 +77,28 @@ describe("JSON logs", () => {
     const lines: Array<Record<string, unknown>> = []
     return Effect.gen(function*() {
       const { nodeId, registry } = yield* addSimNode
-      yield* registry.drain(nodeId)
+      const handle = Option.getOrThrow(registry.get(nodeId))
+      for (let i = 0; i < 3; i++) yield* handle.report({ ok: false, reason: "connection refused" })
       yield* (yield* DecisionLog.DecisionLog).record(decision())
       yield* TestClock.adjust("10 millis")
-      // "warn": the ok request and the node joining stay out, the exclusion is in.
+      // "warn": the ok request and the node joining stay out, the exclusion after failures is in
       assert.deepStrictEqual(lines.map((l) => [l["level"], l["msg"], l["node"], l["health"]]), [
         ["error", "node health changed", "gpu-1", "excluded"]
       ])
     }).pipe(Effect.provide(withLog("warn", lines)))
+  })
+
+  it.scoped("log a drain as information, marked as such", () => {
+    const lines: Array<Record<string, unknown>> = []
+    return Effect.gen(function*() {
+      const { nodeId, registry } = yield* addSimNode
+      yield* registry.drain(nodeId)
+      yield* TestClock.adjust("10 millis")
+      const changes = lines.filter((l) => l["msg"] === "node health changed")
+      assert.deepStrictEqual(changes.map((l) => [l["level"], l["node"], l["health"], l["drained"]]), [
+        ["info", "gpu-1", "excluded", true]
+      ])
+    }).pipe(Effect.provide(withLog("info", lines)))
   })
 
   it.scoped("write nothing at level none", () => {
