@@ -3,9 +3,10 @@
  * iterables parsed from NDJSON; every error is a SollolError with the gateway's status and message.
  */
 import { fetch } from "undici"
+import { NodeId } from "../domain/NodeId.js"
 import { makeLineParser } from "../embedded/channel.js"
 import { SollolError } from "./SollolError.js"
-import type { BatchEmbedResponse, CallOptions, NodeInfo, SollolApi, Stats } from "./types.js"
+import type { BatchEmbedResponse, BatchProgress, CallOptions, NodeInfo, SollolApi, Stats } from "./types.js"
 
 export interface ConnectOptions {
   /** Sent as `Authorization: Bearer <key>` when the gateway has auth on. */
@@ -47,6 +48,30 @@ async function* ndjson<A>(body: AsyncIterable<Uint8Array>, requestId: string | u
   yield* drain()
 }
 
+type Counts = Readonly<Record<string, number>>
+
+const isCounts = (v: unknown): v is Counts =>
+  typeof v === "object" && v !== null && Object.values(v).every((n) => typeof n === "number")
+
+/**
+ * Where the gateway says a batch of `documents` went. Above its threshold (64 inputs) the answer's
+ * `_sollol_routing` has chunks and documents per node; at or below it the batch was one ordinary request, so one
+ * chunk on the node that `_sollol_routing.node`, or else the `X-SOLLOL-Node` header, names.
+ */
+export const batchRoutingOf = (
+  documents: number,
+  routing: Readonly<Record<string, unknown>>,
+  nodeHeader: string | null
+): { readonly chunksByNode: Counts; readonly docsByNode: Counts; readonly retries: number } => {
+  const retries = typeof routing["retries"] === "number" ? routing["retries"] : 0
+  if (isCounts(routing["chunks_by_node"]) && isCounts(routing["docs_by_node"])) {
+    return { chunksByNode: routing["chunks_by_node"], docsByNode: routing["docs_by_node"], retries }
+  }
+  const node = typeof routing["node"] === "string" ? routing["node"] : nodeHeader?.split(",")[0]?.trim()
+  if (node === undefined || node === "") return { chunksByNode: {}, docsByNode: {}, retries }
+  return { chunksByNode: { [node]: 1 }, docsByNode: { [node]: documents }, retries }
+}
+
 /** A client for the gateway at `url` (e.g. `http://127.0.0.1:8000`). */
 export const connect = (url: string, options: ConnectOptions = {}): SollolApi => {
   const base = url.replace(/\/+$/, "")
@@ -84,9 +109,14 @@ export const connect = (url: string, options: ConnectOptions = {}): SollolApi =>
     chat: (request, call) => routed("/api/chat", request, call),
     generate: (request, call) => routed("/api/generate", request, call),
     embed: (request, call) => json("POST", "/api/embed", request, call),
+    /**
+     * The gateway answers a batch in one piece, so `onProgress` is called once, when it arrives (never for no
+     * documents): `chunks` and `nodes` are the gateway's own counts, `node` its `X-SOLLOL-Node` header. Use
+     * `createSollol` for a call per chunk.
+     */
     batchEmbed: async (documents, batch): Promise<BatchEmbedResponse> => {
       const { batchSize, model, onProgress, priority, signal, ...extra } = batch
-      const res = await json<Record<string, unknown>>("POST", "/api/embed", {
+      const answer = await send("POST", "/api/embed", {
         ...extra,
         model,
         input: documents,
@@ -95,19 +125,33 @@ export const connect = (url: string, options: ConnectOptions = {}): SollolApi =>
         ...(priority !== undefined ? { priority } : {}),
         ...(signal !== undefined ? { signal } : {})
       })
+      const res = (await answer.json()) as Record<string, unknown>
       const routing = (res["_sollol_routing"] ?? {}) as Record<string, unknown>
-      onProgress?.({ done: documents.length, total: documents.length, chunksDone: 1, chunks: 1, node: String(routing["node"] ?? "") as never })
+      const { chunksByNode, docsByNode, retries } = batchRoutingOf(documents.length, routing, answer.headers.get("x-sollol-node"))
+      const nodes = Object.keys(chunksByNode)
+      const chunks = Object.values(chunksByNode).reduce((a, b) => a + b, 0)
+      if (onProgress !== undefined && documents.length > 0) {
+        const progress: BatchProgress = {
+          done: documents.length,
+          total: documents.length,
+          chunksDone: chunks,
+          chunks,
+          node: NodeId(answer.headers.get("x-sollol-node") ?? nodes.join(",")),
+          nodes
+        }
+        try {
+          onProgress(progress)
+        } catch {
+          // as with createSollol: a throwing callback does not fail the batch
+        }
+      }
       return {
         model: String(res["model"] ?? model),
         embeddings: (res["embeddings"] ?? []) as ReadonlyArray<ReadonlyArray<number>>,
         total_duration: Number(res["total_duration"] ?? 0),
         load_duration: Number(res["load_duration"] ?? 0),
         prompt_eval_count: Number(res["prompt_eval_count"] ?? 0),
-        _sollol_routing: {
-          chunks_by_node: (routing["chunks_by_node"] ?? {}) as Record<string, number>,
-          docs_by_node: (routing["docs_by_node"] ?? {}) as Record<string, number>,
-          retries: Number(routing["retries"] ?? 0)
-        }
+        _sollol_routing: { chunks_by_node: chunksByNode, docs_by_node: docsByNode, retries }
       }
     },
     stats: () => json<Stats>("GET", "/api/sollol/stats"),

@@ -2,9 +2,17 @@
  * The request and response shapes shared by the embedded runtime (`createSollol`) and the SDK (`connect`): Ollama's
  * native API, loosely typed (extra fields pass through), plus per-call options and SOLLOL's stats.
  */
-import type { BatchProgress } from "../runtime/batchEmbed.js"
+import type { BatchProgress as ChunkProgress } from "../runtime/batchEmbed.js"
 
-export type { BatchProgress }
+/**
+ * Where a batch stands. `createSollol` calls `onProgress` once per chunk that lands. `connect` cannot see chunks
+ * land (the gateway answers a batch in one piece) and calls it once, at the end, with the whole batch: `chunks` as
+ * the gateway counted them, `node` as its `X-SOLLOL-Node` header (the nodes, comma-separated), and `nodes`.
+ */
+export interface BatchProgress extends ChunkProgress {
+  /** `connect` only: every node that embedded a chunk of the batch. */
+  readonly nodes?: ReadonlyArray<string>
+}
 
 export interface Message {
   readonly role: "system" | "user" | "assistant" | "tool"
@@ -65,9 +73,13 @@ export interface CallOptions {
 
 export interface BatchEmbedCallOptions {
   readonly model: string
-  /** Documents per chunk. Default 64. */
+  /**
+   * Documents per chunk. Default 64. Through `connect`, a batch of 64 documents or fewer is one ordinary
+   * `/api/embed` request to one node (the gateway's threshold), whatever the size.
+   */
   readonly batchSize?: number
   readonly priority?: number
+  /** See `BatchProgress`: per chunk with `createSollol`, once at the end with `connect`. */
   readonly onProgress?: (progress: BatchProgress) => void
   readonly signal?: AbortSignal
   /** Ollama's `/api/embed` options, sent with every chunk. */
@@ -105,6 +117,11 @@ export interface NodeInfo {
   readonly [field: string]: unknown
 }
 
+export interface CloseOptions {
+  /** How long running calls may go on before they are cancelled, ms. Default: the config's `limits.shutdownGraceMs`. */
+  readonly graceMs?: number
+}
+
 type Streamed<R extends { readonly stream?: boolean }, A> = R extends { readonly stream: true } ? AsyncIterable<A> : A
 
 /** The methods both `createSollol` and `connect` offer. Streams are async iterables of parsed chunks. */
@@ -116,5 +133,6 @@ export interface SollolApi {
   readonly batchEmbed: (documents: ReadonlyArray<string>, options: BatchEmbedCallOptions) => Promise<BatchEmbedResponse>
   readonly stats: () => Promise<Stats>
   readonly nodes: () => Promise<ReadonlyArray<NodeInfo>>
-  readonly close: () => Promise<void>
+  /** `createSollol`: graceful shutdown (see `Sollol.close`). `connect`: nothing to release; a no-op. */
+  readonly close: (options?: CloseOptions) => Promise<void>
 }

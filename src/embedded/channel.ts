@@ -10,6 +10,7 @@ export interface Channel<A> {
   readonly push: (item: A) => boolean
   readonly onDrain: (resume: () => void) => void
   readonly end: () => void
+  /** Ends the iteration with `error` once the queued items are read; no-op after an end or an earlier failure. */
   readonly fail: (error: unknown) => void
 }
 
@@ -66,7 +67,8 @@ export const makeChannel = <A>(cancel: () => void, highWater = 64): Channel<A> =
       wake()
     },
     fail: (error) => {
-      if (ended) return
+      // the first error is the one the consumer sees: a later "the call ended" must not hide why it ended
+      if (ended || failure !== undefined) return
       failure = { error }
       wake()
     }

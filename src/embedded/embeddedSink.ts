@@ -2,11 +2,14 @@
  * The embedded runtime's ClientSink: the workflow writes to it exactly as to a node:http response, and the caller
  * gets a parsed JSON answer, or an async iterable of parsed NDJSON chunks, or a SollolError.
  */
+import type { Exit } from "effect"
 import { SollolError } from "../client/SollolError.js"
-import { errorTextOf } from "../runtime/respond.js"
+import { errorResponse } from "../http/errorResponse.js"
 import type { ClientSink } from "../runtime/ClientSink.js"
-import { messageOf, errorResponse } from "../http/errorResponse.js"
+import { errorTextOf } from "../runtime/respond.js"
 import { makeChannel, makeLineParser } from "./channel.js"
+import { exitError, gatewayError } from "./errors.js"
+import type { CallFailure, StoppedBy } from "./errors.js"
 
 const requestIdOf = (headers: Record<string, string | Array<string>>): string | undefined => {
   const id = headers["x-sollol-request-id"]
@@ -23,15 +26,20 @@ export interface EmbeddedCall<A> {
   readonly sink: ClientSink
   /** Settles with the answer (or the stream) once the head is known, or with a SollolError. */
   readonly result: Promise<A>
-  /** The workflow ended: anything still open ends with "aborted" (a no-op after a normal end). */
-  readonly settle: () => void
+  /**
+   * The workflow's fiber exited: a call still without its answer (or a stream still open) ends with the error that
+   * exit means (see `exitError`: 499 only when the caller stopped it). A no-op after a normal end or an error.
+   */
+  readonly settle: (exit: Exit.Exit<unknown, CallFailure>, stoppedBy: StoppedBy | undefined) => void
 }
 
 /**
  * 1. `reject` (nothing sent yet) → SollolError with the status errorResponse gives that error;
  * 2. `start` with status ≥ 400 → the body is collected and becomes a SollolError with the node's text;
- * 3. streaming: `start` resolves with the iterable; chunks are parsed line by line; `fail` ends it with an error;
+ * 3. streaming: `start` resolves with the iterable; chunks are parsed line by line; `fail` (the node broke the
+ *    stream after its first byte) ends it with a 502, as `connect()` reports the gateway's final error line;
  * 4. otherwise the whole body is parsed at `end`.
+ * The first error wins: what `settle` adds when the fiber exits never replaces it.
  */
 export const makeEmbeddedCall = <A>(stream: boolean, cancel: () => void): EmbeddedCall<A> => {
   let resolve!: (value: A) => void
@@ -43,14 +51,19 @@ export const makeEmbeddedCall = <A>(stream: boolean, cancel: () => void): Embedd
   const channel = makeChannel<unknown>(cancel)
   let status = 0
   let requestId: string | undefined
+  /** The call has its outcome: an answer, an error, or a stream that ended or failed. */
+  let finished = false
   const chunks: Array<Uint8Array> = []
   const parser = makeLineParser((value) => {
     const error = streamedError(value)
-    if (error !== undefined) channel.fail(new SollolError({ status: 502, message: error, ...(requestId ? { requestId } : {}) }))
+    if (error !== undefined) failWith(new SollolError({ status: 502, message: error, ...(requestId ? { requestId } : {}) }))
     else channel.push(value)
   })
   const streaming = () => stream && status < 300
-  const failWith = (error: SollolError) => (streaming() ? channel.fail(error) : reject(error))
+  const failWith = (error: SollolError) => {
+    finished = true
+    return streaming() ? channel.fail(error) : reject(error)
+  }
 
   const sink: ClientSink = {
     framing: stream ? "ndjson" : "json",
@@ -77,8 +90,10 @@ export const makeEmbeddedCall = <A>(stream: boolean, cancel: () => void): Embedd
         } catch (error) {
           return failWith(new SollolError({ status: 502, message: `unparseable stream chunk: ${String(error)}` }))
         }
+        finished = true
         return channel.end()
       }
+      finished = true
       const body = Buffer.concat(chunks)
       const id = requestId !== undefined ? { requestId } : {}
       if (status >= 400) return reject(new SollolError({ status, message: errorTextOf(body), ...id }))
@@ -90,14 +105,15 @@ export const makeEmbeddedCall = <A>(stream: boolean, cancel: () => void): Embedd
     },
     fail: (message) => failWith(new SollolError({ status: 502, message, ...(requestId ? { requestId } : {}) })),
     reject: (error, headers) => {
-      const id = requestIdOf(headers)
-      const status = errorResponse(error).status
-      reject(new SollolError({ status, message: messageOf(error), ...(id ? { requestId: id } : {}) }))
-      return status
+      finished = true
+      reject(gatewayError(error, requestIdOf(headers)))
+      return errorResponse(error).status
     }
   }
-  const settle = () => {
-    const error = new SollolError({ status: 499, message: "request aborted", ...(requestId ? { requestId } : {}) })
+  const settle = (exit: Exit.Exit<unknown, CallFailure>, stoppedBy: StoppedBy | undefined) => {
+    if (finished) return
+    const error = exitError(exit, stoppedBy, requestId)
+    finished = true
     reject(error)
     channel.fail(error)
   }

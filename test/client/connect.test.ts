@@ -1,8 +1,8 @@
 import { Effect } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { connect } from "../../src/client/connect.js"
+import { batchRoutingOf, connect } from "../../src/client/connect.js"
 import { SollolError } from "../../src/client/SollolError.js"
-import type { SollolApi } from "../../src/client/types.js"
+import type { BatchProgress, SollolApi } from "../../src/client/types.js"
 import { embeddingVector } from "../../src/sim/rng.js"
 import { startCluster } from "../support/cluster.js"
 import type { Cluster } from "../support/cluster.js"
@@ -55,6 +55,8 @@ describe("connect: the SDK against a running gateway", () => {
         for await (const _ of stream) void _
       })().catch((e: unknown) => e)
       expect(error).toBeInstanceOf(SollolError)
+      // the same status and wording as createSollol gives (test/embedded/errorStatus.test.ts)
+      expect(error).toMatchObject({ status: 502, message: expect.stringMatching(/^upstream failed mid-stream: /) })
     } finally {
       await Effect.runPromise(Effect.forEach(cluster.nodes, ({ node }) => node.setFault({ mode: "none" })))
     }
@@ -72,9 +74,39 @@ describe("connect: the SDK against a running gateway", () => {
     expect(res.total_duration).toBeGreaterThan(0)
   })
 
+  it("reports a batch's progress once, at the end, with the gateway's chunk count and nodes", async () => {
+    const docs = Array.from({ length: 650 }, (_, i) => `doc ${i}`)
+    const events: Array<BatchProgress> = []
+    const res = await client.batchEmbed(docs, { model: "nomic-embed-text", batchSize: 50, dimensions: 8, onProgress: (p) => events.push(p) })
+    const nodes = Object.keys(res._sollol_routing.chunks_by_node)
+    expect(Object.values(res._sollol_routing.chunks_by_node).reduce((a, b) => a + b, 0)).toBe(13)
+    expect(events).toEqual([{ done: 650, total: 650, chunksDone: 13, chunks: 13, node: nodes.join(","), nodes }])
+  })
+
+  it("reports a batch the gateway sent whole to one node as one chunk on that node", async () => {
+    const events: Array<BatchProgress> = []
+    const docs = Array.from({ length: 10 }, (_, i) => `doc ${i}`)
+    const res = await client.batchEmbed(docs, { model: "nomic-embed-text", batchSize: 5, onProgress: (p) => events.push(p) })
+    expect(res.embeddings).toHaveLength(10)
+    const [node, ...others] = Object.keys(res._sollol_routing.chunks_by_node)
+    expect(others).toEqual([])
+    expect(cluster.nodes.map((n) => n.spec.name)).toContain(node)
+    expect(res._sollol_routing).toEqual({ chunks_by_node: { [node!]: 1 }, docs_by_node: { [node!]: 10 }, retries: 0 })
+    expect(events).toEqual([{ done: 10, total: 10, chunksDone: 1, chunks: 1, node, nodes: [node] }])
+    await client.batchEmbed([], { model: "nomic-embed-text", onProgress: (p) => events.push(p) })
+    expect(events).toHaveLength(1)
+  })
+
   it("lists nodes and stats", async () => {
     expect((await client.nodes()).map((n) => n.nodeId).sort()).toEqual(["cpu", "fast-gpu", "mid-gpu"])
     const stats = await client.stats()
     expect(stats.requests.ok).toBeGreaterThan(0)
+  })
+})
+
+describe("batchRoutingOf", () => {
+  it("falls back to the X-SOLLOL-Node header when the answer carries no routing", () => {
+    expect(batchRoutingOf(7, {}, "mid-gpu")).toEqual({ chunksByNode: { "mid-gpu": 1 }, docsByNode: { "mid-gpu": 7 }, retries: 0 })
+    expect(batchRoutingOf(7, {}, null)).toEqual({ chunksByNode: {}, docsByNode: {}, retries: 0 })
   })
 })

@@ -1,0 +1,73 @@
+/**
+ * The statuses an embedded call ends with are the gateway's: a node breaking a stream is 502 (as `connect()` sees
+ * it), a defect inside SOLLOL is 500, and 499 means only that the caller aborted.
+ */
+import { Effect, Layer } from "effect"
+import { afterEach, describe, expect, it } from "vitest"
+import { SollolError } from "../../src/client/SollolError.js"
+import { createSollol } from "../../src/embedded/createSollol.js"
+import type { Sollol, SollolConfig } from "../../src/embedded/createSollol.js"
+import { Strategy } from "../../src/strategies/Strategy.js"
+import { simCluster } from "./support.js"
+import type { SimCluster } from "./support.js"
+
+const model = "llama3.2:3b"
+const ask = (numPredict: number) => ({ model, messages: [{ role: "user" as const, content: "Tell me" }], options: { num_predict: numPredict } })
+
+let sim: SimCluster | undefined
+let sollol: Sollol | undefined
+afterEach(async () => {
+  await sollol?.close({ graceMs: 0 })
+  await sim?.close()
+  sollol = sim = undefined
+})
+
+const start = async (timeScale: number, config: Partial<SollolConfig> = {}) => {
+  sim = await simCluster("hetero3", timeScale)
+  sollol = await createSollol({ nodes: sim.nodes, upstreamFactory: sim.upstreamFactory, database: ":memory:", logLevel: "none", ...config })
+  return { sim, sollol }
+}
+
+/** Reads a stream to its end and returns what it threw (undefined when it ended normally). */
+const errorOf = async (stream: AsyncIterable<unknown>, onChunk: () => void = () => undefined) => {
+  try {
+    for await (const _ of stream) onChunk()
+    return undefined
+  } catch (error) {
+    return error
+  }
+}
+
+describe("embedded error statuses", () => {
+  it("a node cutting a stream short ends it with 502 'upstream failed mid-stream', not 499", async () => {
+    const { sim, sollol } = await start(200)
+    await Effect.runPromise(Effect.forEach(["fast-gpu", "mid-gpu", "cpu"], (n) => sim.node(n).setFault({ mode: "truncate", afterChunks: 2 })))
+    const error = await errorOf(await sollol.chat({ ...ask(40), stream: true }))
+    expect(error).toBeInstanceOf(SollolError)
+    expect(error).toMatchObject({ status: 502, message: expect.stringMatching(/^upstream failed mid-stream: /) })
+  })
+
+  it("a Layer strategy that throws gives 500, not 499", async () => {
+    const strategies = {
+      throwing: Layer.succeed(Strategy, {
+        name: "throwing",
+        choose: () => {
+          throw new Error("boom")
+        }
+      })
+    }
+    const { sollol } = await start(200, { strategies, strategy: "throwing" })
+    const error = await sollol.chat(ask(4)).catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(SollolError)
+    expect(error).toMatchObject({ status: 500, message: expect.stringMatching(/^internal error/) })
+  })
+
+  it("the caller's abort is 499, mid-stream too", async () => {
+    const { sollol } = await start(1)
+    const controller = new AbortController()
+    const stream = await sollol.chat({ ...ask(20_000), stream: true }, { signal: controller.signal })
+    const error = await errorOf(stream, () => controller.abort())
+    expect(error).toBeInstanceOf(SollolError)
+    expect(error).toMatchObject({ status: 499, message: "request aborted" })
+  })
+})
