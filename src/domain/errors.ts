@@ -94,4 +94,15 @@ export class ShuttingDown extends Data.TaggedError("ShuttingDown")<{}> {
 }
 
 /** Every error a request can end with; src/http/errorResponse.ts turns each into a status. */
-export type GatewayError = BadRequest | ModelNotFound | NoCandidates | QueueFull | UpstreamError | AuthError | ShuttingDown
+/** A defect inside the gateway (a bug, or a custom strategy that throws): the request gets a 500, never silence. */
+export class InternalError extends Data.TaggedError("InternalError")<{ readonly message: string }> {}
+
+export type GatewayError =
+  | BadRequest
+  | ModelNotFound
+  | NoCandidates
+  | QueueFull
+  | UpstreamError
+  | AuthError
+  | ShuttingDown
+  | InternalError

@@ -27,6 +27,8 @@ const statusOf = (error: GatewayError): { status: number; retryAfter?: number } 
       return { status: 503, retryAfter: error.retryAfterSeconds }
     case "ShuttingDown":
       return { status: 503, retryAfter: 1 }
+    case "InternalError":
+      return { status: 500 }
     case "AuthError":
       return error.reason === "RateLimited"
         ? { status: 429, retryAfter: error.retryAfterSeconds ?? 1 }

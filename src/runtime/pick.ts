@@ -143,7 +143,8 @@ const choose = (services: ScoringServices, intent: RoutingIntent, candidates: Re
       return fallbackPick(services, candidates, e instanceof Error ? e.message : String(e))
     }
   }
-  const exit = Runtime.runSyncExit(services.runtime)(services.strategy.choose(intent, candidates))
+  // a `choose` that throws while building its Effect fails like one whose Effect dies
+  const exit = Runtime.runSyncExit(services.runtime)(Effect.suspend(() => services.strategy.choose(intent, candidates)))
   if (Exit.isSuccess(exit)) return checked(services, candidates, Option.getOrUndefined(exit.value))
   return fallbackPick(services, candidates, Cause.pretty(exit.cause).split("\n")[0] ?? "")
 }

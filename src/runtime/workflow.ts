@@ -6,6 +6,8 @@
 import { Cause, Effect, Exit, Option } from "effect"
 import type { NodeRegistry } from "../actors/NodeRegistry.js"
 import type { NodeId } from "../domain/NodeId.js"
+import { InternalError } from "../domain/errors.js"
+import type { GatewayError } from "../domain/errors.js"
 import type { RoutingIntent } from "../domain/Request.js"
 import type { Strategy } from "../strategies/Strategy.js"
 import type { AdmissionTag } from "./Admission.js"
@@ -96,14 +98,18 @@ const record = (
 ) => {
   const interrupted = Exit.isInterrupted(exit)
   if (Exit.isFailure(exit) && !interrupted) {
-    const error = Option.getOrUndefined(Cause.failureOption(exit.cause))
-    if (error !== undefined) {
-      progress.lastError = error
-      if (!progress.committed) {
-        // The decision records the status the client got, also when the gateway answered itself.
-        const sent = client.reject(error, routingHeaders(intent, progress))
-        if (typeof sent === "number") progress.status = sent
-      }
+    const error: GatewayError = Option.getOrElse(
+      Cause.failureOption(exit.cause),
+      () => new InternalError({ message: `internal error: ${Cause.pretty(exit.cause).split("\n")[0] ?? "defect"}` })
+    )
+    progress.lastError = error
+    if (!progress.committed) {
+      // The decision records the status the client got, also when the gateway answered itself.
+      const sent = client.reject(error, routingHeaders(intent, progress))
+      if (typeof sent === "number") progress.status = sent
+    } else if (error._tag === "InternalError") {
+      // a defect after the first byte: the stream still ends with an explicit error
+      client.fail(error.message)
     }
   }
   const failed = Exit.isFailure(exit) || progress.brokenStream

@@ -2,12 +2,11 @@
  * The statuses an embedded call ends with are the gateway's: a node breaking a stream is 502 (as `connect()` sees
  * it), a defect inside SOLLOL is 500, and 499 means only that the caller aborted.
  */
-import { Effect, Layer } from "effect"
+import { Effect } from "effect"
 import { afterEach, describe, expect, it } from "vitest"
 import { SollolError } from "../../src/client/SollolError.js"
 import { createSollol } from "../../src/embedded/createSollol.js"
 import type { Sollol, SollolConfig } from "../../src/embedded/createSollol.js"
-import { Strategy } from "../../src/strategies/Strategy.js"
 import { simCluster } from "./support.js"
 import type { SimCluster } from "./support.js"
 
@@ -47,16 +46,17 @@ describe("embedded error statuses", () => {
     expect(error).toMatchObject({ status: 502, message: expect.stringMatching(/^upstream failed mid-stream: /) })
   })
 
-  it("a Layer strategy that throws gives 500, not 499", async () => {
-    const strategies = {
-      throwing: Layer.succeed(Strategy, {
-        name: "throwing",
-        choose: () => {
-          throw new Error("boom")
-        }
-      })
-    }
-    const { sollol } = await start(200, { strategies, strategy: "throwing" })
+  it("a defect inside the runtime gives 500 'internal error', not 499", async () => {
+    sim = await simCluster("hetero3", 200)
+    const cluster = sim
+    // every inference call dies (a bug on the dispatch path); the probes still reach the nodes
+    const upstreamFactory: SollolConfig["upstreamFactory"] = (nodeId, url) =>
+      Effect.map(cluster.upstreamFactory!(nodeId, url), (upstream) => ({
+        ...upstream,
+        send: (request, accept, options) =>
+          /^\/api\/(chat|generate)/.test(request.path) ? Effect.die(new Error("a bug")) : upstream.send(request, accept, options)
+      }))
+    sollol = await createSollol({ nodes: sim.nodes, upstreamFactory, database: ":memory:", logLevel: "none", routing: { maxAttempts: 1 } })
     const error = await sollol.chat(ask(4)).catch((e: unknown) => e)
     expect(error).toBeInstanceOf(SollolError)
     expect(error).toMatchObject({ status: 500, message: expect.stringMatching(/^internal error/) })

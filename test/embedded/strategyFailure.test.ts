@@ -1,5 +1,6 @@
 /**
- * A strategy that dies, throws, or tries to wait, does not strand requests: the first free candidate serves them.
+ * A strategy that dies, throws, tries to wait, picks nothing or picks a node outside its candidates, does not strand
+ * requests: the first free candidate serves them.
  * The config's `sollol` section tunes the default strategy.
  */
 import { Effect, Layer, Option } from "effect"
@@ -17,7 +18,18 @@ const strategies = {
   // The synchronous form runs outside any fiber: a throw there must not escape into the request either.
   throwing: Layer.succeed(Strategy, synchronous("throwing", () => {
     throw new Error("boom")
-  }))
+  })),
+  // `choose` that throws before it returns an Effect
+  eager: Layer.succeed(Strategy, {
+    name: "eager",
+    choose: () => {
+      throw new Error("boom")
+    }
+  }),
+  // the contract: None only for no candidates, never a node outside them
+  nothing: Layer.succeed(Strategy, synchronous("nothing", () => Option.none())),
+  outsider: Layer.succeed(Strategy, synchronous("outsider", (_intent, candidates) =>
+    Option.some({ candidate: { ...candidates[0]!, nodeId: "elsewhere" as never }, score: 0, factors: [], reasoning: "", scored: [] })))
 }
 
 let sim: SimCluster | undefined
@@ -38,7 +50,7 @@ const chatWith = async (config: Record<string, unknown>) => {
 }
 
 describe("a failing strategy", () => {
-  it.each(["dying", "waiting", "throwing"] as const)("(%s) falls back to the first free candidate and says so", async (name) => {
+  it.each(["dying", "waiting", "throwing", "eager", "nothing", "outsider"] as const)("(%s) falls back to the first free candidate and says so", async (name) => {
     const res = await chatWith({ strategies, strategy: name })
     expect(res.done).toBe(true)
     expect((res._sollol_routing as { reasoning: string }).reasoning).toMatch(new RegExp(`strategy ${name} failed .*took the first free candidate`))

@@ -169,6 +169,21 @@ describe("workflow record step", () => {
       })))
 })
 
+describe("workflow defects", () => {
+  it.scoped("a defect before the first byte answers 500 'internal error', never silence", () =>
+    withRuntime(["a"], { routing: { maxAttempts: 1 } }, (nodes) =>
+      Effect.gen(function*() {
+        nodes[0]!.override = () => Effect.die(new Error("a bug"))
+        const out = yield* run()
+        assert.strictEqual(out.rejected?._tag, "InternalError")
+        const r = errorResponse(out.rejected!)
+        assert.strictEqual(r.status, 500)
+        assert.include(r.body, "internal error")
+        const views = yield* (yield* NodeRegistry).list
+        assert.strictEqual(views[0]!.inFlight, 0)
+      })))
+})
+
 describe("workflow unload", () => {
   const unload = (kind: "chat" | "generate") =>
     makeIntent({
