@@ -74,8 +74,9 @@ export interface CallOptions {
 export interface BatchEmbedCallOptions {
   readonly model: string
   /**
-   * Documents per chunk. Default 64. Through `connect`, a batch of 64 documents or fewer is one ordinary
-   * `/api/embed` request to one node (the gateway's threshold), whatever the size.
+   * Most documents per chunk. Default 64; smaller chunks are cut when that leaves fewer than about four per routable
+   * node (never under 8 documents), so the work can follow the nodes' speeds. Through `connect`, a batch of 64
+   * documents or fewer is one ordinary `/api/embed` request to one node (the gateway's threshold), whatever the size.
    */
   readonly batchSize?: number
   readonly priority?: number

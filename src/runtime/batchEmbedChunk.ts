@@ -1,6 +1,12 @@
 /**
  * One chunk of a batch embedding on one node, with the slot already held: the `/api/embed` call, its outcome
  * reported to the node's actor and the learning store, and one decision-log record per attempt.
+ *
+ * Ollama's `/api/embed` answer has no `prompt_eval_duration`, so on its own it teaches the learning store no
+ * embedding rate. An embedding runner runs one request at a time, in order (Ollama loads embedding models with
+ * parallel = 1), so the node's time on a chunk is measured here instead: from when it could start it (sent, model
+ * loaded, and the node's previous chunk of the batch done) to the answer. That service time is what the store
+ * learns as the prompt eval time, with the wait behind the batch's own chunks taken out of `total_duration`.
  */
 import { randomUUID } from "node:crypto"
 import { Clock, Effect, Either } from "effect"
@@ -18,7 +24,12 @@ export interface ChunkResult {
   readonly embeddings: ReadonlyArray<ReadonlyArray<number>>
   readonly loadDuration: number
   readonly promptEvalCount: number
+  /** The node's own time on the chunk in ms (at least `MIN_SERVICE_MS`): see the module comment. */
+  readonly serviceMs: number
 }
+
+/** Floor of a measured service time: a chunk answered at once says "fast", not "infinitely fast". */
+export const MIN_SERVICE_MS = 1
 
 export interface ChunkContext {
   /** Normalised model name. */
@@ -50,7 +61,13 @@ export const makeChunkAttempt = (context: ChunkContext) =>
     const batchId = context.requestId ?? randomUUID()
     const headers = { "content-type": "application/json" }
 
-    return (handle: NodeHandle, index: number, inputs: ReadonlyArray<string>): Effect.Effect<ChunkResult, UpstreamError> =>
+    /** `freeSince`: when the node's previous attempt of this batch ended (read when the answer arrives). */
+    return (
+      handle: NodeHandle,
+      index: number,
+      inputs: ReadonlyArray<string>,
+      freeSince: () => number
+    ): Effect.Effect<ChunkResult, UpstreamError> =>
       Effect.gen(function*() {
         const body = Buffer.from(JSON.stringify({ ...context.extra, model: context.model, input: inputs }))
         const held = makeCollector()
@@ -92,6 +109,12 @@ export const makeChunkAttempt = (context: ChunkContext) =>
           })
           : undefined
         const timings = vectors !== undefined ? parseTimings(JSON.parse(bytes.toString("utf8"))) : undefined
+        const loadMs = (timings?.loadNs ?? 0) / 1e6
+        const serviceMs = Math.max(startedAt + latencyMs - Math.max(startedAt + loadMs, freeSince()), MIN_SERVICE_MS)
+        // Reported as run alone for `serviceMs` (concurrency 1, no slot wait): the node's slot levels describe its
+        // LLM runners, and the wait here was behind this batch's own chunks in a one-slot runner.
+        const derived = timings !== undefined && timings.promptEvalNs === 0 && timings.promptEvalCount > 0
+        const observed = derived ? { ...timings, promptEvalNs: serviceMs * 1e6, totalNs: timings.loadNs + serviceMs * 1e6 } : timings
         const nodeFault = error !== undefined && (error.reason !== "StatusCode" || (error.status ?? 0) >= 500)
         if (nodeFault && error.status !== 503) yield* handle.report({ ok: false, reason: error.message })
         else if (error === undefined) {
@@ -102,9 +125,9 @@ export const makeChunkAttempt = (context: ChunkContext) =>
           nodeId: handle.nodeId,
           model: context.model,
           taskType: "embedding",
-          ...(timings !== undefined ? { timings } : {}),
+          ...(observed !== undefined ? { timings: observed } : {}),
           ok: error === undefined,
-          concurrency
+          concurrency: derived ? 1 : concurrency
         })
         yield* decisions.record({
           requestId: `${batchId}-${index}`,
@@ -133,7 +156,8 @@ export const makeChunkAttempt = (context: ChunkContext) =>
         return {
           embeddings: vectors ?? [],
           loadDuration: timings?.loadNs ?? 0,
-          promptEvalCount: timings?.promptEvalCount ?? 0
+          promptEvalCount: timings?.promptEvalCount ?? 0,
+          serviceMs
         }
       })
   })
