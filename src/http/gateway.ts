@@ -72,6 +72,7 @@ export interface GatewayOptions extends ControlOptions {
   /** Serves `/api/sollol/admin/keys` (GET, POST) and `/api/sollol/admin/keys/:id` (DELETE). */
   readonly keysHandler?: Handler
   readonly track: (res: ServerResponse) => void
+  readonly cutOnShutdown?: InferenceDeps["cutOnShutdown"]
   /** Refuses a request whose `Host` is not allowed (`makeHostGuard`); undefined: every `Host` is accepted. */
   readonly hostGuard?: (req: IncomingMessage) => boolean
 }
@@ -93,6 +94,7 @@ export const makeGatewayHandler = (options: GatewayOptions) =>
       run,
       runtime: runtime as Runtime.Runtime<never>,
       track: options.track,
+      ...(options.cutOnShutdown !== undefined ? { cutOnShutdown: options.cutOnShutdown } : {}),
       ...(options.authorize !== undefined ? { authorize: options.authorize } : {}),
       ...(options.authActive !== undefined ? { authActive: options.authActive } : {})
     }

@@ -4,7 +4,7 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http"
 import { Effect, Either, Exit, Fiber, Runtime } from "effect"
-import { BadRequest } from "../domain/errors.js"
+import { BadRequest, ShuttingDown } from "../domain/errors.js"
 import type { GatewayError } from "../domain/errors.js"
 import { DEFAULT_PRIORITY, parsePriority } from "../domain/Priority.js"
 import type { RequestKind, RoutingIntent } from "../domain/Request.js"
@@ -49,6 +49,8 @@ export interface InferenceDeps {
   readonly runtime: Runtime.Runtime<never>
   /** Counts requests in flight at the HTTP edge (for graceful shutdown). */
   readonly track: (res: ServerResponse) => void
+  /** Registers how to cut a running request when shutdown reaches its deadline (see `makeTracker`). */
+  readonly cutOnShutdown?: (res: ServerResponse, cut: () => Promise<void>) => void
 }
 
 const badPriority = new BadRequest({ reason: "Field", message: "priority must be an integer between 1 and 10" })
@@ -107,6 +109,15 @@ export const makeInferenceHandler = (endpoint: RoutedEndpoint, deps: InferenceDe
         res.once("close", () => {
           if (!res.writableFinished) runFork(Fiber.interrupt(fiber))
         })
+        // at the shutdown deadline: stop the work first (no byte follows), then end the answer explicitly
+        deps.cutOnShutdown?.(res, () =>
+          new Promise<void>((resolve) => {
+            runFork(Fiber.interrupt(fiber)).addObserver(() => {
+              if (res.headersSent) sink.fail("the gateway is shutting down")
+              else sink.reject(new ShuttingDown(), { "x-sollol-request-id": finalIntent.requestId, "x-sollol-attempts": "0" })
+              resolve()
+            })
+          }))
         return fiber
       }
       if (deps.authorize === undefined || deps.authActive?.() === false) return void start(intent)

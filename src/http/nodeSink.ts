@@ -9,7 +9,8 @@ export const makeNodeSink = (res: ServerResponse, framing: ClientSink["framing"]
   start: (status, headers) => {
     if (!res.headersSent) res.writeHead(status, headers)
   },
-  write: (chunk) => res.write(chunk),
+  // after a cut (shutdown) the answer is over: a late chunk must not be written after its end
+  write: (chunk) => res.writableEnded || res.write(chunk),
   onDrain: (resume) => void res.once("drain", resume),
   end: (last) => {
     if (last === undefined) res.end()

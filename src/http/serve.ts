@@ -37,6 +37,7 @@ export const serveGateway = (
       upstreamFactory: options.upstreamFactory,
       shuttingDown: () => shuttingDown,
       track: tracker.track,
+      cutOnShutdown: tracker.cutOnShutdown,
       ...(hostGuard !== undefined ? { hostGuard } : {}),
       ...(options.extraGet !== undefined ? { extraGet: options.extraGet } : {}),
       ...(options.authorize !== undefined ? { authorize: options.authorize } : {}),

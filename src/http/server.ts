@@ -23,18 +23,28 @@ export interface RunningServer {
   readonly inFlight: () => number
 }
 
-/** Counts open responses, so that shutdown knows when the last one finished. */
+/**
+ * Counts open responses, so that shutdown knows when the last one finished, and keeps for each running request how
+ * to cut it at the deadline (`cutOnShutdown`): stop its work, then end its answer with an explicit error.
+ */
 export const makeTracker = () => {
   const open = new Set<ServerResponse>()
+  const cuts = new Map<ServerResponse, () => Promise<void>>()
   let onIdle: (() => void) | undefined
   return {
     track: (res: ServerResponse) => {
       open.add(res)
       res.once("close", () => {
         open.delete(res)
+        cuts.delete(res)
         if (open.size === 0) onIdle?.()
       })
     },
+    cutOnShutdown: (res: ServerResponse, cut: () => Promise<void>) => {
+      if (open.has(res)) cuts.set(res, cut)
+    },
+    /** Cuts every request still running; resolves when each has ended its answer. */
+    cutAll: () => Promise.all([...cuts.values()].map((cut) => cut().catch(() => undefined))),
     size: () => open.size,
     whenIdle: (f: () => void) => {
       if (open.size === 0) return f()
@@ -42,6 +52,9 @@ export const makeTracker = () => {
     }
   }
 }
+
+/** How long the cut at the deadline may take (stopping the work, writing the last line) before sockets close. */
+const CUT_MS = 1_000
 
 export const listen = (
   handler: (req: IncomingMessage, res: ServerResponse) => void,
@@ -69,7 +82,11 @@ export const listen = (
         server.closeIdleConnections()
         tracker.whenIdle(() => Deferred.unsafeDone(drained, Effect.void))
         // a finalizer runs uninterruptibly, and so would the wait: the deadline could not cut it short
-        yield* Effect.interruptible(Deferred.await(drained)).pipe(Effect.timeoutOption(options.shutdownGraceMs))
+        const finished = yield* Effect.interruptible(Deferred.await(drained)).pipe(Effect.timeoutOption(options.shutdownGraceMs))
+        // past the deadline: what still runs ends with an error line (or a 503), never a silent cut
+        if (finished._tag === "None") {
+          yield* Effect.interruptible(Effect.promise(tracker.cutAll)).pipe(Effect.timeoutOption(CUT_MS))
+        }
         server.closeAllConnections()
       })
   )
