@@ -68,7 +68,16 @@ export class QueueFull extends Data.TaggedError("QueueFull")<{
 /** One upstream attempt failed. `status` is the node's own status for `StatusCode`. */
 export class UpstreamError extends Data.TaggedError("UpstreamError")<{
   readonly nodeId: NodeId
-  readonly reason: "Transport" | "ConnectTimeout" | "FirstByteTimeout" | "IdleTimeout" | "TotalTimeout" | "StatusCode" | "Truncated"
+  /** `Closed`: the gateway itself closed its connections to the node (removed from the cluster, or shutting down). */
+  readonly reason:
+    | "Transport"
+    | "ConnectTimeout"
+    | "FirstByteTimeout"
+    | "IdleTimeout"
+    | "TotalTimeout"
+    | "StatusCode"
+    | "Truncated"
+    | "Closed"
   readonly status?: number
   /** The node's error text, if it sent one. */
   readonly detail?: string

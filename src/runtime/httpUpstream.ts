@@ -36,6 +36,8 @@ const reasonOf = (error: Error & { code?: string }): UpstreamError["reason"] => 
       return "FirstByteTimeout"
     case "UND_ERR_BODY_TIMEOUT":
       return "IdleTimeout"
+    case "UND_ERR_DESTROYED":
+      return "Closed"
     default:
       return "Transport"
   }

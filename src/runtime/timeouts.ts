@@ -101,6 +101,8 @@ export const describeUpstreamError = (error: UpstreamError): string => {
       return `node ${error.nodeId} cut the response short${detail}`
     case "Transport":
       return `node ${error.nodeId} is unreachable${detail}`
+    case "Closed":
+      return `the gateway closed its connections to node ${error.nodeId} (removed from the cluster, or shutting down)`
     case "StatusCode":
       return error.message
   }

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { UpstreamError } from "../../src/domain/errors.js"
 import type { NodeId } from "../../src/domain/NodeId.js"
 import { makeHttpUpstream } from "../../src/runtime/httpUpstream.js"
-import { makeActivity, withTimeouts } from "../../src/runtime/timeouts.js"
+import { describeUpstreamError, makeActivity, withTimeouts } from "../../src/runtime/timeouts.js"
 
 const nodeId = "n" as NodeId
 let server: Server
@@ -91,5 +91,20 @@ describe("http upstream time limits", () => {
     expect(e.reason).toBe("TotalTimeout")
     expect(e.detail).toBe("not finished within 2500 ms (generation total timeout)")
     expect(r.chunks.length).toBeGreaterThan(1)
+  })
+
+  it("a node the gateway lets go mid-stream fails as 'Closed', not as the node's cut", async () => {
+    const exit = await Effect.runPromise(Effect.gen(function*() {
+      const scope = yield* Scope.make()
+      const upstream = yield* Scope.extend(makeHttpUpstream(nodeId, url), scope)
+      // the node's scope closes (removal) once its first chunk has arrived
+      const run = upstream.send({ method: "GET", path: "/trickle", headers: {}, body: undefined }, () => ({
+        write: () => void Effect.runFork(Scope.close(scope, Exit.void))
+      }))
+      return yield* Effect.exit(run)
+    }))
+    const e = failure(exit)
+    expect(e.reason).toBe("Closed")
+    expect(describeUpstreamError(e)).toBe("the gateway closed its connections to node n (removed from the cluster, or shutting down)")
   })
 })
