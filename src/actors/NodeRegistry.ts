@@ -76,6 +76,7 @@ export interface NodeRegistryService {
   readonly refreshModels: (nodeId: NodeId) => Effect.Effect<void, NodeRegistryError>
   /** Panic mode: the excluded (not drained) node with `model` whose last failure is oldest. */
   readonly leastRecentlyFailed: (model: string) => Effect.Effect<Option.Option<NodeHandle>>
+  /** Nodes that can serve now: routable by health, and with their models listed (`/api/tags` answered once). */
   readonly routableCount: Effect.Effect<number>
   /** Membership and health changes from the moment the stream is run. */
   readonly changes: Stream.Stream<RegistryEvent>
@@ -207,7 +208,8 @@ export const make = (options: Partial<RegistryConfig> = {}): Effect.Effect<NodeR
       refreshModels: (nodeId) => Effect.flatMap(lookup(nodeId), (e) => e.refreshModels),
       leastRecentlyFailed,
       routableCount: Effect.flatMap(live, (es) =>
-        Effect.reduce(es, 0, (n, e) => Effect.map(e.handle.actor.routable, (r) => r ? n + 1 : n))),
+        Effect.reduce(es, 0, (n, e) =>
+          Effect.map(e.handle.actor.routable, (r) => r && e.facts.current().models !== undefined ? n + 1 : n))),
       changes: Stream.fromPubSub(events),
       subscribe: PubSub.subscribe(events)
     } satisfies NodeRegistryService

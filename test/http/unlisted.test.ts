@@ -37,6 +37,9 @@ describe("a node that never answered", () => {
       expect(res.status).toBe(503)
       expect(res.headers.get("retry-after")).not.toBeNull()
       expect(((await res.json()) as { error: string }).error).toMatch(/have not answered \/api\/tags yet/)
+      // nor is the gateway healthy or ready while no node has listed its models
+      expect((await fetch(`${gateway.url}/healthz`)).status).toBe(503)
+      expect((await fetch(`${gateway.url}/readyz`)).status).toBe(503)
     } finally {
       await Effect.runPromise(Scope.close(scope, Exit.void))
     }
