@@ -14,6 +14,7 @@ import { normalizeModel } from "../domain/Model.js"
 import type { NodeId } from "../domain/NodeId.js"
 import type { UpstreamRequest } from "../domain/Request.js"
 import { errorTextOf, makeCollector } from "../runtime/respond.js"
+import { describeUpstreamError } from "../runtime/timeouts.js"
 import { fanOutHeaders } from "./edgeHeaders.js"
 
 export type AdminOp = "pull" | "create" | "copy" | "delete"
@@ -109,7 +110,7 @@ const runOne = (h: NodeHandle, request: UpstreamRequest, streamed: boolean, rela
       : lineError !== undefined
       ? { node: h.nodeId, status: 500, error: lineError }
       : sent._tag === "Left"
-      ? { node: h.nodeId, status: 502, error: sent.left.message }
+      ? { node: h.nodeId, status: 502, error: describeUpstreamError(sent.left) }
       : streamed && !succeeded
       ? { node: h.nodeId, status: 502, error: "the stream ended before success" }
       : { node: h.nodeId, status, error: undefined }

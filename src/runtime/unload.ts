@@ -68,12 +68,9 @@ const relay = (
   const { status } = chosen.head
   progress.status = status
   progress.committed = true
-  const body = ctx.settings.includeRoutingInfo && status < 300
-    ? withRoutingInfo(
-      chosen.body,
-      routingInfo(intent, progress, ctx.scoring.strategy.name, ctx.scoring.clock.unsafeCurrentTimeMillis() - intent.arrivedAt)
-    )
-    : chosen.body
+  const info = routingInfo(intent, progress, ctx.scoring.strategy.name, ctx.scoring.clock.unsafeCurrentTimeMillis() - intent.arrivedAt)
+  // every node that confirmed, as X-SOLLOL-Node lists them (`node` is the one whose answer this is)
+  const body = ctx.settings.includeRoutingInfo && status < 300 ? withRoutingInfo(chosen.body, { ...info, nodes }) : chosen.body
   const headers = responseHeaders(chosen.head, routingHeaders(intent, progress))
   if (nodes.length > 0) headers["x-sollol-node"] = nodes.join(",")
   headers["content-length"] = String(body.byteLength)
@@ -104,11 +101,12 @@ export const unloadEverywhere = (
         const first = chosen ?? answers[0]!
         const nodes = ok.map((a) => a.candidate.nodeId)
         progress.node = first.candidate.nodeId
+        const failed = answers.filter((a) => !confirmed(a)).map((a) => a.candidate.nodeId)
         progress.pick = simplePick(
           first.candidate,
           `unload (keep_alive 0): sent to every node that has the model; ${
             nodes.length > 0 ? `confirmed by ${nodes.join(", ")}` : "none confirmed"
-          }`
+          }${failed.length > 0 ? `; not by ${failed.join(", ")}` : ""}`
         )
         if (chosen !== undefined) return Effect.succeed(relay(ctx, intent, client, progress, chosen, nodes))
         return Effect.fail((first as Extract<Answer, { _tag: "Failed" }>).error)

@@ -219,9 +219,13 @@ describe("workflow unload", () => {
     withRuntime(["a", "b"], {}, (nodes) =>
       Effect.gen(function*() {
         nodes[0]!.override = refuse
-        const out = yield* run(unload("generate"))
+        const intent = unload("generate")
+        const out = yield* run(intent)
         assert.strictEqual(out.status, 200)
         assert.strictEqual(out.headers?.["x-sollol-node"], "b")
+        assert.deepStrictEqual(JSON.parse(out.body)._sollol_routing.nodes, ["b"])
+        const decision = yield* (yield* DecisionLog).get(intent.requestId)
+        assert.include(decision?.reasoning ?? "", "confirmed by b; not by a")
       })))
 
   it.scoped("an unload no node can take fails like any request: the node's error", () =>
