@@ -4,7 +4,8 @@
  * address, `localhost`, this machine's hostname or a `.localhost`/`.local`/`.internal` name is refused with 403.
  * A web page whose own name was re-pointed at 127.0.0.1 therefore cannot drive the cluster from a browser, which
  * auth (off by default on loopback) would not stop. Listening elsewhere, every `Host` is accepted, as in Ollama.
- * `extra` names more hosts to accept (a reverse proxy's public name); `*` turns the check off.
+ * `extra` names more hosts to accept (a reverse proxy's public name; `*.corp.example` for a whole domain); `*` turns
+ * the check off.
  */
 import type { IncomingMessage } from "node:http"
 import { BlockList, isIP } from "node:net"
@@ -56,9 +57,13 @@ export const makeHostGuard = (
   if (!isLoopbackHost(listenHost) || extra.includes("*")) return undefined
   const local = localAddresses()
   const machine = hostname().toLowerCase()
-  const accepted = new Set(extra.map((h) => h.toLowerCase()))
+  const names = extra.map((h) => h.toLowerCase())
+  const accepted = new Set(names.filter((h) => !h.startsWith("*.")))
+  // `*.corp.example`: any name under that domain
+  const domains = names.filter((h) => h.startsWith("*.")).map((h) => h.slice(1))
   const allowed = (host: string): boolean => {
     if (host === "" || host === "localhost" || host === machine || accepted.has(host)) return true
+    if (domains.some((d) => host.endsWith(d))) return true
     const family = isIP(host)
     if (family !== 0) {
       const mapped = host.startsWith("::ffff:") && isIP(host.slice(7)) === 4

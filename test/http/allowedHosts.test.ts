@@ -46,6 +46,10 @@ describe("makeHostGuard", () => {
     const withProxy = makeHostGuard("127.0.0.1", ["API.example.com"])!
     expect(withProxy(withHost("api.example.com:443"))).toBe(true)
     expect(withProxy(withHost("evil.example"))).toBe(false)
+    const withDomain = makeHostGuard("127.0.0.1", ["*.corp.example"])!
+    expect(withDomain(withHost("api.corp.example:8000"))).toBe(true)
+    expect(withDomain(withHost("corp.example"))).toBe(false)
+    expect(withDomain(withHost("evilcorp.example"))).toBe(false)
   })
 
   it("reads the host out of a Host header", () => {
