@@ -228,8 +228,9 @@ const record = (s: State, o: Observation, now: number, c: LearningConfig): boole
     const ok = key(o.model, o.taskType)
     s.outputs.set(ok, blend(s.outputs.get(ok), t.evalCount, now, c))
   }
-  // a cold load hides any slot wait inside load_duration: such a response says nothing about slots
-  if (!o.ok || t === undefined || t.evalNs + t.promptEvalNs <= 0 || cold) return false
+  // a cold load hides any slot wait inside load_duration: such a response says nothing about slots; nor does an
+  // embedding, whose runner has its own single slot and whose time is known only as total − load
+  if (!o.ok || t === undefined || t.evalNs + t.promptEvalNs <= 0 || cold || o.taskType === "embedding") return false
   const level = Math.min(Math.max(Math.round(o.concurrency), 1), c.maxSlots + 1)
   let byLevel = s.levels.get(o.nodeId)
   if (byLevel === undefined) s.levels.set(o.nodeId, byLevel = new Map())

@@ -29,15 +29,23 @@ export const parseTimings = (json: unknown): OllamaTimings | undefined => {
   const o = json as Record<string, unknown>
   if (o.done === false || o.error !== undefined) return undefined
   if (typeof o.total_duration !== "number" || !Number.isFinite(o.total_duration)) return undefined
-  return {
+  return withEmbedPromptEval({
     totalNs: num(o.total_duration),
     loadNs: num(o.load_duration),
     promptEvalCount: num(o.prompt_eval_count),
     promptEvalNs: num(o.prompt_eval_duration),
     evalCount: num(o.eval_count),
     evalNs: num(o.eval_duration)
-  }
+  }, o.prompt_eval_duration === undefined && o.eval_count === undefined)
 }
+
+/**
+ * An `/api/embed` answer has `prompt_eval_count` but no `prompt_eval_duration`: its embedding time is the rest of
+ * `total_duration` after `load_duration` (which holds the wait for the runner), so that a node's embedding rate is
+ * learned from ordinary embed requests too.
+ */
+const withEmbedPromptEval = (t: OllamaTimings, embedShape: boolean): OllamaTimings =>
+  embedShape && t.promptEvalCount > 0 ? { ...t, promptEvalNs: Math.max(0, t.totalNs - t.loadNs) } : t
 
 /** Ollama writes its timing fields last: the tail of a non-streaming answer holds them all. */
 const TAIL_BYTES = 512
@@ -67,12 +75,12 @@ export const timingsOfBody = (body: Buffer): OllamaTimings | undefined => {
   if (found.total_duration === undefined) return parsed(body)
   if (found.done === "false" || found.error !== undefined) return undefined
   const n = (name: string) => num(found[name] === undefined ? 0 : Number(found[name]))
-  return {
+  return withEmbedPromptEval({
     totalNs: n("total_duration"),
     loadNs: n("load_duration"),
     promptEvalCount: n("prompt_eval_count"),
     promptEvalNs: n("prompt_eval_duration"),
     evalCount: n("eval_count"),
     evalNs: n("eval_duration")
-  }
+  }, found.prompt_eval_duration === undefined && found.eval_count === undefined)
 }

@@ -2,6 +2,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, TestClock } from "effect"
 import { NodeId } from "../../src/domain/NodeId.js"
 import { defaultLearningConfig, LearningStore, layer, learnSlots, make } from "../../src/runtime/LearningStore.js"
+import { parseTimings } from "../../src/runtime/timings.js"
 import type { OllamaTimings } from "../../src/runtime/timings.js"
 
 const gpu = NodeId("gpu-1")
@@ -64,6 +65,15 @@ describe("LearningStore", () => {
       const estimator = yield* store.outputEstimator
       assert.strictEqual(estimator(model, "generation"), 100)
       assert.isUndefined(estimator("qwen:7b", "generation"))
+    }))
+
+  it.effect("learns an embedding rate from /api/embed answers, and nothing about slots from them", () =>
+    Effect.gen(function*() {
+      const store = yield* make()
+      const embed = parseTimings({ model: "e", embeddings: [[0]], total_duration: 11e6, load_duration: 1e6, prompt_eval_count: 400 })
+      yield* store.observe({ nodeId: gpu, model: "nomic-embed-text:latest", taskType: "embedding", timings: embed, ok: true, concurrency: 3 })
+      near((yield* store.perf(gpu, "nomic-embed-text:latest"))!.prefillTps, 400 / 0.01)
+      assert.deepStrictEqual((yield* store.snapshot).levels, [])
     }))
 
   it.effect("learns load time only from cold loads, without counting it in TTFT", () =>

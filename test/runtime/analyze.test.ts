@@ -213,6 +213,7 @@ describe("parseTimings", () => {
     expect(parseTimings({ error: "boom" })).toBeUndefined()
     expect(parseTimings("x")).toBeUndefined()
     expect(parseTimings({ model: "e", embeddings: [[1]], total_duration: 10, load_duration: 1, prompt_eval_count: 3 }))
-      .toEqual({ totalNs: 10, loadNs: 1, promptEvalCount: 3, promptEvalNs: 0, evalCount: 0, evalNs: 0 })
+      // an embed answer has no prompt_eval_duration: its time is total − load
+      .toEqual({ totalNs: 10, loadNs: 1, promptEvalCount: 3, promptEvalNs: 9, evalCount: 0, evalNs: 0 })
   })
 })

@@ -42,4 +42,13 @@ describe("timingsOfBody", () => {
     const answer = { model: "e", embeddings: [Array.from({ length: 4_000 }, (_, i) => i / 7)], total_duration: 7, prompt_eval_count: 2 }
     expect(timingsOfBody(body(answer))).toEqual(parseTimings(answer))
   })
+
+  it("takes an embedding's time as total − load, since /api/embed reports no prompt_eval_duration", () => {
+    const embed = { model: "e", embeddings: [[0.1]], total_duration: 9_000_000, load_duration: 1_000_000, prompt_eval_count: 40 }
+    expect(parseTimings(embed)).toMatchObject({ promptEvalCount: 40, promptEvalNs: 8_000_000 })
+    expect(timingsOfBody(body(embed))).toEqual(parseTimings(embed))
+    // a generation answer keeps its own fields, even when one is 0
+    const generated = { done: true, total_duration: 9, load_duration: 1, prompt_eval_count: 4, prompt_eval_duration: 0, eval_count: 2, eval_duration: 5 }
+    expect(parseTimings(generated)).toMatchObject({ promptEvalNs: 0 })
+  })
 })
