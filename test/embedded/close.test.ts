@@ -3,30 +3,15 @@
  * deadline, what is left is cancelled with 503 (never 499), and only then is the runtime disposed.
  */
 import { Effect } from "effect"
-import { afterEach, describe, expect, it } from "vitest"
+import { describe, expect, it } from "vitest"
 import { SollolError } from "../../src/client/SollolError.js"
 import type { ChatResponse } from "../../src/client/types.js"
-import { createSollol } from "../../src/embedded/createSollol.js"
-import type { Sollol, SollolConfig } from "../../src/embedded/createSollol.js"
-import { simCluster } from "./support.js"
+import { askChat, embeddedPerTest } from "./support.js"
 import type { SimCluster } from "./support.js"
 
 const model = "llama3.2:3b"
-const ask = (numPredict: number) => ({ model, messages: [{ role: "user" as const, content: "Tell me" }], options: { num_predict: numPredict } })
-
-let sim: SimCluster | undefined
-let sollol: Sollol | undefined
-afterEach(async () => {
-  await sollol?.close({ graceMs: 0 })
-  await sim?.close()
-  sollol = sim = undefined
-})
-
-const start = async (timeScale: number, config: Partial<SollolConfig> = {}) => {
-  sim = await simCluster("hetero3", timeScale)
-  sollol = await createSollol({ nodes: sim.nodes, upstreamFactory: sim.upstreamFactory, database: ":memory:", logLevel: "none", ...config })
-  return { sim, sollol }
-}
+const ask = askChat
+const start = embeddedPerTest()
 
 /** Reads a stream to its end: the chunks, and the error it threw if it did. */
 const drain = async (stream: AsyncIterable<ChatResponse>) => {

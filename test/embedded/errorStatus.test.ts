@@ -3,29 +3,12 @@
  * it), a defect inside SOLLOL is 500, and 499 means only that the caller aborted.
  */
 import { Effect } from "effect"
-import { afterEach, describe, expect, it } from "vitest"
+import { describe, expect, it } from "vitest"
 import { SollolError } from "../../src/client/SollolError.js"
-import { createSollol } from "../../src/embedded/createSollol.js"
-import type { Sollol, SollolConfig } from "../../src/embedded/createSollol.js"
-import { simCluster } from "./support.js"
-import type { SimCluster } from "./support.js"
+import { askChat, embeddedPerTest } from "./support.js"
 
-const model = "llama3.2:3b"
-const ask = (numPredict: number) => ({ model, messages: [{ role: "user" as const, content: "Tell me" }], options: { num_predict: numPredict } })
-
-let sim: SimCluster | undefined
-let sollol: Sollol | undefined
-afterEach(async () => {
-  await sollol?.close({ graceMs: 0 })
-  await sim?.close()
-  sollol = sim = undefined
-})
-
-const start = async (timeScale: number, config: Partial<SollolConfig> = {}) => {
-  sim = await simCluster("hetero3", timeScale)
-  sollol = await createSollol({ nodes: sim.nodes, upstreamFactory: sim.upstreamFactory, database: ":memory:", logLevel: "none", ...config })
-  return { sim, sollol }
-}
+const ask = askChat
+const start = embeddedPerTest()
 
 /** Reads a stream to its end and returns what it threw (undefined when it ended normally). */
 const errorOf = async (stream: AsyncIterable<unknown>, onChunk: () => void = () => undefined) => {
@@ -47,16 +30,16 @@ describe("embedded error statuses", () => {
   })
 
   it("a defect inside the runtime gives 500 'internal error', not 499", async () => {
-    sim = await simCluster("hetero3", 200)
-    const cluster = sim
     // every inference call dies (a bug on the dispatch path); the probes still reach the nodes
-    const upstreamFactory: SollolConfig["upstreamFactory"] = (nodeId, url) =>
-      Effect.map(cluster.upstreamFactory!(nodeId, url), (upstream) => ({
-        ...upstream,
-        send: (request, accept, options) =>
-          /^\/api\/(chat|generate)/.test(request.path) ? Effect.die(new Error("a bug")) : upstream.send(request, accept, options)
-      }))
-    sollol = await createSollol({ nodes: sim.nodes, upstreamFactory, database: ":memory:", logLevel: "none", routing: { maxAttempts: 1 } })
+    const { sollol } = await start(200, (cluster) => ({
+      routing: { maxAttempts: 1 },
+      upstreamFactory: (nodeId, url) =>
+        Effect.map(cluster.upstreamFactory(nodeId, url), (upstream) => ({
+          ...upstream,
+          send: (request, accept, options) =>
+            /^\/api\/(chat|generate)/.test(request.path) ? Effect.die(new Error("a bug")) : upstream.send(request, accept, options)
+        }))
+    }))
     const error = await sollol.chat(ask(4)).catch((e: unknown) => e)
     expect(error).toBeInstanceOf(SollolError)
     expect(error).toMatchObject({ status: 500, message: expect.stringMatching(/^internal error/) })
