@@ -4,6 +4,8 @@
  */
 import { Either, ParseResult, Schema } from "effect"
 import { BadRequest } from "../domain/errors.js"
+import { bindError } from "../domain/goJson.js"
+import type { GoField } from "../domain/goJson.js"
 import { optionsError } from "../domain/ollamaOptions.js"
 import type { RequestKind } from "../domain/Request.js"
 import type { AdminOp } from "./admin.js"
@@ -137,15 +139,12 @@ export const validateWithSchema = (
 }
 
 /** The fields of each admin route the gateway relies on, with their Go request struct for the decoder's wording. */
-const ADMIN_FIELDS: Record<AdminOp, { readonly struct: string; readonly fields: Readonly<Record<string, "string" | "bool">> }> = {
+const ADMIN_FIELDS: Record<AdminOp, { readonly struct: string; readonly fields: Readonly<Record<string, GoField>> }> = {
   pull: { struct: "PullRequest", fields: { model: "string", name: "string", insecure: "bool", stream: "bool" } },
   create: { struct: "CreateRequest", fields: { model: "string", name: "string", stream: "bool" } },
   copy: { struct: "CopyRequest", fields: { source: "string", destination: "string" } },
   delete: { struct: "DeleteRequest", fields: { model: "string", name: "string" } }
 }
-
-const goKind = (v: unknown) =>
-  typeof v === "number" ? "number" : typeof v === "boolean" ? "bool" : typeof v === "string" ? "string" : Array.isArray(v) ? "array" : "object"
 
 const fieldError = (message: string) => Either.left(new BadRequest({ reason: "Field", message }))
 
@@ -160,14 +159,8 @@ export const validateAdminBody = (
   body: Record<string, unknown>
 ): Either.Either<Record<string, unknown>, BadRequest> => {
   const { fields, struct } = ADMIN_FIELDS[op]
-  for (const key in body) {
-    const value = body[key]
-    if (!Object.hasOwn(fields, key) || value === null || value === undefined) continue
-    const want = fields[key]!
-    if (want === "string" ? typeof value !== "string" : typeof value !== "boolean") {
-      return fieldError(`json: cannot unmarshal ${goKind(value)} into Go struct field ${struct}.${key} of type ${want}`)
-    }
-  }
+  const wrongType = bindError(struct, body, fields)
+  if (wrongType !== undefined) return fieldError(wrongType)
   const text = (key: string) => typeof body[key] === "string" ? body[key] as string : ""
   const name = text("model") || text("name")
   switch (op) {

@@ -15,7 +15,8 @@ import { pullModel } from "./modelRoutes.js"
 import { makeProgress } from "./progress.js"
 import { modelOf, nowMs } from "./simContext.js"
 import type { SimContext, SimModel } from "./simContext.js"
-import { bindError, goJson, obj, ollamaError, str } from "./wire.js"
+import { bindError } from "../domain/goJson.js"
+import { goJson, obj, ollamaError, str } from "./wire.js"
 import type { Reply } from "./wire.js"
 
 type Body = Record<string, unknown>

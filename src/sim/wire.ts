@@ -79,30 +79,3 @@ export const str = (v: unknown): string | undefined => (typeof v === "string" ? 
 export const obj = (v: unknown): Record<string, unknown> | undefined =>
   typeof v === "object" && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined
 
-/** Go types of request fields whose JSON kind `json.Unmarshal` checks. */
-export type GoField = "string" | "bool" | "map[string]string" | "map[string]interface {}"
-
-const jsonKind = (v: unknown): string =>
-  Array.isArray(v) ? "array" : typeof v === "object" ? "object" : typeof v === "boolean" ? "bool" : typeof v
-
-/**
- * The error `ShouldBindJSON` gives for the first field (in the body's order) of the wrong JSON kind, e.g.
- * `json: cannot unmarshal number into Go struct field CopyRequest.source of type string`. `null` decodes to nothing.
- */
-export const bindError = (struct: string, body: Record<string, unknown>, fields: Readonly<Record<string, GoField>>) => {
-  const wrong = (field: string, v: unknown, type: string) =>
-    `json: cannot unmarshal ${jsonKind(v)} into Go struct field ${struct}.${field} of type ${type}`
-  for (const [field, v] of Object.entries(body)) {
-    const type = fields[field]
-    if (type === undefined || v === null) continue
-    if (type === "string" || type === "bool") {
-      if (jsonKind(v) !== type) return wrong(field, v, type)
-      continue
-    }
-    const map = obj(v)
-    if (map === undefined) return wrong(field, v, type)
-    const bad = type === "map[string]string" ? Object.values(map).find((x) => x !== null && typeof x !== "string") : undefined
-    if (bad !== undefined) return wrong(field, bad, "string")
-  }
-  return undefined
-}

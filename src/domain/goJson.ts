@@ -1,0 +1,37 @@
+/**
+ * How Go's JSON decoder (gin's `ShouldBindJSON`, which Ollama's handlers use) words a field of the wrong kind: shared
+ * by the simulated nodes, which answer as Ollama does, and by the gateway, which refuses such a body before fanning it
+ * out.
+ */
+
+/** Go types of request fields whose JSON kind `json.Unmarshal` checks. */
+export type GoField = "string" | "bool" | "map[string]string" | "map[string]interface {}"
+
+const jsonKind = (v: unknown): string =>
+  Array.isArray(v) ? "array" : typeof v === "object" ? "object" : typeof v === "boolean" ? "bool" : typeof v
+
+/**
+ * The error `ShouldBindJSON` gives for the first field (in the body's order) of the wrong JSON kind, e.g.
+ * `json: cannot unmarshal number into Go struct field CopyRequest.source of type string`. `null` decodes to nothing.
+ */
+export const bindError = (
+  struct: string,
+  body: Record<string, unknown>,
+  fields: Readonly<Record<string, GoField>>
+): string | undefined => {
+  const wrong = (field: string, v: unknown, type: string) =>
+    `json: cannot unmarshal ${jsonKind(v)} into Go struct field ${struct}.${field} of type ${type}`
+  for (const [field, v] of Object.entries(body)) {
+    const type = fields[field]
+    if (type === undefined || v === null) continue
+    if (type === "string" || type === "bool") {
+      if (jsonKind(v) !== type) return wrong(field, v, type)
+      continue
+    }
+    const map = typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined
+    if (map === undefined) return wrong(field, v, type)
+    const bad = type === "map[string]string" ? Object.values(map).find((x) => x !== null && typeof x !== "string") : undefined
+    if (bad !== undefined) return wrong(field, bad, "string")
+  }
+  return undefined
+}
