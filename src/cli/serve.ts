@@ -8,7 +8,6 @@ import type { AppConfig } from "../AppConfig.js"
 import { isLoopbackHost } from "../http/allowedHosts.js"
 import { makeGateway } from "../http/makeGateway.js"
 import type { Gateway } from "../http/makeGateway.js"
-import { httpUpstreamFactory } from "../runtime/Sollol.js"
 import { builtinStrategies } from "../strategies/catalog.js"
 import { handleHangups, Hangups, ignoreHangups, listenHangups } from "./hangup.js"
 import { listenFailure } from "./listen.js"
@@ -88,8 +87,7 @@ export const serveHangup = (config: AppConfig, flags: ServeFlags, env: NodeJS.Pr
         load: () => loadConfig(flags, env),
         running: config,
         registry: Context.get(gateway.context, NodeRegistry),
-        // what makeGateway uses when no factory is given, as here
-        upstreamFactory: httpUpstreamFactory(config)
+        upstreamFactory: gateway.upstreamFactory
       })
 
 /**

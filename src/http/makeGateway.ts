@@ -40,6 +40,8 @@ export interface Gateway {
   readonly apiKeys: ApiKeysService
   /** The runtime's services, for tests and embedding. */
   readonly context: Context.Context<WorkflowServices>
+  /** How the gateway reaches a node: for nodes added at run time (admin API, config reload). */
+  readonly upstreamFactory: UpstreamFactory
 }
 
 export const makeGateway = (config: AppConfig, options: GatewayStartOptions = {}): Effect.Effect<Gateway, Error, Scope.Scope> =>
@@ -81,7 +83,7 @@ export const makeGateway = (config: AppConfig, options: GatewayStartOptions = {}
       ...(options.port !== undefined ? { port: options.port } : {})
     }).pipe(Effect.provide(Context.merge(context, observability)))
     const authEnabled = yield* auth.enabled
-    return { url: running.url, port: running.port, authEnabled, apiKeys: observedKeys, context }
+    return { url: running.url, port: running.port, authEnabled, apiKeys: observedKeys, context, upstreamFactory }
   }).pipe(withJsonLogging({ level: config.logLevel }))
 
 /** Runs auth's checks on `clock` when one is given. */

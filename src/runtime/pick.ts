@@ -156,7 +156,7 @@ const choose = (services: ScoringServices, intent: RoutingIntent, candidates: Re
  */
 const checked = (services: ScoringServices, candidates: ReadonlyArray<Candidate>, picked: Pick | undefined) => {
   if (picked === undefined) return fallbackPick(services, candidates, "it chose nothing")
-  if (candidates.includes(picked.candidate) || candidates.some((c) => c.nodeId === picked.candidate.nodeId)) return picked
+  if (candidates.some((c) => c.nodeId === picked.candidate.nodeId)) return picked
   return fallbackPick(services, candidates, `it chose ${picked.candidate.nodeId}, which is not a candidate`)
 }
 
