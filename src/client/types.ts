@@ -123,7 +123,13 @@ export interface CloseOptions {
   readonly graceMs?: number
 }
 
-type Streamed<R extends { readonly stream?: boolean }, A> = R extends { readonly stream: true } ? AsyncIterable<A> : A
+/**
+ * A call's result by its request's `stream`: `true` streams, `false` or absent answers whole. A `stream` known only
+ * as `boolean` (a request built in a variable, a value typed `ChatRequest`) may be either, so the caller must check.
+ */
+export type Streamed<R extends { readonly stream?: boolean }, A> = R extends { readonly stream: true } ? AsyncIterable<A>
+  : "stream" extends keyof R ? (R extends { readonly stream?: false | undefined } ? A : A | AsyncIterable<A>)
+  : A
 
 /** The methods both `createSollol` and `connect` offer. Streams are async iterables of parsed chunks. */
 export interface SollolApi {
