@@ -5,14 +5,15 @@
 import { fetch } from "undici"
 import { NodeId } from "../domain/NodeId.js"
 import { makeLineParser } from "../embedded/channel.js"
+import { checkBatch, checkRequest, requestJson } from "./requestJson.js"
 import { SollolError } from "./SollolError.js"
 import type { BatchEmbedResponse, BatchProgress, CallOptions, NodeInfo, SollolApi, Stats } from "./types.js"
 
 export interface ConnectOptions {
-  /** Sent as `Authorization: Bearer <key>` when the gateway has auth on. */
-  readonly apiKey?: string
+  /** Sent as `Authorization: Bearer <key>` when the gateway has auth on; none when undefined. */
+  readonly apiKey?: string | undefined
   /** Default priority of every call (1–10); a call's own `priority` wins. Default: the gateway's (5). */
-  readonly priority?: number
+  readonly priority?: number | undefined
 }
 
 const errorOf = async (res: Response | import("undici").Response): Promise<SollolError> => {
@@ -29,8 +30,20 @@ const errorOf = async (res: Response | import("undici").Response): Promise<Sollo
   return new SollolError({ status: res.status, message, ...(requestId !== null ? { requestId } : {}) })
 }
 
-/** Parses an NDJSON body chunk by chunk; a `{"error": …}` line ends the iteration with a SollolError. */
-async function* ndjson<A>(body: AsyncIterable<Uint8Array>, requestId: string | undefined): AsyncGenerator<A> {
+/**
+ * Reading an answer's body failed: 499 when the caller's signal stopped it (as before the first byte), else the
+ * connection broke (the gateway went away mid-answer), a 502 as when a node breaks a stream.
+ */
+const bodyError = (error: unknown, signal: AbortSignal | undefined, requestId: string | undefined): SollolError => {
+  if (error instanceof SollolError) return error
+  const id = requestId !== undefined ? { requestId } : {}
+  return signal?.aborted === true
+    ? new SollolError({ status: 499, message: "request aborted", ...id })
+    : new SollolError({ status: 502, message: `the answer was cut short: ${error instanceof Error ? error.message : String(error)}`, ...id })
+}
+
+/** Parses an NDJSON body chunk by chunk; a `{"error": …}` line or a broken body ends the iteration with a SollolError. */
+async function* ndjson<A>(body: AsyncIterable<Uint8Array>, requestId: string | undefined, signal: AbortSignal | undefined): AsyncGenerator<A> {
   const values: Array<unknown> = []
   const parser = makeLineParser((v) => values.push(v))
   const drain = function*() {
@@ -40,11 +53,15 @@ async function* ndjson<A>(body: AsyncIterable<Uint8Array>, requestId: string | u
       yield v as A
     }
   }
-  for await (const chunk of body) {
-    parser.write(chunk)
-    yield* drain()
+  try {
+    for await (const chunk of body) {
+      parser.write(chunk)
+      yield* drain()
+    }
+    parser.end()
+  } catch (error) {
+    throw bodyError(error, signal, requestId)
   }
-  parser.end()
   yield* drain()
 }
 
@@ -86,7 +103,7 @@ export const connect = (url: string, options: ConnectOptions = {}): SollolApi =>
     const res = await fetch(`${base}${path}`, {
       method,
       headers: headersFor(call),
-      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+      ...(body !== undefined ? { body: requestJson(body) } : {}),
       ...(call?.signal !== undefined ? { signal: call.signal } : {})
     }).catch((error: unknown) => {
       const aborted = call?.signal?.aborted === true
@@ -95,14 +112,23 @@ export const connect = (url: string, options: ConnectOptions = {}): SollolApi =>
     if (res.status >= 400) throw await errorOf(res)
     return res
   }
+  /** A whole JSON answer; a body that breaks off is a SollolError too. */
+  const answerOf = async <A>(res: import("undici").Response, call?: CallOptions): Promise<A> => {
+    try {
+      return (await res.json()) as A
+    } catch (error) {
+      throw bodyError(error, call?.signal, res.headers.get("x-sollol-request-id") ?? undefined)
+    }
+  }
   const json = async <A>(method: string, path: string, body?: unknown, call?: CallOptions): Promise<A> =>
-    (await (await send(method, path, body, call)).json()) as A
+    answerOf<A>(await send(method, path, body, call), call)
   const routed = async <A>(path: string, request: { readonly stream?: boolean }, call?: CallOptions): Promise<A> => {
+    checkRequest(request)
     const stream = request.stream === true
     const res = await send("POST", path, { ...request, stream }, call)
-    if (!stream) return (await res.json()) as A
+    if (!stream) return answerOf<A>(res, call)
     if (res.body === null) throw new SollolError({ status: 502, message: "empty stream" })
-    return ndjson(res.body, res.headers.get("x-sollol-request-id") ?? undefined) as A
+    return ndjson(res.body, res.headers.get("x-sollol-request-id") ?? undefined, call?.signal) as A
   }
 
   return {
@@ -115,6 +141,7 @@ export const connect = (url: string, options: ConnectOptions = {}): SollolApi =>
      * `createSollol` for a call per chunk.
      */
     batchEmbed: async (documents, batch): Promise<BatchEmbedResponse> => {
+      checkBatch(documents, batch)
       const { batchSize, model, onProgress, priority, signal, ...extra } = batch
       const answer = await send("POST", "/api/embed", {
         ...extra,
@@ -125,7 +152,7 @@ export const connect = (url: string, options: ConnectOptions = {}): SollolApi =>
         ...(priority !== undefined ? { priority } : {}),
         ...(signal !== undefined ? { signal } : {})
       })
-      const res = (await answer.json()) as Record<string, unknown>
+      const res = await answerOf<Record<string, unknown>>(answer, batch)
       const routing = (res["_sollol_routing"] ?? {}) as Record<string, unknown>
       const { chunksByNode, docsByNode, retries } = batchRoutingOf(documents.length, routing, answer.headers.get("x-sollol-node"))
       const nodes = Object.keys(chunksByNode)

@@ -5,6 +5,7 @@
 import { Clock, Effect, Exit, ManagedRuntime } from "effect"
 import { makeAppConfig } from "../AppConfig.js"
 import type { AppConfigInput } from "../AppConfig.js"
+import { asSollolError, checkBatch, requestJson } from "../client/requestJson.js"
 import { SollolError } from "../client/SollolError.js"
 import type {
   BatchEmbedCallOptions,
@@ -100,21 +101,26 @@ export const createSollol = async (config: SollolConfig): Promise<Sollol> => {
   })
 
   const life = makeLifecycle()
-  /** Every method checks this first, synchronously: once `close()` was called, nothing new starts. */
-  const open = <A>(f: () => Promise<A>): Promise<A> => (life.closed() ? Promise.reject(closedError()) : f())
+  /**
+   * Every method checks this first, synchronously: once `close()` was called, nothing new starts. What a method
+   * throws before its promise exists (a bad request) becomes that promise's rejection, so `.catch` sees every error.
+   */
+  const open = <A>(f: () => Promise<A>): Promise<A> => {
+    if (life.closed()) return Promise.reject(closedError())
+    try {
+      return f()
+    } catch (error) {
+      return Promise.reject(asSollolError(error))
+    }
+  }
 
   const call = <A>(kind: RequestKind, path: string, request: object, options: CallOptions | undefined): Promise<A> => {
-    const parsed = parseJsonObject(Buffer.from(JSON.stringify(request))).pipe((e) =>
+    const parsed = parseJsonObject(Buffer.from(requestJson(request))).pipe((e) =>
       e._tag === "Right" ? validateBody(kind, { stream: false, ...e.right }) : e
     )
-    if (parsed._tag === "Left") return Promise.reject(new SollolError({ status: 400, message: parsed.left.message }))
+    if (parsed._tag === "Left") throw new SollolError({ status: 400, message: parsed.left.message })
     const body = parsed.right
-    let priority: number
-    try {
-      priority = priorityOf(options)
-    } catch (error) {
-      return Promise.reject(error)
-    }
+    const priority = priorityOf(options)
     const intent = makeIntent({ kind, body, priority, arrivedAt: 0, path, headers: { "content-type": "application/json" } })
     // Leaving a stream early stops the call as the caller; `tracked` exists by the time a consumer can do that.
     const embedded = makeEmbeddedCall<A>(intent.stream, () => tracked.stop("caller"))
@@ -142,14 +148,16 @@ export const createSollol = async (config: SollolConfig): Promise<Sollol> => {
     generate: (request, options) => open(() => call("generate", "/api/generate", request, options)),
     embed: (request, options) => open(() => call("embed", "/api/embed", request, options)),
     batchEmbed: (documents, options: BatchEmbedCallOptions): Promise<BatchEmbedResponse> => open(() => {
-      const priority = parsePriority(options.priority)
-      if (priority === null) return Promise.reject(new SollolError({ status: 400, message: "priority must be an integer between 1 and 10" }))
+      checkBatch(documents, options)
+      const extra = embedExtra(options)
+      const valid = validateBody("embed", { model: options.model, ...extra })
+      if (valid._tag === "Left") throw new SollolError({ status: 400, message: valid.left.message })
       return run(batchEmbed(documents, {
         model: options.model,
         ...(options.batchSize !== undefined ? { batchSize: options.batchSize } : {}),
-        ...(priority !== undefined ? { priority } : {}),
+        priority: priorityOf(options),
         ...(options.onProgress !== undefined ? { onProgress: options.onProgress } : {}),
-        extra: embedExtra(options)
+        extra
       }), options.signal).then((r) => ({
         model: r.model,
         embeddings: r.embeddings,

@@ -245,9 +245,12 @@ export const analyzeBody = (kind: RequestKind, body: Record<string, unknown>, hi
   const b = isRecord(body) ? body : {}
   const model = normalizeModel(typeof b.model === "string" ? b.model : "")
   const options = isRecord(b.options) ? b.options : {}
-  const stream = typeof b.stream === "boolean"
+  // Ollama streams only generations: embeddings and show answer one JSON object whatever `stream` says.
+  const stream = isEmbedding(kind) || kind === "show"
+    ? false
+    : typeof b.stream === "boolean"
     ? b.stream
-    : !(isOpenAI(kind) || kind === "embed" || kind === "embeddings" || kind === "show")
+    : !isOpenAI(kind)
   const prompt = promptOf(kind, b)
   const taskType: TaskType = isEmbedding(kind) ? "embedding" : classifyTask(prompt.taskText)
   const promptTokens = tokensOf(prompt.chars, prompt.images)
