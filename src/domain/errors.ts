@@ -68,7 +68,10 @@ export class QueueFull extends Data.TaggedError("QueueFull")<{
 /** One upstream attempt failed. `status` is the node's own status for `StatusCode`. */
 export class UpstreamError extends Data.TaggedError("UpstreamError")<{
   readonly nodeId: NodeId
-  /** `Closed`: the gateway itself closed its connections to the node (removed from the cluster, or shutting down). */
+  /**
+   * `Closed`: the gateway itself closed its connections to the node (removed from the cluster, or shutting down).
+   * `StreamError`: the node ended a 2xx stream with its own `{"error": …}` line (a failure mid-generation).
+   */
   readonly reason:
     | "Transport"
     | "ConnectTimeout"
@@ -77,6 +80,7 @@ export class UpstreamError extends Data.TaggedError("UpstreamError")<{
     | "TotalTimeout"
     | "StatusCode"
     | "Truncated"
+    | "StreamError"
     | "Closed"
   readonly status?: number
   /** The node's error text, if it sent one. */

@@ -21,7 +21,7 @@ import type { Reservation, ScoringServices } from "./pick.js"
 import { latencyKey, routingHeaders, routingInfo } from "./progress.js"
 import type { AttemptFailure, AttemptOptions, Progress } from "./progress.js"
 import { isModelLoadFailure, isServerBusy, Reliability } from "./Reliability.js"
-import { errorTextOf, makeCollector, makeTailTracker, passThrough, responseHeaders, withRoutingInfo } from "./respond.js"
+import { errorTextOf, makeCollector, makeTailTracker, passThrough, responseHeaders, unfinishedStream, withRoutingInfo } from "./respond.js"
 import { RETRYABLE_STATUSES } from "./retryPolicy.js"
 import type { RetryBudget } from "./retryPolicy.js"
 import { describeUpstreamError, makeActivity, timeoutClassOf, withTimeouts } from "./timeouts.js"
@@ -146,14 +146,18 @@ export const dispatch = (
   const send = handle.upstream.send(intent.upstream, accept, sendOptions)
   const guarded = withTimeouts(send, handle.nodeId, activity, limits, cls, handle.upstream.enforcesTimeouts === true)
 
-  /** A transport failure or timeout: the node's failure; after the first byte the stream ends with an error. */
-  const failed = (error: UpstreamError): Effect.Effect<true, UpstreamError> => {
+  /**
+   * A transport failure, a timeout or a stream that did not finish: the node's failure; after the first byte the
+   * stream ends with an error (unless the node's own error line already ended it).
+   */
+  const failed = (error: UpstreamError, endedByNode = false): Effect.Effect<true, UpstreamError> => {
     const now = clock.unsafeCurrentTimeMillis()
     learning.observeAt({ nodeId: handle.nodeId, model: intent.model, taskType: intent.taskType, ok: false, concurrency }, now)
     return Effect.flatMap(handle.report({ ok: false, reason: error.message }), () => {
       if (state.mode !== "stream" || !progress.committed) return Effect.fail(error)
       // After the first byte: no retry; the stream ends with an explicit error.
-      client.fail(`upstream failed mid-stream: ${describeUpstreamError(error)}`)
+      if (endedByNode) client.end()
+      else client.fail(`upstream failed mid-stream: ${describeUpstreamError(error)}`)
       progress.lastError = error
       progress.brokenStream = true
       return Effect.succeed(true as const)
@@ -172,6 +176,11 @@ export const dispatch = (
         return Effect.zipRight(recorded, Effect.fail(error))
       }
       return Effect.zipRight(recorded, Effect.suspend(relay))
+    }
+    const unfinished = state.mode === "stream" && status < 300 ? unfinishedStream(client.framing === "sse", tail) : undefined
+    if (unfinished !== undefined) {
+      const reason = unfinished.relayed ? "StreamError" : "Truncated"
+      return failed(new UpstreamError({ nodeId: handle.nodeId, reason, detail: unfinished.detail }), unfinished.relayed)
     }
     // Success from the node's point of view (a 4xx is the client's fault, not the node's). The answer goes out
     // first; what the node's answer teaches is recorded right after, off the client's critical path.

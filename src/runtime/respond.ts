@@ -11,6 +11,11 @@ import type { ClientSink, ResponseHeaders } from "./ClientSink.js"
 /** Keeps the end of a streamed body to read its last line (Ollama's final object, with the timing fields). */
 export interface TailTracker {
   readonly push: (chunk: Uint8Array) => void
+  /**
+   * The last non-empty line, trimmed: `undefined` when the body had none, `null` when it began before the last
+   * `MAX_TAIL` bytes (too long to read whole).
+   */
+  readonly lastLine: () => string | undefined | null
   /** The last non-empty line within the last `MAX_TAIL` bytes, parsed, if it is JSON (`data: ` prefix allowed). */
   readonly lastJson: () => unknown
 }
@@ -26,6 +31,39 @@ const isBlank = (byte: number) => byte === 0x0a || byte === 0x0d || byte === 0x2
 export const makeTailTracker = (): TailTracker => {
   const kept: Array<Uint8Array> = []
   let size = 0
+  const lastLine = (): string | undefined | null => {
+    // bytes before the window are out of reach: a line that starts there cannot be read whole
+    const dropped = Math.max(0, size - MAX_TAIL)
+    let skip = dropped
+    const window = skip === 0 ? kept : kept.map((c) => {
+      const from = Math.min(skip, c.byteLength)
+      skip -= from
+      return c.subarray(from)
+    })
+    // from the end: past trailing blanks to the line's last byte, then back to the newline before it
+    const parts: Array<Uint8Array> = []
+    let inLine = false
+    let done = false
+    for (let k = window.length - 1; k >= 0 && !done; k--) {
+      const c = window[k]!
+      let end = c.byteLength
+      let i = c.byteLength - 1
+      for (; i >= 0; i--) {
+        const byte = c[i]!
+        if (!inLine) {
+          if (isBlank(byte)) end = i
+          else inLine = true
+        } else if (byte === 0x0a) {
+          done = true
+          break
+        }
+      }
+      if (inLine) parts.push(c.subarray(i + 1, end))
+    }
+    if (parts.length === 0) return undefined
+    if (!done && dropped > 0) return null
+    return Buffer.concat(parts.reverse()).toString("utf8").trim()
+  }
   return {
     push: (chunk) => {
       if (chunk.byteLength === 0) return
@@ -33,36 +71,10 @@ export const makeTailTracker = (): TailTracker => {
       size += chunk.byteLength
       while (kept.length > 1 && size - kept[0]!.byteLength >= MAX_TAIL) size -= kept.shift()!.byteLength
     },
+    lastLine,
     lastJson: () => {
-      // bytes before the window are out of reach, as if the body started there
-      let skip = Math.max(0, size - MAX_TAIL)
-      const window = skip === 0 ? kept : kept.map((c) => {
-        const from = Math.min(skip, c.byteLength)
-        skip -= from
-        return c.subarray(from)
-      })
-      // from the end: past trailing blanks to the line's last byte, then back to the newline before it
-      const parts: Array<Uint8Array> = []
-      let inLine = false
-      let done = false
-      for (let k = window.length - 1; k >= 0 && !done; k--) {
-        const c = window[k]!
-        let end = c.byteLength
-        let i = c.byteLength - 1
-        for (; i >= 0; i--) {
-          const byte = c[i]!
-          if (!inLine) {
-            if (isBlank(byte)) end = i
-            else inLine = true
-          } else if (byte === 0x0a) {
-            done = true
-            break
-          }
-        }
-        if (inLine) parts.push(c.subarray(i + 1, end))
-      }
-      if (parts.length === 0) return undefined
-      const line = Buffer.concat(parts.reverse()).toString("utf8").trim()
+      const line = lastLine()
+      if (line === undefined || line === null) return undefined
       const text = line.startsWith("data: ") ? line.slice(6) : line
       try {
         return JSON.parse(text)
@@ -71,6 +83,28 @@ export const makeTailTracker = (): TailTracker => {
       }
     }
   }
+}
+
+/** Why a stream the node ended cleanly did not finish; `relayed` when the node's own error line already says so. */
+export interface UnfinishedStream {
+  readonly detail: string
+  readonly relayed: boolean
+}
+
+/**
+ * Whether a streamed 2xx answer really finished: an SSE stream ends with `data: [DONE]`; a native one with its
+ * `done: true` object. Ollama reports a failure mid-generation in the stream itself: natively as a final
+ * `{"error": …}` line, and on its OpenAI routes as an empty delta after which the stream just stops, which
+ * clients read as a complete answer. A last line too long to read is given the benefit of the doubt.
+ */
+export const unfinishedStream = (sse: boolean, tail: TailTracker): UnfinishedStream | undefined => {
+  const line = tail.lastLine()
+  if (line === null) return undefined
+  if (sse) return line === "data: [DONE]" ? undefined : { detail: "its stream ended without [DONE]", relayed: false }
+  const last = tail.lastJson()
+  const record = typeof last === "object" && last !== null ? (last as Record<string, unknown>) : {}
+  if (typeof record["error"] === "string") return { detail: record["error"], relayed: true }
+  return record["done"] === true ? undefined : { detail: "its stream ended before the final chunk", relayed: false }
 }
 
 /** Collects a whole body (error bodies, non-streaming answers). */

@@ -99,6 +99,8 @@ export const describeUpstreamError = (error: UpstreamError): string => {
       return `total timeout: node ${error.nodeId} took too long${detail}`
     case "Truncated":
       return `node ${error.nodeId} cut the response short${detail}`
+    case "StreamError":
+      return `node ${error.nodeId} failed mid-stream${detail}`
     case "Transport":
       return `node ${error.nodeId} is unreachable${detail}`
     case "Closed":

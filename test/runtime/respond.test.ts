@@ -4,7 +4,7 @@
  */
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
-import { makeTailTracker, MAX_TAIL, withRoutingInfo } from "../../src/runtime/respond.js"
+import { makeTailTracker, MAX_TAIL, unfinishedStream, withRoutingInfo } from "../../src/runtime/respond.js"
 
 const routing = { node: "a", score: 1.5, reasoning: "line\u2028break" }
 const spliced = (text: string) => Buffer.from(withRoutingInfo(Buffer.from(text), routing)).toString("utf8")
@@ -31,8 +31,11 @@ describe("withRoutingInfo", () => {
 })
 
 /** The reference: decode everything, take the last non-empty line, strip an SSE `data: ` prefix, parse. */
+const referenceLastLine = (text: string): string | undefined =>
+  text.split("\n").map((l) => l.trim()).filter((l) => l !== "").at(-1)
+
 const referenceLastJson = (text: string): unknown => {
-  const last = text.split("\n").map((l) => l.trim()).filter((l) => l !== "").at(-1)
+  const last = referenceLastLine(text)
   if (last === undefined) return undefined
   try {
     return JSON.parse(last.startsWith("data: ") ? last.slice(6) : last)
@@ -70,6 +73,7 @@ describe("makeTailTracker", () => {
         const tail = makeTailTracker()
         for (const chunk of cut(Buffer.from(text), at)) tail.push(chunk)
         expect(tail.lastJson()).toEqual(referenceLastJson(text))
+        expect(tail.lastLine()).toEqual(referenceLastLine(text))
       }
     ))
   })
@@ -83,5 +87,37 @@ describe("makeTailTracker", () => {
     const big = makeTailTracker()
     big.push(Buffer.from(`{"content":"${"y".repeat(MAX_TAIL)}"}\n`))
     expect(big.lastJson()).toBeUndefined()
+  })
+})
+
+describe("unfinishedStream", () => {
+  const tailOf = (text: string) => {
+    const tail = makeTailTracker()
+    tail.push(Buffer.from(text))
+    return tail
+  }
+  const chunk = `${JSON.stringify({ message: { content: "Hel" }, done: false })}\n`
+
+  it("passes a stream that ended as Ollama ends one", () => {
+    expect(unfinishedStream(false, tailOf(`${chunk}{"done":true,"eval_count":2}\n`))).toBeUndefined()
+    expect(unfinishedStream(true, tailOf(`data: {"choices":[]}\n\ndata: [DONE]\n\n`))).toBeUndefined()
+  })
+
+  it("names the node's own error line, which the client already has", () => {
+    expect(unfinishedStream(false, tailOf(`${chunk}{"error":"llama runner process has terminated"}\n`)))
+      .toEqual({ detail: "llama runner process has terminated", relayed: true })
+  })
+
+  it("catches a stream that just stopped: Ollama's OpenAI routes after a failure, or a native stream without its end", () => {
+    const quirk = `data: {"choices":[{"delta":{"content":"Hel"}}]}\n\ndata: {"choices":[{"delta":{"role":"","content":""}}]}\n\n`
+    expect(unfinishedStream(true, tailOf(quirk))).toEqual({ detail: "its stream ended without [DONE]", relayed: false })
+    expect(unfinishedStream(false, tailOf(chunk))).toEqual({ detail: "its stream ended before the final chunk", relayed: false })
+    expect(unfinishedStream(false, tailOf(""))).toEqual({ detail: "its stream ended before the final chunk", relayed: false })
+  })
+
+  it("trusts a final line too long to read (a generate answer's context can exceed the tail)", () => {
+    const tail = tailOf(`${chunk}{"done":true,"context":[${"1,".repeat(MAX_TAIL)}1]}\n`)
+    expect(tail.lastLine()).toBeNull()
+    expect(unfinishedStream(false, tail)).toBeUndefined()
   })
 })
