@@ -18,7 +18,7 @@ export const simNodeUsage = `usage: sollol sim-node --profile NAME [--port P] [-
   --model       an installed model (repeatable; default: all of the profile's)
   --time-scale  divides every simulated duration (default 1)
   --seed        seed of the node's generator (default 1)
-  --fault       none | refuse | error500 | hang | busy | slow:FACTOR | truncate:CHUNKS | flap:PERIOD_MS
+  --fault       none | refuse | error500 | hang | busy | slow:FACTOR | truncate:CHUNKS | crash:TOKENS | flap:PERIOD_MS
   -h, --help    print this help`
 
 const simNodeOptions = {

@@ -77,7 +77,8 @@ export const makeSimNode = (options: SimNodeOptions): Effect.Effect<SimNode, nev
       installed,
       // The models a node starts with were installed when it started (Effect's clock: 0 under TestClock).
       installedAt: new Map([...installed].map((m) => [m, faultSetAt])),
-      local: new Map()
+      local: new Map(),
+      crashAfter: () => (fault.mode === "crash" ? fault.afterChunks : undefined)
     }
     for (const m of options.preload ?? []) {
       const spec = profile.models[normalizeModel(m)]

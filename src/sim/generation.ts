@@ -6,7 +6,6 @@
  * the node reports.
  */
 import { Clock, Effect } from "effect"
-import type { UpstreamError } from "../domain/errors.js"
 import type { Engine, EngineBusy } from "./engine.js"
 import type { SimModelSpec } from "./profiles.js"
 import { countTokens, drawOutputTokens, embeddingVector, hashString, makeRng, tokenText } from "./rng.js"
@@ -52,13 +51,13 @@ const nanos = Effect.clockWith((clock) =>
 )
 
 /** Runs a generation; `onToken` gets each token's text as it is decoded (the first call marks the first token). */
-export const runGeneration = (
+export const runGeneration = <E>(
   engine: Engine,
   nodeRng: Rng,
   timeScale: number,
   input: GenerationInput,
-  onToken: (text: string, index: number) => Effect.Effect<void, UpstreamError>
-): Effect.Effect<GenerationResult, UpstreamError | EngineBusy> =>
+  onToken: (text: string, index: number) => Effect.Effect<void, E>
+): Effect.Effect<GenerationResult, E | EngineBusy> =>
   Effect.gen(function*() {
     const { spec, prompt } = input
     const simNs = (realNs: number) => Math.round(realNs * timeScale)

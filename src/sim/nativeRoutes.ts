@@ -68,7 +68,8 @@ export const chat = (ctx: SimContext, reply: Reply, body: Body) =>
       chunk: (text, _, at) => goJson({ ...base(at), message: message(text), done: false }) + "\n",
       end: (r, at) => goJson({ ...base(at), message: message(""), done: true, ...metrics(r) }) + "\n",
       whole: (r, at) => [JSON_UTF8, goJson({ ...base(at), message: message(r.text), done: true, ...metrics(r) })],
-      busy: (rep, msg) => ollamaError(rep, 503, msg)
+      failed: (message) => goJson({ error: message }) + "\n",
+      error: ollamaError
     })
   })
 
@@ -93,7 +94,8 @@ export const generate = (ctx: SimContext, reply: Reply, body: Body) =>
       chunk: (text, _, at) => goJson({ ...base(at), response: text, done: false }) + "\n",
       end: (r, at) => goJson(final(r, "", at)) + "\n",
       whole: (r, at) => [JSON_UTF8, goJson(final(r, r.text, at))],
-      busy: (rep, msg) => ollamaError(rep, 503, msg)
+      failed: (message) => goJson({ error: message }) + "\n",
+      error: ollamaError
     })
   })
 

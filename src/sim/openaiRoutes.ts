@@ -25,10 +25,12 @@ const contentText = (content: unknown): string =>
     : Array.isArray(content) ? content.map((p) => str(obj(p)?.["text"]) ?? "").join("")
     : ""
 
-const common = (ctx: SimContext, reply: Reply, body: Body) => {
+/** `route` is the native route Ollama's middleware forwards to, whose words its errors use. */
+const common = (ctx: SimContext, reply: Reply, body: Body, route: "chat" | "generate") => {
   const raw = str(body["model"]) ?? ""
   const spec = findModel(ctx, raw)
   if (spec === undefined) return openaiError(reply, 404, `model '${raw}' not found`)
+  if (spec.kind === "embedding") return openaiError(reply, 400, `"${raw}" does not support ${route}`)
   const maxTokens = body["max_tokens"] ?? body["max_completion_tokens"]
   return {
     raw,
@@ -42,7 +44,7 @@ const common = (ctx: SimContext, reply: Reply, body: Body) => {
 
 export const chatCompletions = (ctx: SimContext, reply: Reply, body: Body) =>
   Effect.suspend(() => {
-    const c = common(ctx, reply, body)
+    const c = common(ctx, reply, body, "chat")
     if (Effect.isEffect(c)) return c
     const messages = Array.isArray(body["messages"]) ? body["messages"].map(obj) : []
     if (messages.length === 0) return openaiError(reply, 400, "[] is too short - 'messages'")
@@ -67,13 +69,15 @@ export const chatCompletions = (ctx: SimContext, reply: Reply, body: Body) =>
         choices: [{ index: 0, message: { role: "assistant", content: r.text }, finish_reason: r.doneReason }],
         usage: usage(r)
       })],
-      busy: (rep, msg) => openaiError(rep, 503, msg)
+      // Ollama's middleware turns the error line into an empty delta and ends the stream (ollama-api.md §7)
+      failed: (_, at) => sse({ ...head(at), choices: [{ index: 0, delta: { role: "", content: "" }, finish_reason: null }] }),
+      error: openaiError
     })
   })
 
 export const completions = (ctx: SimContext, reply: Reply, body: Body) =>
   Effect.suspend(() => {
-    const c = common(ctx, reply, body)
+    const c = common(ctx, reply, body, "generate")
     if (Effect.isEffect(c)) return c
     const prompt = str(body["prompt"])
     if (prompt === undefined) return openaiError(reply, 400, "prompt must be a string")
@@ -88,7 +92,8 @@ export const completions = (ctx: SimContext, reply: Reply, body: Body) =>
         (c.includeUsage ? sse({ ...base(at), choices: [], usage: usage(r) }) : "") +
         DONE,
       whole: (r, at) => [JSON_UTF8, goJson({ ...base(at), choices: [{ text: r.text, index: 0, finish_reason: r.doneReason }], usage: usage(r) })],
-      busy: (rep, msg) => openaiError(rep, 503, msg)
+      failed: (_, at) => sse({ ...base(at), choices: [{ text: "", index: 0, finish_reason: null }] }),
+      error: openaiError
     })
   })
 

@@ -1,5 +1,5 @@
 /** What the route handlers of one simulated node share, and the streamed-or-whole generation responder. */
-import { Clock, Effect } from "effect"
+import { Clock, Data, Effect } from "effect"
 import type { UpstreamError } from "../domain/errors.js"
 import { normalizeModel } from "../domain/Model.js"
 import type { Engine } from "./engine.js"
@@ -34,7 +34,14 @@ export interface SimContext {
   readonly installedAt: Map<string, number>
   /** Installed models that copy and create wrote, by normalised name; they win over the profile's catalogue. */
   readonly local: Map<string, SimModel>
+  /** Tokens a generation decodes before its runner dies (the `crash` fault); undefined while none is set. */
+  readonly crashAfter: () => number | undefined
 }
+
+/** What a node reports when its model runner dies mid-generation. */
+export const RUNNER_CRASHED = "llama runner process has terminated: exit status 2"
+
+class RunnerCrashed extends Data.TaggedError("RunnerCrashed")<{}> {}
 
 /** A model of the profile's catalogue as a pull installs it. */
 export const catalogueModel = (spec: SimModelSpec): SimModel => ({
@@ -67,13 +74,16 @@ export interface GenerationFrames {
   readonly end: (result: GenerationResult, atMs: number) => string
   /** The whole response when not streaming: content type and body. */
   readonly whole: (result: GenerationResult, atMs: number) => readonly [string, string]
-  /** Responds to a full queue before anything was sent. */
-  readonly busy: (reply: Reply, message: string) => Effect.Effect<void, UpstreamError>
+  /** The stream's last frame when the generation failed after it began (Ollama's extra error line). */
+  readonly failed: (message: string, atMs: number) => string
+  /** Answers an error before anything was sent (a full queue, a runner that died before its first token). */
+  readonly error: (reply: Reply, status: number, message: string) => Effect.Effect<void, UpstreamError>
 }
 
 /**
  * Runs a generation and answers it. Streams send no head until the first token (Ollama's time to headers is
- * time to first token); a full queue answers 503 before any byte.
+ * time to first token); a full queue answers 503 before any byte. A runner that dies (the `crash` fault) is
+ * reported as Ollama reports it: a 500 before any byte, else one more frame in the 200 stream.
  */
 export const respondGeneration = (ctx: SimContext, reply: Reply, input: GenerationInput, frames: GenerationFrames) =>
   Effect.gen(function*() {
@@ -83,12 +93,21 @@ export const respondGeneration = (ctx: SimContext, reply: Reply, input: Generati
       started = true
       return reply.head(200, { "content-type": frames.streamType })
     })
-    const onToken = (text: string, index: number) =>
-      frames.stream
+    const crashAfter = ctx.crashAfter()
+    const onToken = (text: string, index: number): Effect.Effect<void, UpstreamError | RunnerCrashed> =>
+      crashAfter !== undefined && index >= crashAfter
+        ? Effect.fail(new RunnerCrashed())
+        : frames.stream
         ? Effect.flatMap(nowMs, (at) => Effect.zipRight(start, reply.write(frames.chunk(text, index, at))))
         : Effect.void
     const result = yield* runGeneration(ctx.engine, ctx.rng, ctx.timeScale, input, onToken).pipe(
-      Effect.catchTag("EngineBusy", () => Effect.as(frames.busy(reply, BUSY_MESSAGE), undefined))
+      Effect.catchTags({
+        EngineBusy: () => Effect.as(frames.error(reply, 503, BUSY_MESSAGE), undefined),
+        RunnerCrashed: () =>
+          started
+            ? Effect.flatMap(nowMs, (at) => Effect.as(reply.write(frames.failed(RUNNER_CRASHED, at)), undefined))
+            : Effect.as(frames.error(reply, 500, RUNNER_CRASHED), undefined)
+      })
     )
     if (result === undefined) return
     const at = yield* nowMs

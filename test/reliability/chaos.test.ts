@@ -1,6 +1,6 @@
 /**
  * Chaos: the gateway over three sim nodes over HTTP; two nodes cycle through random faults (refuse, 500, hang,
- * slow, truncate, flap) while one stays sane. No non-streaming request may be lost, and every stream that breaks
+ * slow, truncate, a runner crash reported in the stream, flap) while one stays sane. No non-streaming request may be lost, and every stream that breaks
  * must end with an explicit error line.
  */
 import { Effect } from "effect"
@@ -28,6 +28,7 @@ const FAULTS: ReadonlyArray<Fault> = [
   { mode: "hang" },
   { mode: "slow", factor: 4 },
   { mode: "truncate", afterChunks: 2 },
+  { mode: "crash", afterChunks: 2 },
   { mode: "flap", periodMs: 2_000 },
   { mode: "none" }
 ]

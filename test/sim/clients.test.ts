@@ -170,6 +170,13 @@ describe("the openai client against a sim node", () => {
     b64.data[0]!.embedding.forEach((x, i) => expect(x).toBeCloseTo(floats.data[0]!.embedding[i]!, 6))
   })
 
+  it("refuses to chat or complete with an embedding model, as Ollama's native routes do", async () => {
+    await expect(client().chat.completions.create({ model: "all-minilm", messages: [{ role: "user", content: "x" }] }))
+      .rejects.toMatchObject({ status: 400, error: { message: `"all-minilm" does not support chat`, type: "invalid_request_error" } })
+    await expect(client().completions.create({ model: "all-minilm", prompt: "x", stream: true }))
+      .rejects.toMatchObject({ status: 400, error: { message: `"all-minilm" does not support generate` } })
+  })
+
   it("lists models", async () => {
     const ids: Array<string> = []
     for await (const m of client().models.list()) ids.push(m.id)

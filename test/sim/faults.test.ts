@@ -83,6 +83,40 @@ describe("sim node faults", () => {
       assert.strictEqual((yield* Fiber.join(short)).status, 200)
     }))
 
+  it.scoped("crash reports a dead runner as Ollama does: in the stream once it began, else as a 500", () =>
+    Effect.gen(function*() {
+      const node = yield* warm
+      yield* node.setFault({ mode: "crash", afterChunks: 3 })
+      const run = (path: string, body: unknown) =>
+        Effect.gen(function*() {
+          const f = yield* Effect.fork(call(node, "POST", path, body))
+          yield* TestClock.adjust("1 second")
+          return yield* Fiber.join(f)
+        })
+      const native = yield* run("/api/generate", gen(10, true))
+      assert.strictEqual(native.status, 200)
+      const nativeLines = lines(native)
+      assert.strictEqual(nativeLines.length, 4)
+      assert.deepStrictEqual(nativeLines[3], { error: "llama runner process has terminated: exit status 2" })
+      // the OpenAI middleware turns that line into an empty delta and ends without a finish chunk or [DONE]
+      const openai = yield* run("/v1/chat/completions", { model: "tiny", messages: [{ role: "user", content: "x" }], stream: true, max_tokens: 10 })
+      const events = openai.body.split("\n\n").filter((e) => e !== "")
+      assert.strictEqual(events.length, 4)
+      assert.notInclude(openai.body, "[DONE]")
+      const last = JSON.parse(events[3]!.slice("data: ".length)) as { choices: Array<{ delta: unknown; finish_reason: unknown }> }
+      assert.deepStrictEqual(last.choices[0], { index: 0, delta: { role: "", content: "" }, finish_reason: null })
+      // not streamed, or dead before the first token: a 500 with the error, nothing else
+      const whole = yield* run("/api/generate", gen(10))
+      assert.strictEqual(whole.status, 500)
+      assert.deepStrictEqual(json(whole), { error: "llama runner process has terminated: exit status 2" })
+      yield* node.setFault({ mode: "crash", afterChunks: 0 })
+      const early = yield* run("/api/chat", { model: "tiny", messages: [{ role: "user", content: "x" }], options: { num_predict: 5 } })
+      assert.strictEqual(early.status, 500)
+      // a generation shorter than the crash point finishes
+      yield* node.setFault({ mode: "crash", afterChunks: 20 })
+      assert.strictEqual((yield* run("/api/generate", gen(10))).status, 200)
+    }))
+
   it.scoped("flap alternates up and down every period of simulated time", () =>
     Effect.gen(function*() {
       const node = yield* makeSimNode({ name: "n", profile: testProfile, timeScale: 2, fault: { mode: "flap", periodMs: 1000 } })

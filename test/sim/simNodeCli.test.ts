@@ -13,6 +13,7 @@ describe("sollol sim-node", () => {
       .toEqual({ profile: "cpu", port: 0, host: "127.0.0.1", models: ["llama3.2:3b", "all-minilm"], timeScale: 50, seed: 9, fault: { mode: "slow", factor: 3 } })
     expect(parseFault("flap:2000")).toEqual({ mode: "flap", periodMs: 2000 })
     expect(parseFault("truncate")).toEqual({ mode: "truncate", afterChunks: 3 })
+    expect(parseFault("crash:5")).toEqual({ mode: "crash", afterChunks: 5 })
     expect(typeof parseFault("refuse:1")).toBe("string")
     expect(parseSimNodeArgs(["--profile", "cpu", "--model", "LLAMA3.2", "--model", "nope:1"]))
       .toMatch(/^--model nope:1: not in the cpu profile \(it has llama3\.2:3b, /)
