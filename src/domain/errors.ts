@@ -4,7 +4,8 @@ import type { NodeId } from "./NodeId.js"
 
 /** The request itself is wrong (bad JSON, a field of the wrong type, a priority out of range…). */
 export class BadRequest extends Data.TaggedError("BadRequest")<{
-  readonly reason: "Json" | "Field" | "EmptyBody" | "TooLarge" | "Method" | "Path"
+  /** `Path`: no such route (404); `Url`: a malformed request URL, such as an invalid percent escape (400). */
+  readonly reason: "Json" | "Field" | "EmptyBody" | "TooLarge" | "Method" | "Path" | "Url"
   readonly message: string
 }> {}
 
@@ -28,12 +29,17 @@ export const modelNotFoundFor = (intent: { readonly model: string; readonly kind
 /** Nodes have the model but none is routable now (all excluded, or all tried). */
 export class NoCandidates extends Data.TaggedError("NoCandidates")<{
   readonly model: string
-  /** `Unlisted`: no node has the model as far as known, but some have not listed their models yet (unreachable). */
-  readonly reason: "AllExcluded" | "AllTried" | "NoNodes" | "Unlisted"
+  /**
+   * `Unlisted`: no node has the model as far as known, but some have not listed their models yet (unreachable).
+   * `NoAnswer`: a question for every node (the merged model lists) that none answered.
+   */
+  readonly reason: "AllExcluded" | "AllTried" | "NoNodes" | "Unlisted" | "NoAnswer"
 }> {
   override get message() {
     return this.reason === "NoNodes"
       ? "no Ollama node is configured"
+      : this.reason === "NoAnswer"
+      ? "no node answered: every Ollama node is unreachable"
       : this.reason === "Unlisted"
       ? `no routable node for model '${this.model}': the nodes that could have it have not answered /api/tags yet`
       : `no routable node for model '${this.model}'`

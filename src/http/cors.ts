@@ -33,9 +33,19 @@ export const applyCors = (req: IncomingMessage, res: ServerResponse): void => {
 
 export const isPreflight = (req: IncomingMessage): boolean => req.method === "OPTIONS"
 
+/**
+ * Every `x-stainless-*` header the browser asks for: Ollama allows them all, and openai-node adds new ones
+ * (`x-stainless-helper-method` from `.stream()`, `.parse()` and `runTools()`, `x-stainless-poll-helper`, …).
+ */
+const stainlessAsked = (req: IncomingMessage): string => {
+  const asked = req.headers["access-control-request-headers"]
+  if (asked === undefined) return ""
+  return asked.split(",").map((h) => h.trim()).filter((h) => /^x-stainless-[a-z0-9-]+$/i.test(h)).map((h) => `, ${h}`).join("")
+}
+
 /** Headers of a preflight answer (set before the 204 is written). */
-export const preflightHeaders = (res: ServerResponse): void => {
+export const preflightHeaders = (req: IncomingMessage, res: ServerResponse): void => {
   res.setHeader("access-control-allow-methods", "GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS")
-  res.setHeader("access-control-allow-headers", ALLOWED_HEADERS)
+  res.setHeader("access-control-allow-headers", ALLOWED_HEADERS + stainlessAsked(req))
   res.setHeader("access-control-max-age", "43200")
 }

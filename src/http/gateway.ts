@@ -7,8 +7,10 @@ import type { IncomingMessage, ServerResponse } from "node:http"
 // the module, not the package index (which would load Effect's cluster, RPC and SQL packages at startup)
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import { Effect, Either, Runtime } from "effect"
-import { AuthError, BadRequest } from "../domain/errors.js"
+import { AuthError, BadRequest, NoCandidates } from "../domain/errors.js"
+import { normalizeModel } from "../domain/Model.js"
 import type { RequestKind } from "../domain/Request.js"
+import { decodePathSegment } from "../domain/urlPath.js"
 import type { DecisionRecord } from "../runtime/DecisionLog.js"
 import { handle } from "../runtime/workflow.js"
 import type { WorkflowServices } from "../runtime/workflow.js"
@@ -100,8 +102,13 @@ export const makeGatewayHandler = (options: GatewayOptions) =>
     }
     const control = yield* NodeHttpServer.makeHandler(yield* makeControlRouter(options))
 
-    const runJson = (effect: Effect.Effect<Merged<unknown>, never, WorkflowServices>): Handler => (_req, res) => {
-      runFork(Effect.map(effect, (m) => sendJson(res, 200, m.body, fanOutHeaders(m.asked, m.answered))))
+    /** A merged answer; none at all (every node down, or none configured) is a 503, not an empty list. */
+    const runJson = (effect: Effect.Effect<Merged<unknown>, never, WorkflowServices>, flavor: ErrorFlavor): Handler => (_req, res) => {
+      runFork(Effect.map(effect, (m) => {
+        const headers = fanOutHeaders(m.asked, m.answered)
+        if (m.answered.length > 0) return sendJson(res, 200, m.body, headers)
+        sendError(res, new NoCandidates({ model: "", reason: m.asked === 0 ? "NoNodes" : "NoAnswer" }), flavor, headers)
+      }))
     }
     const admin = (op: AdminOp): Handler => (req, res) =>
       readBody(req, options.maxBodyBytes, (tooLarge, raw) => {
@@ -127,9 +134,9 @@ export const makeGatewayHandler = (options: GatewayOptions) =>
     for (const [path, method, op] of ADMIN) routes.set(path, { methods: { [method]: admin(op) }, flavor: "ollama" })
     routes.set("/", { methods: { GET: text("Ollama is running"), HEAD: text("Ollama is running") }, flavor: "ollama" })
     routes.set("/api/version", { methods: { GET: version, HEAD: version }, flavor: "ollama" })
-    routes.set("/api/tags", { methods: { GET: runJson(mergedTags), HEAD: runJson(mergedTags) }, flavor: "ollama" })
-    routes.set("/api/ps", { methods: { GET: runJson(mergedPs) }, flavor: "ollama" })
-    routes.set("/v1/models", { methods: { GET: runJson(openAiModels) }, flavor: "openai" })
+    routes.set("/api/tags", { methods: { GET: runJson(mergedTags, "ollama"), HEAD: runJson(mergedTags, "ollama") }, flavor: "ollama" })
+    routes.set("/api/ps", { methods: { GET: runJson(mergedPs, "ollama") }, flavor: "ollama" })
+    routes.set("/v1/models", { methods: { GET: runJson(openAiModels, "openai") }, flavor: "openai" })
     for (const path of ["/healthz", "/readyz", "/api/sollol/stats", "/api/sollol/decisions", "/api/sollol/events"]) {
       routes.set(path, { methods: { GET: controlHandler }, flavor: "ollama" })
     }
@@ -144,11 +151,22 @@ export const makeGatewayHandler = (options: GatewayOptions) =>
       routes.set("/api/sollol/admin/keys", { methods: { GET: keysHandler, POST: keysHandler }, flavor: "ollama" })
     }
 
+    /**
+     * `GET /v1/models/{model}`: 404 only when every node listed its models and none has it; a node that did not
+     * answer might have it, so that is a 503, as for a routed request (`unservableError`).
+     */
     const modelRetrieve: Handler = (req, res) => {
-      const model = decodeURIComponent((req.url ?? "").split("?")[0]!.slice("/v1/models/".length))
+      const model = decodePathSegment((req.url ?? "").split("?")[0]!.slice("/v1/models/".length))
+      if (model === undefined) {
+        return sendError(res, new BadRequest({ reason: "Url", message: "invalid URL escape in the model name" }), "openai")
+      }
       runFork(Effect.map(openAiModel_(model), (m) => {
         const headers = fanOutHeaders(m.asked, m.answered)
         if (m.body !== undefined) return sendJson(res, 200, m.body, headers)
+        if (m.asked === 0 || m.answered.length < m.asked) {
+          const reason = m.asked === 0 ? "NoNodes" : m.answered.length === 0 ? "NoAnswer" : "Unlisted"
+          return sendError(res, new NoCandidates({ model: normalizeModel(model), reason }), "openai", headers)
+        }
         const error = { message: `model '${model}' not found`, type: "not_found_error", param: null, code: null }
         sendJson(res, 404, { error }, headers)
       }))
@@ -178,11 +196,14 @@ export const makeGatewayHandler = (options: GatewayOptions) =>
       }
       applyCors(req, res)
       if (isPreflight(req)) {
-        preflightHeaders(res)
+        preflightHeaders(req, res)
         return void res.writeHead(204).end()
       }
       if (route === undefined) {
-        if (path.startsWith("/v1/models/") && req.method === "GET") return guarded(path, "openai", modelRetrieve, req, res)
+        if (path.startsWith("/v1/models/")) {
+          if (req.method === "GET") return guarded(path, "openai", modelRetrieve, req, res)
+          return sendError(res, new BadRequest({ reason: "Method", message: "405 method not allowed" }), "openai", { allow: "GET" })
+        }
         if (path.startsWith("/api/sollol/decisions/") && req.method === "GET") {
           return guarded(path, "ollama", controlHandler, req, res)
         }

@@ -126,7 +126,12 @@ export const validateWithSchema = (
     onLeft: (error) => {
       const issue = ParseResult.ArrayFormatter.formatErrorSync(error)[0]
       const path = issue === undefined || issue.path.length === 0 ? "" : `${issue.path.join(".")}: `
-      const message = issue?.message === "model is required" || issue?.path[0] === "model" && body.model === undefined
+      // Ollama's OpenAI middleware checks `len(messages) == 0` first: absent, null and [] all get its words
+      const noMessages = kind === "openai-chat" && (body.messages === undefined || body.messages === null ||
+        Array.isArray(body.messages) && body.messages.length === 0)
+      const message = noMessages
+        ? "[] is too short - 'messages'"
+        : issue?.message === "model is required" || issue?.path[0] === "model" && body.model === undefined
         ? "model is required"
         : issue?.path[0] === "encoding_format"
         ? `Invalid value for 'encoding_format' = ${String(body.encoding_format)}. Supported values: ['float', 'base64'].`

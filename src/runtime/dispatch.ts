@@ -228,6 +228,11 @@ export const dispatch = (
       : body
     const headers = responseHeaders(head, routingHeaders(intent, progress))
     headers["content-length"] = String(out.byteLength)
+    // a node's "server busy" (or 429) relayed after the retries: tell clients when to come back, as for the
+    // gateway's own 503s (Ollama sends no Retry-After; the OpenAI SDKs back off by it)
+    if ((status === 503 || status === 429) && headers["retry-after"] === undefined) {
+      headers["retry-after"] = String(Math.max(1, Math.ceil(reliability.config.busyBackoffMs / 1000)))
+    }
     client.start(status, headers)
     client.end(out)
     return Effect.succeed(true)

@@ -1,6 +1,7 @@
 /** The route table of a simulated node: gin's exact-path routing with 404/405 text, body parsing per family. */
 import { Effect } from "effect"
 import type { UpstreamError } from "../domain/errors.js"
+import { decodePathSegment } from "../domain/urlPath.js"
 import * as created from "./createRoutes.js"
 import * as model from "./modelRoutes.js"
 import * as native from "./nativeRoutes.js"
@@ -53,12 +54,15 @@ export type Resolved =
   | { readonly _tag: "Route"; readonly route: Route }
   | { readonly _tag: "NotFound" }
   | { readonly _tag: "MethodNotAllowed" }
+  /** A request URI Go's `net/http` refuses before any handler runs (an invalid percent escape). */
+  | { readonly _tag: "BadRequest" }
 
 export const resolve = (method: string, path: string): Resolved => {
   const byMethod = table[path]
   if (byMethod === undefined) {
     if (path.startsWith("/v1/models/") && path.length > "/v1/models/".length) {
-      const id = decodeURIComponent(path.slice("/v1/models/".length))
+      const id = decodePathSegment(path.slice("/v1/models/".length))
+      if (id === undefined) return { _tag: "BadRequest" }
       return method === "GET"
         ? { _tag: "Route", route: get((ctx, reply) => openai.retrieveModel(ctx, reply, id)) }
         : { _tag: "MethodNotAllowed" }
@@ -73,6 +77,7 @@ export const resolve = (method: string, path: string): Resolved => {
 export const dispatch = (ctx: SimContext, reply: Reply, resolved: Resolved, raw: Uint8Array | undefined) => {
   if (resolved._tag === "NotFound") return notFound(reply)
   if (resolved._tag === "MethodNotAllowed") return methodNotAllowed(reply)
+  if (resolved._tag === "BadRequest") return sendBody(reply, 400, "text/plain; charset=utf-8", "400 Bad Request")
   const { route } = resolved
   if (route.body === undefined) return route.run(ctx, reply, {})
   const parsed = parseBody(raw)
