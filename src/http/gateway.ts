@@ -7,7 +7,7 @@ import type { IncomingMessage, ServerResponse } from "node:http"
 // the module, not the package index (which would load Effect's cluster, RPC and SQL packages at startup)
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import { Effect, Either, Runtime } from "effect"
-import { AuthError, BadRequest, NoCandidates } from "../domain/errors.js"
+import { AuthError, BadRequest, InternalError, NoCandidates } from "../domain/errors.js"
 import { normalizeModel } from "../domain/Model.js"
 import type { RequestKind } from "../domain/Request.js"
 import { decodePathSegment } from "../domain/urlPath.js"
@@ -183,7 +183,7 @@ export const makeGatewayHandler = (options: GatewayOptions) =>
       }))
     }
 
-    return (req: IncomingMessage, res: ServerResponse): void => {
+    const dispatchRequest = (req: IncomingMessage, res: ServerResponse): void => {
       const url = req.url ?? "/"
       const q = url.indexOf("?")
       const path = q >= 0 ? url.slice(0, q) : url
@@ -220,4 +220,23 @@ export const makeGatewayHandler = (options: GatewayOptions) =>
       }
       guarded(path, route.flavor, handler, req, res)
     }
+
+    return answeringDefects(dispatchRequest, (url, message) => {
+      runFork(Effect.logError("request handler failed", { url, error: message }))
+    })
   })
+
+/** A defect thrown while routing still gets an answer (a 500, or a cut if bytes were sent), never a hang. */
+export const answeringDefects = (
+  handler: Handler,
+  log: (url: string, message: string) => void
+): Handler => (req, res) => {
+  try {
+    handler(req, res)
+  } catch (error) {
+    const message = `internal error: ${error instanceof Error ? error.message : String(error)}`
+    log(req.url ?? "/", message)
+    if (res.headersSent) return void res.destroy()
+    sendError(res, new InternalError({ message }), (req.url ?? "").startsWith("/v1/") ? "openai" : "ollama")
+  }
+}
