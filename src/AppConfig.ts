@@ -111,7 +111,12 @@ export const AppConfigSchema = Schema.Struct({
      * While listening on loopback, requests must name a local host (DNS-rebinding protection, as Ollama's); these
      * names are accepted too, e.g. a reverse proxy's public name; `*` accepts any. Default none.
      */
-    allowedHosts: Schema.optionalWith(Schema.Array(Schema.String), { default: () => [] })
+    allowedHosts: Schema.optionalWith(Schema.Array(Schema.String), { default: () => [] }),
+    /**
+     * Browser origins allowed besides the local ones (Ollama's OLLAMA_ORIGINS), e.g. `https://chat.example.com`,
+     * `https://*.example.com`; `*` allows any. Other origins get 403. Default none.
+     */
+    allowedOrigins: Schema.optionalWith(Schema.Array(Schema.String), { default: () => [] })
   }),
   auth: Schema.Struct({
     /** `auto`: on as soon as a key exists; `required`: always on; `off`: never. Default auto. */

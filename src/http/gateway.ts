@@ -19,6 +19,7 @@ import type { AdminOp } from "./admin.js"
 import { runBatchEmbed } from "./batchEmbedRoute.js"
 import { readBody } from "./body.js"
 import { applyCors, isPreflight, preflightHeaders } from "./cors.js"
+import type { OriginCheck } from "./cors.js"
 import { makeControlRouter } from "./control.js"
 import type { ControlOptions } from "./control.js"
 import { fanOutHeaders, stampEdgeHeaders } from "./edgeHeaders.js"
@@ -77,6 +78,8 @@ export interface GatewayOptions extends ControlOptions {
   readonly cutOnShutdown?: InferenceDeps["cutOnShutdown"]
   /** Refuses a request whose `Host` is not allowed (`makeHostGuard`); undefined: every `Host` is accepted. */
   readonly hostGuard?: (req: IncomingMessage) => boolean
+  /** Whether the request's `Origin` may call the gateway (see cors.ts); every origin when absent. */
+  readonly originCheck?: OriginCheck
 }
 
 export const makeGatewayHandler = (options: GatewayOptions) =>
@@ -146,7 +149,7 @@ export const makeGatewayHandler = (options: GatewayOptions) =>
     })
     for (const [path, h] of Object.entries(options.extraGet ?? {})) routes.set(path, { methods: { GET: h }, flavor: "ollama" })
     const keysHandler = options.keysHandler
-    const { hostGuard } = options
+    const { hostGuard, originCheck } = options
     if (keysHandler !== undefined) {
       routes.set("/api/sollol/admin/keys", { methods: { GET: keysHandler, POST: keysHandler }, flavor: "ollama" })
     }
@@ -192,6 +195,10 @@ export const makeGatewayHandler = (options: GatewayOptions) =>
       if (hostGuard !== undefined && !hostGuard(req)) {
         const message = `host '${req.headers.host ?? ""}' is not allowed: the gateway listens on loopback and accepts ` +
           "local host names only (see limits.allowedHosts)"
+        return sendError(res, new AuthError({ reason: "Forbidden", message }), path.startsWith("/v1/") ? "openai" : "ollama")
+      }
+      if (originCheck !== undefined && !originCheck(req)) {
+        const message = `origin '${req.headers.origin ?? ""}' is not allowed (see limits.allowedOrigins)`
         return sendError(res, new AuthError({ reason: "Forbidden", message }), path.startsWith("/v1/") ? "openai" : "ollama")
       }
       applyCors(req, res)

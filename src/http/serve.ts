@@ -8,6 +8,7 @@ import type { AppConfig } from "../AppConfig.js"
 import type { UpstreamFactory } from "../runtime/Sollol.js"
 import type { WorkflowServices } from "../runtime/workflow.js"
 import { makeHostGuard } from "./allowedHosts.js"
+import { makeOriginCheck } from "./cors.js"
 import { makeGatewayHandler } from "./gateway.js"
 import type { GatewayOptions } from "./gateway.js"
 import { listen, makeTracker } from "./server.js"
@@ -39,6 +40,7 @@ export const serveGateway = (
       track: tracker.track,
       cutOnShutdown: tracker.cutOnShutdown,
       ...(hostGuard !== undefined ? { hostGuard } : {}),
+      originCheck: makeOriginCheck(config.limits.allowedOrigins),
       ...(options.extraGet !== undefined ? { extraGet: options.extraGet } : {}),
       ...(options.authorize !== undefined ? { authorize: options.authorize } : {}),
       ...(options.authActive !== undefined ? { authActive: options.authActive } : {}),
