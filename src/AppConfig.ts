@@ -5,6 +5,7 @@
  */
 import { Context, Either, ParseResult, Schema } from "effect"
 import { SollolConfigSchema } from "./strategies/sollol/config.js"
+import { nodeIdFromUrl } from "./domain/NodeId.js"
 
 const PositiveInt = Schema.Int.pipe(Schema.positive())
 const NonNegative = Schema.Number.pipe(Schema.nonNegative())
@@ -19,9 +20,17 @@ const ClassTimeouts = Schema.Struct({
   totalMs: Schema.optional(PositiveInt)
 })
 
+/** An http(s) base URL the gateway can send to as it is: no query, fragment or user info for it to drop. */
+export const isNodeUrl = (s: string): boolean => {
+  if (!URL.canParse(s)) return false
+  const u = new URL(s)
+  return (u.protocol === "http:" || u.protocol === "https:") && u.search === "" && u.hash === "" && u.username === "" &&
+    u.password === ""
+}
+
 export const NodeConfig = Schema.Struct({
-  /** Base URL, e.g. `http://gpu-1:11434`. */
-  url: Schema.String.pipe(Schema.filter((s) => URL.canParse(s) && /^https?:/.test(s), { message: () => "must be an http(s) URL" })),
+  /** Base URL, e.g. `http://gpu-1:11434`; a path (`https://proxy/ollama`) prefixes every request to the node. */
+  url: Schema.String.pipe(Schema.filter(isNodeUrl, { message: () => "must be an http(s) URL without query, fragment or credentials" })),
   /** Node id shown in headers and logs. Default: `host:port` of the URL. */
   name: Schema.optional(Schema.String.pipe(Schema.minLength(1))),
   /** Parallel slots (like OLLAMA_NUM_PARALLEL). Default: learned, starting at `routing.defaultSlots`. */
@@ -156,8 +165,26 @@ export const decodeAppConfig = (input: unknown): Either.Either<AppConfig, string
     Either.mapLeft((error) => ParseResult.ArrayFormatter.formatErrorSync(error)
       .filter((issue) => !issue.message.startsWith("Expected undefined"))
       .map((issue) => `${issue.path.length > 0 ? issue.path.join(".") : "config"}: ${issue.message}`)
-      .join("; "))
+      .join("; ")),
+    Either.flatMap((config) => {
+      const duplicate = duplicateNode(config)
+      return duplicate === undefined ? Either.right(config) : Either.left(duplicate)
+    })
   )
+
+/** Two nodes with one id (a name, else `host:port`) would be one node: the second is named as the culprit. */
+const duplicateNode = (config: AppConfig): string | undefined => {
+  const seen = new Map<string, number>()
+  for (const [i, node] of config.nodes.entries()) {
+    const id = node.name ?? nodeIdFromUrl(node.url)
+    const first = seen.get(id)
+    if (first !== undefined) {
+      return `nodes.${i}: node '${id}' is configured twice (as nodes.${first} too); give each node its own name`
+    }
+    seen.set(id, i)
+  }
+  return undefined
+}
 
 /** Decodes and throws with the field-naming message; for tests and the library API. */
 export const makeAppConfig = (input: AppConfigInput | Record<string, unknown> = {}): AppConfig => {

@@ -2,7 +2,7 @@
  * SIGHUP for the long-running commands: Node's default action ends the process, so it is caught for the whole run
  * and handled in a fiber, one signal at a time (`serve` reloads its config; others say they ignore it).
  */
-import { Console, Context, Effect, Option, Queue } from "effect"
+import { Cause, Console, Context, Effect, Option, Queue } from "effect"
 import type { Scope } from "effect"
 
 export class Hangups extends Context.Tag("sollol/cli/Hangups")<Hangups, {
@@ -41,6 +41,11 @@ export const handleHangups = (
   Effect.gen(function*() {
     const hangups = yield* Effect.serviceOption(Hangups)
     if (Option.isNone(hangups)) return
-    const handle = yield* make(hangups.value.command)
-    yield* Queue.take(hangups.value.signals).pipe(Effect.zipRight(handle), Effect.forever, Effect.forkScoped)
+    const { command, signals } = hangups.value
+    // a reload that dies of a defect is reported, and the next SIGHUP is handled all the same
+    const handle = Effect.catchAllCause(yield* make(command), (cause) =>
+      Cause.isInterruptedOnly(cause)
+        ? Effect.failCause(cause)
+        : Console.error(`sollol ${command}: SIGHUP failed: ${String(Cause.squash(cause))}; the running config stays in place`))
+    yield* Queue.take(signals).pipe(Effect.zipRight(handle), Effect.forever, Effect.forkScoped)
   })

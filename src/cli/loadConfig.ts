@@ -108,6 +108,8 @@ export const loadConfig = (
   const file: Either.Either<Raw, string> = path === undefined ? Either.right({}) : readConfigFile(path)
   if (Either.isLeft(file)) return Either.left(file.left)
   const merged = mergeConfig(mergeConfig(file.right, fromEnv(env)), fromFlags(flags))
-  if (!Array.isArray(merged.nodes) || merged.nodes.length === 0) merged.nodes = [{ url: "http://127.0.0.1:11434" }]
+  // none anywhere (absent, `nodes:` left empty, or []): the local Ollama; anything else is validated as written
+  const none = merged.nodes === undefined || merged.nodes === null || (Array.isArray(merged.nodes) && merged.nodes.length === 0)
+  if (none) merged.nodes = [{ url: "http://127.0.0.1:11434" }]
   return validateConfig(merged, strategies)
 }

@@ -40,15 +40,9 @@ export interface NodePlan {
   readonly kept: ReadonlyArray<NodeId>
 }
 
-/** The config's nodes, first entry winning for a repeated id (as at startup, where the second one fails). */
-export const wantedNodes = (config: AppConfig): ReadonlyArray<WantedNode> => {
-  const byId = new Map<NodeId, WantedNode>()
-  for (const node of config.nodes) {
-    const nodeId = nodeIdOf(node)
-    if (!byId.has(nodeId)) byId.set(nodeId, { nodeId, url: normalizeBaseUrl(node.url), slots: node.slots })
-  }
-  return [...byId.values()]
-}
+/** The config's nodes (their ids are unique: see decodeAppConfig). */
+export const wantedNodes = (config: AppConfig): ReadonlyArray<WantedNode> =>
+  config.nodes.map((node) => ({ nodeId: nodeIdOf(node), url: normalizeBaseUrl(node.url), slots: node.slots }))
 
 /**
  * 1. A wanted node registered under its id is unchanged when URL and slots match, else replaced.

@@ -15,11 +15,13 @@ import { AdmissionTag } from "../runtime/Admission.js"
 import { LiveStats } from "../observability/LiveStats.js"
 import { DecisionLog } from "../runtime/DecisionLog.js"
 import type { UpstreamFactory } from "../runtime/Sollol.js"
+import { isNodeUrl } from "../AppConfig.js"
+import { jsonBody } from "./controlBody.js"
 
 const error = (status: number, message: string) => HttpServerResponse.unsafeJson({ error: message }, { status })
 
 const AddNode = Schema.Struct({
-  url: Schema.String.pipe(Schema.filter((s) => URL.canParse(s) && /^https?:/i.test(s), { message: () => "url must be an http(s) URL" })),
+  url: Schema.String.pipe(Schema.filter(isNodeUrl, { message: () => "url must be an http(s) URL without query, fragment or credentials" })),
   name: Schema.optional(Schema.String.pipe(Schema.minLength(1))),
   slots: Schema.optional(Schema.Int.pipe(Schema.positive()))
 })
@@ -28,6 +30,8 @@ const NodeBody = Schema.Union(AddNode, NodeAction)
 
 export interface ControlOptions {
   readonly upstreamFactory: UpstreamFactory
+  /** Largest request body, bytes (`limits.maxBodyBytes`). */
+  readonly maxBodyBytes: number
   /** True once shutdown began: readiness turns false. */
   readonly shuttingDown: () => boolean
 }
@@ -67,10 +71,10 @@ export const makeControlRouter = (options: ControlOptions) =>
     const nodes = Effect.map(registry.list, (list) => HttpServerResponse.unsafeJson({ nodes: list }))
 
     const postNode = Effect.gen(function*() {
-      const request = yield* HttpServerRequest.HttpServerRequest
-      const body = yield* Effect.either(request.json)
-      if (Either.isLeft(body)) return error(400, "invalid JSON body")
-      const parsed = Schema.decodeUnknownEither(NodeBody)(body.right)
+      const body = yield* jsonBody(options.maxBodyBytes)
+      if (Either.isLeft(body)) return body.left
+      // exactly one shape: a drain that also carries a url must not register a node
+      const parsed = Schema.decodeUnknownEither(NodeBody, { onExcessProperty: "error" })(body.right)
       if (Either.isLeft(parsed)) return error(400, `invalid request: expected {url, name?, slots?} or {node, action}`)
       const input = parsed.right
       if ("action" in input) {

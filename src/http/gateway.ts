@@ -219,6 +219,11 @@ export const makeGatewayHandler = (options: GatewayOptions) =>
         }
         return sendError(res, new BadRequest({ reason: "Path", message: "404 page not found" }), path.startsWith("/v1/") ? "openai" : "ollama")
       }
+      // SOLLOL's own GET routes answer HEAD too (uptime checkers probe with it); node:http leaves the body out.
+      // Ollama's routes keep Ollama's method table.
+      if (req.method === "HEAD" && route.methods.HEAD === undefined && route.methods.GET !== undefined && isOwnPath(path)) {
+        req.method = "GET"
+      }
       const handler = route.methods[req.method ?? "GET"]
       if (handler === undefined) {
         return sendError(res, new BadRequest({ reason: "Method", message: "405 method not allowed" }), route.flavor, {
@@ -232,6 +237,10 @@ export const makeGatewayHandler = (options: GatewayOptions) =>
       runFork(Effect.logError("request handler failed", { url, error: message }))
     })
   })
+
+/** SOLLOL's own routes, beside the Ollama and OpenAI ones it mirrors. */
+const isOwnPath = (path: string): boolean =>
+  path.startsWith("/api/sollol/") || path === "/healthz" || path === "/readyz" || path === "/metrics" || path === "/dashboard"
 
 /** A defect thrown while routing still gets an answer (a 500, or a cut if bytes were sent), never a hang. */
 export const answeringDefects = (

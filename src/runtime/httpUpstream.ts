@@ -55,7 +55,7 @@ export const makeHttpUpstream = (
   Effect.map(
     Effect.acquireRelease(
       Effect.sync(() =>
-        new Pool(url, {
+        new Pool(new URL(url).origin, {
           connections: options.connections ?? 64,
           connectTimeout: options.connectTimeoutMs ?? 5_000,
           keepAliveTimeout: 30_000,
@@ -65,7 +65,9 @@ export const makeHttpUpstream = (
       (pool) => Effect.promise(() => pool.destroy().catch(() => undefined))
     ),
     (pool): Upstream => {
-      const host = new URL(url).host
+      const { host, pathname } = new URL(url)
+      // a node behind a reverse proxy under a path (`https://proxy/ollama`): every request goes below it
+      const base = pathname.replace(/\/+$/, "")
       const firstByteDefault = options.firstByteTimeoutMs ?? 300_000
       const idleDefault = options.idleTimeoutMs ?? 120_000
       const totalDefault = options.totalTimeoutMs ?? 600_000
@@ -76,7 +78,7 @@ export const makeHttpUpstream = (
         send: (request, accept, sendOptions) =>
           Effect.async<void, UpstreamError>((resume) => {
             const handler = makeHandler(nodeId, accept, resume, sendOptions?.totalTimeoutMs ?? totalDefault)
-            pool.dispatch(toDispatchOptions(request, host, sendOptions, firstByteDefault, idleDefault), handler)
+            pool.dispatch(toDispatchOptions(request, host, base, sendOptions, firstByteDefault, idleDefault), handler)
             return Effect.sync(() => handler.abort())
           })
       }
@@ -86,11 +88,12 @@ export const makeHttpUpstream = (
 const toDispatchOptions = (
   request: UpstreamRequest,
   host: string,
+  base: string,
   sendOptions: SendOptions | undefined,
   firstByteDefault: number,
   idleDefault: number
 ): Dispatcher.DispatchOptions => ({
-  path: request.path,
+  path: base + request.path,
   method: request.method as Dispatcher.HttpMethod,
   headers: { ...request.headers, host },
   body: request.body === undefined ? null : request.body,

@@ -53,6 +53,29 @@ describe("loadConfig", () => {
     expect(message).toContain("bogus")
   })
 
+  it("stops on a nodes value that is not a list, instead of using the default node", () => {
+    for (const [name, text] of [["s.yaml", 'nodes: "http://a:1"\n'], ["n.yaml", "nodes: 5\n"], ["m.yaml", 'nodes: {url: "http://a:1"}\n']]) {
+      expect(errorOf(file(name!, text!))).toMatch(/^nodes: Expected ReadonlyArray/)
+    }
+    // left empty, it is the local Ollama
+    expect(Either.getOrThrow(loadConfig({ config: file("e.yaml", "nodes:\n") }, {})).nodes).toEqual([{ url: "http://127.0.0.1:11434" }])
+  })
+
+  it("stops on two nodes with one id, naming the second", () => {
+    expect(errorOf(file("d1.yaml", "nodes: [{url: 'http://a:1', name: n}, {url: 'http://b:1', name: n}]\n")))
+      .toBe("nodes.1: node 'n' is configured twice (as nodes.0 too); give each node its own name")
+    expect(errorOf(file("d2.yaml", "nodes: [{url: 'http://a:1'}, {url: 'http://a:1/'}]\n"))).toMatch(/^nodes\.1: node 'a:1' is configured twice/)
+    // the same proxy under two paths: fine once named
+    const named = "nodes: [{url: 'https://p/ollama-1', name: g1}, {url: 'https://p/ollama-2', name: g2}]\n"
+    expect(Either.getOrThrow(loadConfig({ config: file("d3.yaml", named) }, {})).nodes).toHaveLength(2)
+  })
+
+  it("refuses node URLs with a query, a fragment or credentials, which the gateway could not send", () => {
+    for (const url of ["http://a:1/?x=1", "http://a:1/#f", "http://u:p@a:1"]) {
+      expect(errorOf(file("u.yaml", `nodes: [{url: '${url}'}]\n`)), url).toContain("nodes.0.url: must be an http(s) URL without query, fragment or credentials")
+    }
+  })
+
   it("reads the sollol strategy's weights and constants, and names a bad one", () => {
     const path = file("weights.yaml", "sollol:\n  weights: { affinity: 2, priority: 0 }\n  waitRatio: 1.2\n  priority: { highFrom: 9 }\n")
     const config = Either.getOrThrow(loadConfig({ config: path }, {}))

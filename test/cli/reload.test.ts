@@ -11,7 +11,7 @@ import { NodeRegistry } from "../../src/actors/NodeRegistry.js"
 import { makeAppConfig } from "../../src/AppConfig.js"
 import { NodeId } from "../../src/domain/NodeId.js"
 import { loadConfig } from "../../src/cli/loadConfig.js"
-import { makeReload, planNodes, restartNeeded, summaryLine, wantedNodes } from "../../src/cli/reload.js"
+import { makeReload, planNodes, restartNeeded, summaryLine } from "../../src/cli/reload.js"
 import type { ReloadResult } from "../../src/cli/reload.js"
 import { httpUpstreamFactory } from "../../src/runtime/Sollol.js"
 import { startCluster } from "../support/cluster.js"
@@ -67,9 +67,9 @@ describe("planNodes", () => {
     })
   })
 
-  it("takes the first of two config entries with the same id, as startup does", () => {
-    const config = makeAppConfig({ nodes: [{ url: "http://a:1/", name: "x" }, { url: "http://b:1", name: "x" }] })
-    expect(wantedNodes(config)).toEqual([want("x", "http://a:1")])
+  it("never sees two config entries with one id: such a config is invalid, at startup and on reload", () => {
+    expect(() => makeAppConfig({ nodes: [{ url: "http://a:1/", name: "x" }, { url: "http://b:1", name: "x" }] }))
+      .toThrow("nodes.1: node 'x' is configured twice (as nodes.0 too); give each node its own name")
   })
 })
 
@@ -194,9 +194,9 @@ describe("makeReload over a running gateway", () => {
 
     writeFileSync(file, JSON.stringify({ port: 0, nodes: [{ url: "ftp://nope" }] }))
     const before = await nodes()
-    expect(await run()).toEqual({ _tag: "Invalid", message: "nodes.0.url: must be an http(s) URL" })
+    expect(await run()).toEqual({ _tag: "Invalid", message: "nodes.0.url: must be an http(s) URL without query, fragment or credentials" })
     expect(err).toEqual([
-      "sollol serve: config reload failed, keeping the current config: nodes.0.url: must be an http(s) URL"
+      "sollol serve: config reload failed, keeping the current config: nodes.0.url: must be an http(s) URL without query, fragment or credentials"
     ])
     expect(out).toEqual([])
     expect(await nodes()).toEqual(before)

@@ -118,7 +118,7 @@ describe("sollol serve on SIGHUP", () => {
       from = io.mark()
       child.kill("SIGHUP")
       expect(await io.line(/config reload failed/, from)).toBe(
-        "sollol serve: config reload failed, keeping the current config: nodes.0.url: must be an http(s) URL"
+        "sollol serve: config reload failed, keeping the current config: nodes.0.url: must be an http(s) URL without query, fragment or credentials"
       )
       expect(child.exitCode).toBeNull()
       expect(await nodeIds(base)).toEqual(wanted)

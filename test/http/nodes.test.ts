@@ -55,3 +55,55 @@ describe("POST /api/sollol/nodes", () => {
     expect((await ids()).filter((id) => id === "one" || id === "two")).toHaveLength(1)
   })
 })
+
+describe("control-plane requests at their edges", () => {
+  let cluster: Cluster
+  beforeAll(async () => {
+    cluster = await startCluster({ scenario: "hetero3", timeScale: 200, config: { limits: { maxBodyBytes: 1024 } } })
+  })
+  afterAll(() => cluster.close())
+  const post = (path: string, body: BodyInit) => fetch(`${cluster.url}${path}`, { method: "POST", body })
+
+  it("refuses a body that is both an add and an action, instead of registering a node", async () => {
+    const res = await post("/api/sollol/nodes", JSON.stringify({ node: "fast-gpu", action: "drain", url: "http://127.0.0.1:9" }))
+    expect(res.status).toBe(400)
+    const nodes = (await (await fetch(`${cluster.url}/api/sollol/nodes`)).json()) as { nodes: Array<{ nodeId: string; health: string }> }
+    expect(nodes.nodes.map((n) => n.nodeId).sort()).toEqual(["cpu", "fast-gpu", "mid-gpu"])
+    expect(nodes.nodes.find((n) => n.nodeId === "fast-gpu")?.health).not.toBe("excluded")
+  })
+
+  it("holds node and key admin bodies to limits.maxBodyBytes, declared or chunked", async () => {
+    const big = JSON.stringify({ url: "http://127.0.0.1:9", pad: "a".repeat(4_000) })
+    const declared = await post("/api/sollol/nodes", big)
+    expect(declared.status).toBe(413)
+    expect(await declared.json()).toEqual({ error: "request body too large (limit 1024 bytes)" })
+    // without a declared length the reading stops at the limit and the connection is cut (or a 413 arrives first)
+    const chunked = await fetch(`${cluster.url}/api/sollol/nodes`, {
+      method: "POST",
+      body: new Blob([big]).stream(),
+      duplex: "half"
+    } as RequestInit).then((r) => r.status, () => "cut")
+    expect([413, "cut"]).toContain(chunked)
+    const nodes = (await (await fetch(`${cluster.url}/api/sollol/nodes`)).json()) as { nodes: Array<{ nodeId: string }> }
+    expect(nodes.nodes.map((n) => n.nodeId)).not.toContain("127.0.0.1:9")
+    const key = await post("/api/sollol/admin/keys", JSON.stringify({ name: "k", role: "user", pad: "a".repeat(4_000) }))
+    expect(key.status).toBe(413)
+  })
+
+  it("registers a node behind a reverse proxy's path", async () => {
+    const res = await post("/api/sollol/nodes", JSON.stringify({ url: "http://127.0.0.1:9/ollama/", name: "proxied" }))
+    expect(res.status).toBe(201)
+    expect(((await res.json()) as { node: { url: string } }).node.url).toBe("http://127.0.0.1:9/ollama")
+    expect((await post("/api/sollol/nodes", JSON.stringify({ url: "http://127.0.0.1:9/?q=1" }))).status).toBe(400)
+    await fetch(`${cluster.url}/api/sollol/nodes?node=proxied`, { method: "DELETE" })
+  })
+
+  it("answers HEAD on its own GET routes, and keeps Ollama's method table on Ollama's", async () => {
+    for (const path of ["/healthz", "/readyz", "/metrics", "/dashboard", "/api/sollol/stats"]) {
+      const res = await fetch(`${cluster.url}${path}`, { method: "HEAD" })
+      expect(res.status, path).toBe(200)
+      expect(await res.text(), path).toBe("")
+    }
+    expect((await fetch(`${cluster.url}/api/ps`, { method: "HEAD" })).status).toBe(405)
+  })
+})
