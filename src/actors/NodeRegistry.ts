@@ -9,7 +9,7 @@ import { normalizeModel } from "../domain/Model.js"
 import type { NodeId } from "../domain/NodeId.js"
 import { makeEntry } from "./nodeEntry.js"
 import type { EntryConfig, NodeEntry, NodeHandle, NodeSpec, RegistryEvent } from "./nodeEntry.js"
-import { candidateAt, hasModel, viewOf } from "./nodeViews.js"
+import { candidateAt, hasModel, isUp, viewOf } from "./nodeViews.js"
 import type { NodeView } from "./nodeViews.js"
 import { defaultNodeMachineInput, healthOf } from "./nodeMachine.js"
 import type { NodeMachineInput } from "./nodeMachine.js"
@@ -53,8 +53,10 @@ export interface CandidateSet {
   readonly hasModel: ReadonlyArray<NodeId>
   /** The routable ones among them. */
   readonly candidates: ReadonlyArray<Candidate>
-  /** Nodes that have not listed their models yet (`/api/tags` never answered): they may have it. */
+  /** Routable nodes that have not listed their models yet (`/api/tags` never answered): they may have it. */
   readonly unlisted: number
+  /** Nodes routable now, whatever their models: none means the cluster is down, not that the model is missing. */
+  readonly routable: number
 }
 
 export interface NodeRegistryService {
@@ -166,16 +168,22 @@ export const make = (options: Partial<RegistryConfig> = {}): Effect.Effect<NodeR
         const withModel: Array<NodeId> = []
         const built: Array<Candidate> = []
         let unlisted = 0
+        let routable = 0
         for (const entry of nodes.values()) {
-          if (removing.has(entry.handle.nodeId)) continue
+          // a node being removed still has its models (its requests are not "model not found"), but takes no more
+          const leaving = removing.has(entry.handle.nodeId)
           const facts = entry.facts.current()
-          if (facts.models === undefined) unlisted++
+          if (!leaving && isUp(entry.handle.actor.current())) {
+            routable++
+            if (facts.models === undefined) unlisted++
+          }
           if (!hasModel(facts, name)) continue
           withModel.push(entry.handle.nodeId)
+          if (leaving) continue
           const candidate = candidateAt(entry, name, loadOptions, now)
           if (candidate !== undefined) built.push(candidate)
         }
-        return { hasModel: withModel, candidates: built, unlisted }
+        return { hasModel: withModel, candidates: built, unlisted, routable }
       }
     const candidates = (model: string, loadOptions?: LoadOptions) =>
       Effect.map(Clock.currentTimeMillis, (now) => candidatesNow(model, loadOptions, now))

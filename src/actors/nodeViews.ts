@@ -5,6 +5,7 @@ import type { Health } from "../domain/Health.js"
 import type { NodeId } from "../domain/NodeId.js"
 import type { NodeEntry, NodeFacts } from "./nodeEntry.js"
 import { healthOf, isPreferred, isRoutable } from "./nodeMachine.js"
+import type { NodeSnapshot } from "./nodeMachine.js"
 import type { InstalledModel, LoadedModel } from "./probe.js"
 import type { Residence } from "./residency.js"
 
@@ -80,6 +81,9 @@ export const loadedAs = (facts: NodeFacts, model: string): LoadedModel | undefin
 export const hasModel = (facts: NodeFacts, model: string): boolean =>
   facts.models !== undefined && facts.models.some((m) => m.name === model)
 
+/** A node a request may go to now: routable by its health machine (not drained) and not excluded. */
+export const isUp = (s: NodeSnapshot): boolean => isRoutable(s) && healthOf(s) !== "excluded"
+
 /**
  * The domain Candidate of a node that has `model`, or `undefined` when the node is not routable. Synchronous: the
  * score step builds one per node per request from the plain fields the actor, probes and load keep.
@@ -91,8 +95,8 @@ export const candidateAt = (
   now: number
 ): Candidate | undefined => {
   const s = entry.handle.actor.current()
-  const health = healthOf(s)
-  if (!isRoutable(s) || health === "excluded") return undefined
+  if (!isUp(s)) return undefined
+  const health = healthOf(s) as Candidate["health"]
   const facts = entry.facts.current()
   const loaded = loadedAs(facts, model)
   const numCtx = loadOptions?.["num_ctx"]

@@ -47,15 +47,17 @@ export class NoCandidates extends Data.TaggedError("NoCandidates")<{
 }
 
 /**
- * Why nothing can serve `intent`'s model: 404 only when every node has listed its models and none has it; a node
- * that never answered might have it, so that is a 503 (Ollama clients read a 404 as "pull the model").
+ * Why nothing can serve `intent`'s model: 404 only when some node is up and every node up has listed its models
+ * without it. A node up that never listed them might have it, and with no node up the cluster is down rather than
+ * the model missing: both are 503 (Ollama clients read a 404 as "pull the model"). An excluded node that never
+ * answered does not keep a mistyped model name at 503 for ever.
  */
 export const unservableError = (
   intent: { readonly model: string; readonly kind: string },
-  found: { readonly hasModel: number; readonly unlisted: number },
+  found: { readonly hasModel: number; readonly unlisted: number; readonly routable: number },
   triedAny: boolean
 ): ModelNotFound | NoCandidates =>
-  found.hasModel > 0
+  found.hasModel > 0 || found.routable === 0
     ? new NoCandidates({ model: intent.model, reason: triedAny ? "AllTried" : "AllExcluded" })
     : found.unlisted > 0
     ? new NoCandidates({ model: intent.model, reason: "Unlisted" })

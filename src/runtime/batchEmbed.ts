@@ -120,9 +120,9 @@ export const batchEmbed = Effect.fn("BatchEmbed.run")(function*(inputs: Readonly
   })
   if (inputs.length === 0) return empty()
 
-  const { candidates, hasModel, unlisted } = yield* registry.candidates(model)
+  const { candidates, hasModel, routable, unlisted } = yield* registry.candidates(model)
   if (candidates.length === 0) {
-    return yield* unservableError({ model, kind: "embed" }, { hasModel: hasModel.length, unlisted }, false)
+    return yield* unservableError({ model, kind: "embed" }, { hasModel: hasModel.length, unlisted, routable }, false)
   }
 
   const attemptChunk = yield* makeChunkAttempt({ model, priority, extra: options.extra ?? {}, requestId: options.requestId })

@@ -25,7 +25,7 @@ export type Reservation =
    * Nothing can ever serve this attempt: no node has the model, or every routable one was tried or blocked.
    * `hasModel`: nodes that have it at all; `unlisted`: nodes that have not listed their models yet.
    */
-  | { readonly _tag: "Unservable"; readonly hasModel: number; readonly unlisted: number }
+  | { readonly _tag: "Unservable"; readonly hasModel: number; readonly unlisted: number; readonly routable: number }
 
 /** A node's parallel slots: as configured, else as learned, else the registry's default (`candidate.slots`). */
 export const slotsOf = (
@@ -88,8 +88,8 @@ const reserve = (handle: NodeHandle, intent: RoutingIntent, pick: Pick, candidat
 })
 
 /** A grant that holds nothing: no node can serve the attempt (see `Reservation`). */
-export const unservable = (hasModel: number, unlisted = 0): Grant<Reservation> => ({
-  value: { _tag: "Unservable", hasModel, unlisted },
+export const unservable = (hasModel: number, unlisted = 0, routable = 1): Grant<Reservation> => ({
+  value: { _tag: "Unservable", hasModel, unlisted, routable },
   release: () => undefined
 })
 
@@ -174,13 +174,13 @@ export const reserver = (
 (): Grant<Reservation> | undefined => {
   const { clock, learning, registry, reliability } = services
   const now = clock.unsafeCurrentTimeMillis()
-  const { candidates, hasModel, unlisted } = registry.candidatesNow(intent.model, intent.loadOptions, now)
+  const { candidates, hasModel, routable, unlisted } = registry.candidatesNow(intent.model, intent.loadOptions, now)
   const untried = candidates.filter((c) => !tried.has(c.nodeId))
   const eligible = untried.filter((c) => !reliability.modelBlocked(c.nodeId, intent.model, now))
   if (eligible.length === 0) {
     return options.panicMode && tried.size === 0 && hasModel.length > 0
       ? panicLook(services, intent, untried, hasModel.length)
-      : unservable(hasModel.length, unlisted)
+      : unservable(hasModel.length, unlisted, routable)
   }
   const open = eligible.filter((c) => !reliability.busy(c.nodeId, now))
   if (open.length === 0) return undefined

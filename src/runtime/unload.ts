@@ -89,8 +89,8 @@ export const unloadEverywhere = (
   Effect.suspend(() => {
     const { registry } = ctx.scoring
     const now = ctx.scoring.clock.unsafeCurrentTimeMillis()
-    const { candidates, hasModel, unlisted } = registry.candidatesNow(intent.model, intent.loadOptions, now)
-    if (candidates.length === 0) return Effect.fail(unservableError(intent, { hasModel: hasModel.length, unlisted }, false))
+    const { candidates, hasModel, routable, unlisted } = registry.candidatesNow(intent.model, intent.loadOptions, now)
+    if (candidates.length === 0) return Effect.fail(unservableError(intent, { hasModel: hasModel.length, unlisted, routable }, false))
     const targets = candidates.flatMap((c) => Option.toArray(Option.map(registry.get(c.nodeId), (h) => [c, h] as const)))
     progress.attempts = targets.length
     return Effect.flatMap(

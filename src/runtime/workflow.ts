@@ -75,9 +75,12 @@ const attempts = (ctx: AttemptContext, intent: RoutingIntent, client: ClientSink
       ? firstAttempt(ctx, intent, client, progress, tried, lastChance, claim)
       : attempt(ctx, intent, client, progress, tried, { lastChance, admission: "queue", claim })
     return Effect.catchAll(once, (error) => {
-      // Every node was tried: the last node's own failure says more than "no candidates".
-      if (error._tag === "NoCandidates" && error.reason === "AllTried" && progress.lastError?._tag === "UpstreamError") {
-        return Effect.fail(progress.lastError)
+      // Every node was tried: the last node's own failure says more than "no candidates". So it does when the
+      // model vanished with the node that failed (removed from the cluster): that node had it, so not a 404.
+      const last = progress.lastError
+      if (last?._tag === "UpstreamError") {
+        if (error._tag === "NoCandidates" && error.reason === "AllTried") return Effect.fail(last)
+        if (error._tag === "ModelNotFound" && last.reason !== "StatusCode") return Effect.fail(last)
       }
       progress.lastError = error
       if (lastChance || !shouldRetry(error)) return Effect.fail(error)

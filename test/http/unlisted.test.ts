@@ -8,6 +8,7 @@ import { Effect, Exit, Scope } from "effect"
 import { describe, expect, it } from "vitest"
 import { makeAppConfig } from "../../src/AppConfig.js"
 import { makeGateway } from "../../src/http/makeGateway.js"
+import { startCluster } from "../support/cluster.js"
 
 /** A loopback port nothing listens on (bound, then released). */
 const refusingPort = () =>
@@ -44,4 +45,51 @@ describe("a node that never answered", () => {
       await Effect.runPromise(Scope.close(scope, Exit.void))
     }
   })
+})
+
+describe("404 or 503 when no node can serve a model", () => {
+  it("answers 404 for a mistyped model once the node that never answered is excluded", async () => {
+    const cluster = await startCluster({ timeScale: 200 })
+    try {
+      const dead = `http://127.0.0.1:${await refusingPort()}`
+      expect((await fetch(`${cluster.url}/api/sollol/nodes`, { method: "POST", body: JSON.stringify({ url: dead, name: "dead" }) })).status).toBe(201)
+      const ask = () => fetch(`${cluster.url}/api/generate`, { method: "POST", body: JSON.stringify({ model: "nonexist", prompt: "x", stream: false }) })
+      const health = async () =>
+        ((await (await fetch(`${cluster.url}/api/sollol/nodes`)).json()) as { nodes: Array<{ nodeId: string; health: string }> })
+          .nodes.find((n) => n.nodeId === "dead")?.health
+      await expect.poll(health, { timeout: 10_000, interval: 50 }).toBe("excluded")
+      const res = await ask()
+      expect(res.status).toBe(404)
+      expect(await res.json()).toEqual({ error: "model 'nonexist' not found" })
+    } finally {
+      await cluster.close()
+    }
+  })
+
+  it("answers requests of a node being removed, the only one with their model, as a removal, not a missing model", async () => {
+    const cluster = await startCluster({ scenario: "modelsplit", timeScale: 20, config: { limits: { shutdownGraceMs: 300 } } })
+    try {
+      const generate = () =>
+        fetch(`${cluster.url}/api/generate`, {
+          method: "POST",
+          body: JSON.stringify({ model: "llama3.2:3b", prompt: "a long story", stream: false, options: { num_predict: 50_000 } })
+        }).then(async (r) => ({ status: r.status, body: (await r.json()) as { error?: string } }))
+      // llama-gpu has 4 slots: four run, the fifth waits in the queue
+      const running = Array.from({ length: 4 }, generate)
+      await expect.poll(async () => (await Effect.runPromise(cluster.node("llama-gpu").stats)).inFlight).toBe(4)
+      const queued = generate()
+      await new Promise((resolve) => setTimeout(resolve, 100))
+      const removed = await fetch(`${cluster.url}/api/sollol/nodes?node=llama-gpu`, { method: "DELETE" })
+      expect(removed.status).toBe(200)
+      const waiting = await queued
+      expect(waiting.status).toBe(503)
+      expect(waiting.body.error).toBe("no routable node for model 'llama3.2:3b'")
+      for (const r of await Promise.all(running)) {
+        expect(r.status).toBe(502)
+        expect(r.body.error).toMatch(/closed its connections to node llama-gpu/)
+      }
+    } finally {
+      await cluster.close()
+    }
+  }, 30_000)
 })
