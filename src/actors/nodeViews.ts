@@ -35,7 +35,8 @@ export const viewOf = (entry: NodeEntry): Effect.Effect<NodeView> =>
       nodeId: entry.handle.nodeId,
       url: entry.handle.url,
       health: healthOf(s),
-      routable: isRoutable(s),
+      // as /healthz counts it: up, and its models listed (a node whose first probe failed is not yet routable)
+      routable: isUp(s) && f.models !== undefined,
       drained: s.hasTag("drained"),
       inFlight: yield* entry.handle.load.inFlight,
       slots: entry.slots,

@@ -93,7 +93,10 @@ describe("control-plane requests at their edges", () => {
   it("registers a node behind a reverse proxy's path", async () => {
     const res = await post("/api/sollol/nodes", JSON.stringify({ url: "http://127.0.0.1:9/ollama/", name: "proxied" }))
     expect(res.status).toBe(201)
-    expect(((await res.json()) as { node: { url: string } }).node.url).toBe("http://127.0.0.1:9/ollama")
+    const { node } = (await res.json()) as { node: { url: string; routable: boolean } }
+    expect(node.url).toBe("http://127.0.0.1:9/ollama")
+    // nothing answers there: not routable, as /healthz counts it, until its models are listed
+    expect(node.routable).toBe(false)
     expect((await post("/api/sollol/nodes", JSON.stringify({ url: "http://127.0.0.1:9/?q=1" }))).status).toBe(400)
     await fetch(`${cluster.url}/api/sollol/nodes?node=proxied`, { method: "DELETE" })
   })
