@@ -3,7 +3,7 @@
  * leak) and one per node membership or health change, to stderr at the configured level. Effect's own log calls
  * are rendered the same way by `jsonLogger`.
  */
-import { Effect, HashMap, Layer, Logger, LogLevel, Stream } from "effect"
+import { Effect, FiberRef, HashMap, HashSet, Layer, Logger, LogLevel, Stream } from "effect"
 import { NodeRegistry } from "../actors/NodeRegistry.js"
 import type { RegistryEvent } from "../actors/NodeRegistry.js"
 import { DecisionLog } from "../runtime/DecisionLog.js"
@@ -98,6 +98,7 @@ export const jsonLogger = (options: LogOptions = {}) =>
 /** Replaces Effect's default logger with `jsonLogger` for the effect it wraps (and the fibers it forks). */
 export const withJsonLogging = (options: LogOptions = {}) => <A, E, R>(effect: Effect.Effect<A, E, R>) =>
   effect.pipe(
-    Effect.provide(Logger.replace(Logger.defaultLogger, jsonLogger(options))),
+    // the JSON logger alone: the CLI's runMain installs a pretty logger on stdout that replacing the default missed
+    Effect.locally(FiberRef.currentLoggers, HashSet.make(jsonLogger(options))),
     Logger.withMinimumLogLevel(options.level === "debug" ? LogLevel.Debug : LogLevel.Info)
   )

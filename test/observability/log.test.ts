@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Layer, Option, TestClock } from "effect"
+import { Effect, Layer, Logger, Option, TestClock } from "effect"
 import * as NodeRegistry from "../../src/actors/NodeRegistry.js"
 import { NodeId } from "../../src/domain/NodeId.js"
 import * as Log from "../../src/observability/log.js"
@@ -117,6 +117,17 @@ describe("JSON logs", () => {
       yield* Effect.logWarning("node not added").pipe(Effect.annotateLogs("node", "gpu-2"))
       assert.deepStrictEqual(lines.map((l) => [l["level"], l["msg"], l["node"]]), [["warn", "node not added", "gpu-2"]])
     }).pipe(Log.withJsonLogging({ level: "info", write }))
+  })
+
+  it.effect("leave no other logger writing beside it (the CLI's runMain installs a pretty one)", () => {
+    const lines: Array<string> = []
+    const pretty: Array<string> = []
+    const other = Logger.make(({ message }) => void pretty.push(String(message)))
+    return Effect.gen(function*() {
+      yield* Effect.logWarning("node not added")
+      assert.strictEqual(lines.length, 1)
+      assert.deepStrictEqual(pretty, [])
+    }).pipe(Log.withJsonLogging({ level: "info", write: (l) => void lines.push(l) }), Effect.provide(Logger.add(other)))
   })
 
   it.scoped("list the nodes already present when logging starts", () => {
