@@ -102,8 +102,9 @@ export interface BatchEmbedResponse {
 }
 
 export interface Stats {
-  readonly requests: { readonly ok: number; readonly error: number; readonly aborted: number }
-  readonly by_node: Readonly<Record<string, { readonly ok: number; readonly error: number; readonly aborted: number }>>
+  /** `refused`: answered by the gateway before any node was asked (bad body or priority, auth, rate limits). */
+  readonly requests: { readonly ok: number; readonly error: number; readonly aborted: number; readonly refused: number }
+  readonly by_node: Readonly<Record<string, { readonly ok: number; readonly error: number; readonly aborted: number; readonly refused: number }>>
   readonly queue: { readonly depth: number }
   readonly nodes: ReadonlyArray<{ readonly node: string; readonly health: string; readonly in_flight: number; readonly slots: number }>
 }

@@ -5,7 +5,12 @@ import type { NodeInfo, Stats } from "../client/types.js"
 import { AdmissionTag } from "../runtime/Admission.js"
 import { DecisionLog } from "../runtime/DecisionLog.js"
 
-const counts = (c: { ok: number; error: number; aborted: number }) => ({ ok: c.ok, error: c.error, aborted: c.aborted })
+const counts = (c: { ok: number; error: number; aborted: number; refused: number }) => ({
+  ok: c.ok,
+  error: c.error,
+  aborted: c.aborted,
+  refused: c.refused
+})
 
 export const statsOf: Effect.Effect<Stats, never, NodeRegistry | DecisionLog | AdmissionTag> = Effect.gen(function*() {
   const totals = yield* (yield* DecisionLog).totals

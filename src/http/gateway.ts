@@ -11,6 +11,7 @@ import { AuthError, BadRequest, InternalError, NoCandidates } from "../domain/er
 import { normalizeModel } from "../domain/Model.js"
 import type { RequestKind } from "../domain/Request.js"
 import { decodePathSegment } from "../domain/urlPath.js"
+import { DecisionLog, refusalRecord } from "../runtime/DecisionLog.js"
 import type { DecisionRecord } from "../runtime/DecisionLog.js"
 import { handle } from "../runtime/workflow.js"
 import type { WorkflowServices } from "../runtime/workflow.js"
@@ -87,6 +88,7 @@ export const makeGatewayHandler = (options: GatewayOptions) =>
     const runtime = yield* Effect.runtime<WorkflowServices>()
     const runFork = Runtime.runFork(runtime)
     const clock = yield* Effect.clock
+    const decisions = yield* DecisionLog
     const run: InferenceDeps["run"] = (intent, sink, batch) => {
       const arrived = { ...intent, arrivedAt: clock.unsafeCurrentTimeMillis() }
       const work: Effect.Effect<DecisionRecord | void, never, WorkflowServices> = batch !== undefined
@@ -101,7 +103,8 @@ export const makeGatewayHandler = (options: GatewayOptions) =>
       track: options.track,
       ...(options.cutOnShutdown !== undefined ? { cutOnShutdown: options.cutOnShutdown } : {}),
       ...(options.authorize !== undefined ? { authorize: options.authorize } : {}),
-      ...(options.authActive !== undefined ? { authActive: options.authActive } : {})
+      ...(options.authActive !== undefined ? { authActive: options.authActive } : {}),
+      refused: (refusal) => void runFork(decisions.record(refusalRecord({ ...refusal, at: clock.unsafeCurrentTimeMillis() })))
     }
     const control = yield* NodeHttpServer.makeHandler(yield* makeControlRouter(options))
 

@@ -9,7 +9,8 @@ import type { GatewayError } from "../domain/errors.js"
 import { DEFAULT_PRIORITY, parsePriority } from "../domain/Priority.js"
 import type { RequestKind, RoutingIntent } from "../domain/Request.js"
 import type { ClientSink } from "../runtime/ClientSink.js"
-import type { DecisionRecord } from "../runtime/DecisionLog.js"
+import type { DecisionRecord, Refusal } from "../runtime/DecisionLog.js"
+import { normalizeModel } from "../domain/Model.js"
 import type { Authorized } from "./auth.js"
 import { batchOf } from "./batchEmbedRoute.js"
 import type { BatchRequest } from "./batchEmbedRoute.js"
@@ -17,6 +18,7 @@ import { forwardRequestHeaders } from "../runtime/headers.js"
 import { makeIntent } from "../runtime/intent.js"
 import { readBody } from "./body.js"
 import { edgeHeaders } from "./edgeHeaders.js"
+import { errorResponse, messageOf } from "./errorResponse.js"
 import type { ErrorFlavor } from "./errorResponse.js"
 import { makeNodeSink, sendError } from "./nodeSink.js"
 import { parseJsonObject, validateBody } from "./validate.js"
@@ -51,7 +53,16 @@ export interface InferenceDeps {
   readonly track: (res: ServerResponse) => void
   /** Registers how to cut a running request when shutdown reaches its deadline (see `makeTracker`). */
   readonly cutOnShutdown?: (res: ServerResponse, cut: () => Promise<void>) => void
+  /** Records a request refused before any node was asked (decision log, metrics, request log); stamps `at`. */
+  readonly refused?: (refusal: Omit<Refusal, "at">) => void
 }
+
+/** What a refusal knows of its request, by how far the request got. */
+type Known = Pick<Refusal, "model" | "priority"> & Partial<Pick<Refusal, "taskType" | "complexity">>
+
+/** A body's model as the workflow would name it; "" when it has none. */
+const modelOf = (body: Record<string, unknown> | undefined): string =>
+  typeof body?.["model"] === "string" ? normalizeModel(body["model"]) : ""
 
 const badPriority = new BadRequest({ reason: "Field", message: "priority must be an integer between 1 and 10" })
 
@@ -78,16 +89,28 @@ export const outputTokensOf = (exit: Exit.Exit<DecisionRecord | void>, expected:
 
 export const makeInferenceHandler = (endpoint: RoutedEndpoint, deps: InferenceDeps) => {
   const runFork = Runtime.runFork(deps.runtime)
+  /** Answers a refusal with `headers` (which name the request) and records it. */
+  const refuse = (res: ServerResponse, error: GatewayError, headers: Record<string, string>, known: Known) => {
+    sendError(res, error, endpoint.flavor, headers)
+    deps.refused?.({
+      ...known,
+      requestId: headers["x-sollol-request-id"] ?? "",
+      kind: endpoint.kind,
+      status: errorResponse(error).status,
+      error: messageOf(error)
+    })
+  }
   return (req: IncomingMessage, res: ServerResponse): void => {
     deps.track(res)
     readBody(req, deps.maxBodyBytes, (tooLarge, raw) => {
       // refused before any node was asked: the entry's X-SOLLOL-* headers, built only on these paths
-      if (tooLarge !== undefined) return sendError(res, tooLarge, endpoint.flavor, { ...edgeHeaders(req), connection: "close" })
+      const unknown = { model: "", priority: DEFAULT_PRIORITY }
+      if (tooLarge !== undefined) return refuse(res, tooLarge, { ...edgeHeaders(req), connection: "close" }, unknown)
       const parsed = Either.flatMap(parseJsonObject(raw), (body) => validateBody(endpoint.kind, body))
-      if (Either.isLeft(parsed)) return sendError(res, parsed.left, endpoint.flavor, edgeHeaders(req))
+      if (Either.isLeft(parsed)) return refuse(res, parsed.left, edgeHeaders(req), unknown)
       const body = parsed.right
       const priority = priorityOf(req, body)
-      if (Either.isLeft(priority)) return sendError(res, priority.left, endpoint.flavor, edgeHeaders(req))
+      if (Either.isLeft(priority)) return refuse(res, priority.left, edgeHeaders(req), { ...unknown, model: modelOf(body) })
       const changed = body.priority !== undefined || endpoint.kind === "show" && body.model === undefined
       if (body.priority !== undefined) delete body.priority
       const requestId = req.headers["x-sollol-request-id"]
@@ -126,7 +149,12 @@ export const makeInferenceHandler = (endpoint: RoutedEndpoint, deps: InferenceDe
           Effect.matchEffect({
             onFailure: (error) =>
               Effect.sync(() =>
-                sendError(res, error, endpoint.flavor, { "x-sollol-request-id": intent.requestId, "x-sollol-attempts": "0" })
+                refuse(res, error, { "x-sollol-request-id": intent.requestId, "x-sollol-attempts": "0" }, {
+                  model: intent.model,
+                  priority: intent.priority,
+                  taskType: intent.taskType,
+                  complexity: intent.complexity
+                })
               ),
             onSuccess: ({ batch: mayBatch, done, priority: clamped }) =>
               Effect.gen(function*() {

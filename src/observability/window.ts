@@ -48,7 +48,8 @@ export const makeRequestWindow = (windowMs = 60_000, maxPerNode = 5_000): Reques
   const byNode = new Map<string, Array<Sample>>()
   return {
     add: (d) => {
-      if (d.outcome === "aborted") return
+      // a client that left, or a request refused at the edge, says nothing about the node's health
+      if (d.outcome === "aborted" || d.outcome === "refused") return
       const key = d.node ?? "none"
       const list = byNode.get(key) ?? []
       list.push({ end: d.at + d.durationMs, ok: d.outcome === "ok", durationMs: d.durationMs })

@@ -25,7 +25,8 @@ export interface DecisionRecord {
   readonly queueWaitMs: number
   readonly attempts: number
   readonly hedged: boolean
-  readonly outcome: "ok" | "error" | "aborted"
+  /** `refused`: answered by the gateway before any node was asked (bad body, priority, auth, rate limit). */
+  readonly outcome: "ok" | "error" | "aborted" | "refused"
   readonly status: number
   readonly error: string | undefined
   readonly durationMs: number
@@ -38,6 +39,7 @@ export interface OutcomeCounts {
   ok: number
   error: number
   aborted: number
+  refused: number
   totalDurationMs: number
 }
 
@@ -68,7 +70,7 @@ export const make = (capacity = 1_000) =>
     // A ring buffer: `next` is where the next record goes.
     const ring: Array<DecisionRecord | undefined> = new Array(capacity).fill(undefined)
     let next = 0
-    const zero = (): OutcomeCounts => ({ ok: 0, error: 0, aborted: 0, totalDurationMs: 0 })
+    const zero = (): OutcomeCounts => ({ ok: 0, error: 0, aborted: 0, refused: 0, totalDurationMs: 0 })
     const all = zero()
     const byNode: Record<string, OutcomeCounts> = {}
     const byModel: Record<string, OutcomeCounts> = {}
@@ -111,3 +113,43 @@ export const make = (capacity = 1_000) =>
   })
 
 export const layer = (capacity?: number) => Layer.effect(DecisionLog, make(capacity))
+
+/** What is known of a request the gateway refused at its edge: its route, and its body's fields if it parsed. */
+export interface Refusal {
+  readonly requestId: string
+  readonly at: number
+  readonly kind: RequestKind
+  /** Normalised model name; "" when the body did not get that far. */
+  readonly model: string
+  readonly priority: number
+  readonly status: number
+  readonly error: string
+  /** The analysis, when the refusal came after it (auth, rate limits). */
+  readonly taskType?: TaskType
+  readonly complexity?: Complexity
+}
+
+/** The decision record of a refused request: no strategy ran and no node was asked. */
+export const refusalRecord = (r: Refusal): DecisionRecord => ({
+  requestId: r.requestId,
+  at: r.at,
+  kind: r.kind,
+  model: r.model,
+  taskType: r.taskType ?? (r.kind === "embed" || r.kind === "embeddings" || r.kind === "openai-embeddings" ? "embedding" : "generation"),
+  complexity: r.complexity ?? "simple",
+  priority: r.priority,
+  strategy: "",
+  node: null,
+  score: null,
+  factors: [],
+  candidates: [],
+  reasoning: `refused at the edge: ${r.error}`,
+  queueWaitMs: 0,
+  attempts: 0,
+  hedged: false,
+  outcome: "refused",
+  status: r.status,
+  error: r.error,
+  durationMs: 0,
+  ttftMs: undefined
+})
