@@ -5,7 +5,7 @@
  */
 
 /** Go types of request fields whose JSON kind `json.Unmarshal` checks. */
-export type GoField = "string" | "bool" | "map[string]string" | "map[string]interface {}"
+export type GoField = "string" | "bool" | "int" | "float64" | "map[string]string" | "map[string]interface {}"
 
 const jsonKind = (v: unknown): string =>
   Array.isArray(v) ? "array" : typeof v === "object" ? "object" : typeof v === "boolean" ? "bool" : typeof v
@@ -26,6 +26,12 @@ export const bindError = (
     if (type === undefined || v === null) continue
     if (type === "string" || type === "bool") {
       if (jsonKind(v) !== type) return wrong(field, v, type)
+      continue
+    }
+    if (type === "int" || type === "float64") {
+      if (typeof v !== "number") return wrong(field, v, type)
+      // Go names the number it could not fit: `number 5.5 into … of type int`
+      if (type === "int" && !Number.isInteger(v)) return wrong(field, v, type).replace("number", `number ${v}`)
       continue
     }
     const map = typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined

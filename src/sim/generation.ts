@@ -34,6 +34,34 @@ export interface GenerationInput {
   /** `options.num_predict` when positive: exactly that many tokens, `done_reason: "length"`. */
   readonly numPredict: number | undefined
   readonly keepAliveMs: number
+  /** Stop sequences: the text ends before the first one generated, with `done_reason: "stop"`. */
+  readonly stop?: ReadonlyArray<string>
+  /** `seed`: the same seed and prompt give the same text (and length), on any node. */
+  readonly seed?: number
+}
+
+/** Length of the longest end of `text` that a stop sequence begins with (it may be completed by the next tokens). */
+const heldBack = (text: string, stops: ReadonlyArray<string> | undefined): number => {
+  let held = 0
+  for (const s of stops ?? []) {
+    for (let n = Math.min(s.length - 1, text.length); n > held; n--) {
+      if (text.endsWith(s.slice(0, n))) {
+        held = n
+        break
+      }
+    }
+  }
+  return held
+}
+
+/** Where the first stop sequence starts in `text`, or -1. */
+const stopAt = (text: string, stops: ReadonlyArray<string> | undefined): number => {
+  let first = -1
+  for (const s of stops ?? []) {
+    const i = s === "" ? -1 : text.indexOf(s)
+    if (i >= 0 && (first < 0 || i < first)) first = i
+  }
+  return first
 }
 
 /**
@@ -73,22 +101,39 @@ export const runGeneration = <E>(
         yield* engine.sleepUntilSim(startMs, prefillMs)
         // 2. Decode: one token per step at decodeTps × n^-0.25 for n streams decoding now, each step due at a
         // deadline counted from the start, so steps a timer cannot sleep still add up to the right rate.
-        const rng = makeRng(Math.floor(nodeRng() * 4294967296))
+        const rng = input.seed !== undefined
+          ? makeRng(hashString(`${input.seed}\u0000${prompt}`))
+          : makeRng(Math.floor(nodeRng() * 4294967296))
         const drawn = drawOutputTokens(rng)
         const count = input.numPredict !== undefined && input.numPredict > 0 ? input.numPredict : drawn
         let text = ""
         let decodeMs = 0
-        yield* engine.decoding(Effect.forEach(Array.from({ length: count }, (_, i) => i), (i) =>
-          Effect.suspend(() => {
+        /** Tokens decoded, and whether a stop sequence ended the generation before `count`. */
+        let produced = 0
+        let stopped = false
+        // As Ollama does, text that may be the start of a stop sequence is held back until the next tokens
+        // tell; the stop sequence itself is never sent. `full` is everything decoded, `text` what was sent.
+        let full = ""
+        yield* engine.decoding(Effect.gen(function*() {
+          for (let i = 0; i < count && !stopped; i++) {
             decodeMs += (1000 / (spec.decodeTps * Math.pow(Math.max(1, engine.decoders()), -0.25))) * engine.slowFactor()
-            return engine.sleepUntilSim(startMs, prefillMs + decodeMs)
-          }).pipe(
-            Effect.zipRight(Effect.suspend(() => {
-              const piece = tokenText(rng, i)
-              text += piece
-              return onToken(piece, i)
-            }))
-          ), { discard: true }))
+            yield* engine.sleepUntilSim(startMs, prefillMs + decodeMs)
+            full += tokenText(rng, i)
+            produced++
+            const cut = stopAt(full, input.stop)
+            if (cut >= 0) stopped = true
+            const upTo = stopped ? cut : full.length - heldBack(full, input.stop)
+            const piece = full.slice(text.length, Math.max(text.length, upTo))
+            text += piece
+            if (piece !== "" || input.stop === undefined) yield* onToken(piece, i)
+          }
+          // nothing stopped it: what was held back is sent after all
+          if (!stopped && text.length < full.length) {
+            const rest = full.slice(text.length)
+            text = full
+            yield* onToken(rest, produced)
+          }
+        }))
         const tEnd = yield* nanos
         setCache(prompt + text)
         const base = hashString(prompt)
@@ -97,16 +142,16 @@ export const runGeneration = <E>(
         const decodeNs = Math.round(decodeMs * 1e6)
         return {
           text,
-          doneReason: input.numPredict !== undefined && input.numPredict > 0 ? "length" as const : "stop" as const,
+          doneReason: !stopped && input.numPredict !== undefined && input.numPredict > 0 ? "length" as const : "stop" as const,
           timings: {
             total_duration: Math.max(simNs(tEnd - t0), simNs(tGrant - t0) + prefillNs + decodeNs),
             load_duration: loadNs,
             prompt_eval_count: promptTokens,
             prompt_eval_duration: prefillNs,
-            eval_count: count,
+            eval_count: produced,
             eval_duration: decodeNs
           },
-          context: Array.from({ length: promptTokens + count }, (_, i) => (base + i * 7919) % 128_000)
+          context: Array.from({ length: promptTokens + produced }, (_, i) => (base + i * 7919) % 128_000)
         }
       })
     )

@@ -3,7 +3,7 @@ import { Effect } from "effect"
 import { parseKeepAlive } from "../domain/keepAlive.js"
 import { optionsError } from "../domain/ollamaOptions.js"
 import { runEmbedding } from "./generation.js"
-import type { GenerationResult } from "./generation.js"
+import type { GenerationInput, GenerationResult } from "./generation.js"
 import type { SimModelSpec } from "./profiles.js"
 import { hashString } from "./rng.js"
 import { findModel, nowMs, respondGeneration } from "./simContext.js"
@@ -16,6 +16,17 @@ type Body = Record<string, unknown>
 const numPredictOf = (body: Body): number | undefined => {
   const n = obj(body["options"])?.["num_predict"]
   return typeof n === "number" && n > 0 ? Math.floor(n) : undefined
+}
+
+/** `options.stop` and `options.seed` as the generation takes them. */
+const samplingOf = (body: Body): Pick<GenerationInput, "stop" | "seed"> => {
+  const options = obj(body["options"])
+  const stop = options?.["stop"]
+  const seed = options?.["seed"]
+  return {
+    ...(Array.isArray(stop) ? { stop: stop.filter((s): s is string => typeof s === "string") } : {}),
+    ...(typeof seed === "number" && Number.isInteger(seed) ? { seed } : {})
+  }
 }
 
 const metrics = (r: GenerationResult) => ({ done_reason: r.doneReason, ...r.timings })
@@ -62,7 +73,7 @@ export const chat = (ctx: SimContext, reply: Reply, body: Body) =>
     }
     const prompt = messages.map((m) => `<|${str(m?.["role"]) ?? "user"}|>${str(m?.["content"]) ?? ""}\n`).join("") + "<|assistant|>"
     const message = (content: string) => ({ role: "assistant", content })
-    return respondGeneration(ctx, reply, { spec: p.spec, prompt, numPredict: numPredictOf(body), keepAliveMs: p.keepAlive }, {
+    return respondGeneration(ctx, reply, { spec: p.spec, prompt, numPredict: numPredictOf(body), keepAliveMs: p.keepAlive, ...samplingOf(body) }, {
       stream: body["stream"] !== false,
       streamType: NDJSON,
       chunk: (text, _, at) => goJson({ ...base(at), message: message(text), done: false }) + "\n",
@@ -88,7 +99,7 @@ export const generate = (ctx: SimContext, reply: Reply, body: Body) =>
       const context = body["raw"] === true ? {} : { context: r.context }
       return { ...base(at), response, done: true, done_reason, ...context, ...timings }
     }
-    return respondGeneration(ctx, reply, { spec: p.spec, prompt, numPredict: numPredictOf(body), keepAliveMs: p.keepAlive }, {
+    return respondGeneration(ctx, reply, { spec: p.spec, prompt, numPredict: numPredictOf(body), keepAliveMs: p.keepAlive, ...samplingOf(body) }, {
       stream: body["stream"] !== false,
       streamType: NDJSON,
       chunk: (text, _, at) => goJson({ ...base(at), response: text, done: false }) + "\n",

@@ -1,5 +1,7 @@
 /** Ollama's OpenAI-compatible routes (middleware/openai.go): `/v1/chat/completions`, `/v1/completions`, `/v1/embeddings`, `/v1/models`. */
 import { Effect } from "effect"
+import { bindError } from "../domain/goJson.js"
+import type { GoField } from "../domain/goJson.js"
 import { embedInputs } from "./nativeRoutes.js"
 import type { GenerationResult } from "./generation.js"
 import { installedSpecs } from "./modelRoutes.js"
@@ -25,16 +27,37 @@ const contentText = (content: unknown): string =>
     : Array.isArray(content) ? content.map((p) => str(obj(p)?.["text"]) ?? "").join("")
     : ""
 
+/** The typed fields of Ollama's `ChatCompletionRequest` / `CompletionRequest` that Go's decoder checks. */
+const TYPED_FIELDS: Readonly<Record<string, GoField>> = {
+  model: "string",
+  stream: "bool",
+  max_tokens: "int",
+  seed: "int",
+  temperature: "float64",
+  top_p: "float64",
+  frequency_penalty: "float64",
+  presence_penalty: "float64"
+}
+
+/** `stop` as a list (OpenAI takes a string or strings). */
+const stopsOf = (stop: unknown): ReadonlyArray<string> | undefined =>
+  typeof stop === "string" ? [stop] : Array.isArray(stop) ? stop.filter((s): s is string => typeof s === "string") : undefined
+
 /** `route` is the native route Ollama's middleware forwards to, whose words its errors use. */
 const common = (ctx: SimContext, reply: Reply, body: Body, route: "chat" | "generate") => {
+  const wrongType = bindError(route === "chat" ? "ChatCompletionRequest" : "CompletionRequest", body, TYPED_FIELDS)
+  if (wrongType !== undefined) return openaiError(reply, 400, wrongType)
   const raw = str(body["model"]) ?? ""
   const spec = findModel(ctx, raw)
   if (spec === undefined) return openaiError(reply, 404, `model '${raw}' not found`)
   if (spec.kind === "embedding") return openaiError(reply, 400, `"${raw}" does not support ${route}`)
   const maxTokens = body["max_tokens"] ?? body["max_completion_tokens"]
+  const stop = stopsOf(body["stop"])
+  const seed = body["seed"]
   return {
     raw,
     spec,
+    sampling: { ...(stop !== undefined ? { stop } : {}), ...(typeof seed === "number" ? { seed } : {}) },
     numPredict: typeof maxTokens === "number" && maxTokens > 0 ? Math.floor(maxTokens) : undefined,
     stream: body["stream"] === true,
     includeUsage: obj(body["stream_options"])?.["include_usage"] === true,
@@ -52,7 +75,7 @@ export const chatCompletions = (ctx: SimContext, reply: Reply, body: Body) =>
     const id = `chatcmpl-${Math.floor(ctx.rng() * 999)}`
     let created: number | undefined
     const head = (at: number) => ({ id, object: "chat.completion.chunk", created: (created ??= c.created(at)), model: c.raw, system_fingerprint: "fp_ollama" })
-    return respondGeneration(ctx, reply, { spec: c.spec, prompt, numPredict: c.numPredict, keepAliveMs: 300_000 }, {
+    return respondGeneration(ctx, reply, { spec: c.spec, prompt, numPredict: c.numPredict, keepAliveMs: 300_000, ...c.sampling }, {
       stream: c.stream,
       streamType: SSE,
       chunk: (text, _, at) => sse({ ...head(at), choices: [{ index: 0, delta: { role: "assistant", content: text }, finish_reason: null }] }),
@@ -83,7 +106,7 @@ export const completions = (ctx: SimContext, reply: Reply, body: Body) =>
     if (prompt === undefined) return openaiError(reply, 400, "prompt must be a string")
     const id = `cmpl-${Math.floor(ctx.rng() * 999)}`
     const base = (at: number) => ({ id, object: "text_completion", created: c.created(at), model: c.raw, system_fingerprint: "fp_ollama" })
-    return respondGeneration(ctx, reply, { spec: c.spec, prompt, numPredict: c.numPredict, keepAliveMs: 300_000 }, {
+    return respondGeneration(ctx, reply, { spec: c.spec, prompt, numPredict: c.numPredict, keepAliveMs: 300_000, ...c.sampling }, {
       stream: c.stream,
       streamType: SSE,
       chunk: (text, _, at) => sse({ ...base(at), choices: [{ text, index: 0, finish_reason: null }] }),

@@ -52,6 +52,28 @@ describe("the ollama client against a sim node", () => {
     expect(last?.eval_count).toBe(5)
   })
 
+  it("repeats a generation for the same seed, and ends it before a stop sequence", async () => {
+    const ollama = new Ollama({ host: url })
+    const ask = (options: Record<string, unknown>) =>
+      ollama.generate({ model: "llama3.2:3b", prompt: "Tell me a story", options: { num_predict: 40, ...options } })
+    const first = await ask({ seed: 42 })
+    const text = first.response ?? ""
+    expect((await ask({ seed: 42 })).response).toBe(text)
+    expect((await ask({ seed: 43 })).response).not.toBe(text)
+    // a stop sequence from the middle of that text: the same text up to it, never the sequence itself
+    const stop = text.slice(60, 66)
+    const stopped = await ask({ seed: 42, stop: [stop] })
+    expect(stopped.response).toBe(text.slice(0, text.indexOf(stop)))
+    expect(stopped.done_reason).toBe("stop")
+    expect(stopped.eval_count).toBeLessThan(40)
+    // streamed, the chunks add up to the same text
+    let streamed = ""
+    for await (const c of await ollama.generate({ model: "llama3.2:3b", prompt: "Tell me a story", stream: true, options: { num_predict: 40, seed: 42, stop: [stop] } })) {
+      streamed += c.response
+    }
+    expect(streamed).toBe(stopped.response)
+  })
+
   it("generates with and without a stream, the final object carrying context", async () => {
     const ollama = new Ollama({ host: url })
     const whole = await ollama.generate({ model: "llama3.2:3b", prompt: "Why is the sky blue?" })
@@ -138,6 +160,25 @@ describe("the openai client against a sim node", () => {
     expect(r.object).toBe("chat.completion")
     expect(r.choices[0]?.finish_reason).toBe("length")
     expect(r.usage?.completion_tokens).toBe(7)
+  })
+
+  it("honours seed and stop, and refuses a field of the wrong type as Go's decoder does", async () => {
+    const ask = (extra: Record<string, unknown>) =>
+      client().chat.completions.create({ model: "llama3.2:3b", messages: [{ role: "user", content: "hi" }], max_tokens: 40, ...extra })
+    const first = (await ask({ seed: 7 })).choices[0]!.message.content!
+    expect((await ask({ seed: 7 })).choices[0]!.message.content).toBe(first)
+    const stop = first.slice(50, 55)
+    const stopped = await ask({ seed: 7, stop })
+    expect(stopped.choices[0]!.message.content).toBe(first.slice(0, first.indexOf(stop)))
+    expect(stopped.choices[0]!.finish_reason).toBe("stop")
+    await expect(ask({ temperature: "hot" })).rejects.toMatchObject({
+      status: 400,
+      error: { message: "json: cannot unmarshal string into Go struct field ChatCompletionRequest.temperature of type float64" }
+    })
+    await expect(ask({ max_tokens: 5.5 })).rejects.toMatchObject({
+      status: 400,
+      error: { message: "json: cannot unmarshal number 5.5 into Go struct field ChatCompletionRequest.max_tokens of type int" }
+    })
   })
 
   it("streams a chat over SSE until [DONE]", async () => {
