@@ -31,6 +31,8 @@ const isBlank = (byte: number) => byte === 0x0a || byte === 0x0d || byte === 0x2
 export const makeTailTracker = (): TailTracker => {
   const kept: Array<Uint8Array> = []
   let size = 0
+  /** Some bytes were let go: the body's start is no longer kept. */
+  let forgot = false
   const lastLine = (): string | undefined | null => {
     // bytes before the window are out of reach: a line that starts there cannot be read whole
     const dropped = Math.max(0, size - MAX_TAIL)
@@ -61,7 +63,7 @@ export const makeTailTracker = (): TailTracker => {
       if (inLine) parts.push(c.subarray(i + 1, end))
     }
     if (parts.length === 0) return undefined
-    if (!done && dropped > 0) return null
+    if (!done && (dropped > 0 || forgot)) return null
     return Buffer.concat(parts.reverse()).toString("utf8").trim()
   }
   return {
@@ -69,7 +71,10 @@ export const makeTailTracker = (): TailTracker => {
       if (chunk.byteLength === 0) return
       kept.push(chunk)
       size += chunk.byteLength
-      while (kept.length > 1 && size - kept[0]!.byteLength >= MAX_TAIL) size -= kept.shift()!.byteLength
+      while (kept.length > 1 && size - kept[0]!.byteLength >= MAX_TAIL) {
+        size -= kept.shift()!.byteLength
+        forgot = true
+      }
     },
     lastLine,
     lastJson: () => {

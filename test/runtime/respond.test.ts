@@ -119,5 +119,11 @@ describe("unfinishedStream", () => {
     const tail = tailOf(`${chunk}{"done":true,"context":[${"1,".repeat(MAX_TAIL)}1]}\n`)
     expect(tail.lastLine()).toBeNull()
     expect(unfinishedStream(false, tail)).toBeUndefined()
+    // the same when the chunks before the window were let go and exactly MAX_TAIL bytes are kept
+    const exact = makeTailTracker()
+    exact.push(Buffer.from(`{"done":true,"context":[`))
+    exact.push(Buffer.alloc(MAX_TAIL - 2, 0x31))
+    exact.push(Buffer.from("]}"))
+    expect(exact.lastLine()).toBeNull()
   })
 })
