@@ -92,6 +92,10 @@ export const batchRoutingOf = (
 /** A client for the gateway at `url` (e.g. `http://127.0.0.1:8000`). */
 export const connect = (url: string, options: ConnectOptions = {}): SollolApi => {
   const base = url.replace(/\/+$/, "")
+  // a URL that cannot be one is the caller's mistake (400), not an unreachable gateway (503, which clients retry)
+  const badUrl = URL.canParse(base) && /^https?:$/.test(new URL(base).protocol)
+    ? undefined
+    : new SollolError({ status: 400, message: `invalid gateway URL ${JSON.stringify(url)}: expected http(s)://host:port` })
   const headersFor = (call: CallOptions | undefined): Record<string, string> => {
     const headers: Record<string, string> = { "content-type": "application/json" }
     if (options.apiKey !== undefined) headers["authorization"] = `Bearer ${options.apiKey}`
@@ -100,6 +104,7 @@ export const connect = (url: string, options: ConnectOptions = {}): SollolApi =>
     return headers
   }
   const send = async (method: string, path: string, body: unknown, call?: CallOptions) => {
+    if (badUrl !== undefined) throw badUrl
     const res = await fetch(`${base}${path}`, {
       method,
       headers: headersFor(call),
@@ -125,7 +130,14 @@ export const connect = (url: string, options: ConnectOptions = {}): SollolApi =>
   const routed = async <A>(path: string, request: { readonly stream?: boolean }, call?: CallOptions): Promise<A> => {
     checkRequest(request)
     const stream = request.stream === true
-    const res = await send("POST", path, { ...request, stream }, call)
+    let body: Record<string, unknown>
+    try {
+      body = { ...request, stream }
+    } catch (error) {
+      // a getter that throws: the request is unreadable, as createSollol reports it
+      throw new SollolError({ status: 400, message: `invalid request: ${error instanceof Error ? error.message : String(error)}` })
+    }
+    const res = await send("POST", path, body, call)
     if (!stream) return answerOf<A>(res, call)
     if (res.body === null) throw new SollolError({ status: 502, message: "empty stream" })
     return ndjson(res.body, res.headers.get("x-sollol-request-id") ?? undefined, call?.signal) as A

@@ -7,11 +7,18 @@ import { SollolError } from "./SollolError.js"
 
 const invalid = (message: string) => new SollolError({ status: 400, message: `invalid request: ${message}` })
 
-/** Throws SollolError 400 unless the request is a JSON object. */
+/** Throws SollolError 400 unless the request is a JSON object whose `stream`, if any, is a boolean. */
 export const checkRequest = (request: unknown): void => {
   if (typeof request !== "object" || request === null || Array.isArray(request)) {
     throw invalid("the request must be an object")
   }
+  let stream: unknown
+  try {
+    stream = (request as { stream?: unknown }).stream
+  } catch (error) {
+    throw invalid(error instanceof Error ? error.message : String(error))
+  }
+  if (stream !== undefined && typeof stream !== "boolean") throw invalid(`stream: Expected boolean, actual ${JSON.stringify(stream)}`)
 }
 
 /** The request as JSON text; throws SollolError 400 for a non-object or a value JSON cannot encode. */

@@ -36,7 +36,10 @@ const statusOf = (error: GatewayError): { status: number; retryAfter?: number } 
     case "UpstreamError":
       switch (error.reason) {
         case "StatusCode":
-          return { status: error.status ?? 502 }
+          // a node's "server busy" (or 429): clients should come back soon (the OpenAI SDKs back off by it)
+          return error.status === 503 || error.status === 429
+            ? { status: error.status, retryAfter: 1 }
+            : { status: error.status ?? 502 }
         case "ConnectTimeout":
         case "FirstByteTimeout":
         case "IdleTimeout":

@@ -4,10 +4,12 @@
  * but an inference one (whose workflow sets its own) gets its X-SOLLOL-* headers here, at the entry.
  */
 import type { IncomingMessage, ServerResponse } from "node:http"
+import { Readable } from "node:stream"
 // the module, not the package index (which would load Effect's cluster, RPC and SQL packages at startup)
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import { Effect, Either, Runtime } from "effect"
-import { AuthError, BadRequest, InternalError, NoCandidates } from "../domain/errors.js"
+import { NodeRegistry } from "../actors/NodeRegistry.js"
+import { AuthError, BadRequest, InternalError, NoCandidates, unservableError } from "../domain/errors.js"
 import { normalizeModel } from "../domain/Model.js"
 import type { RequestKind } from "../domain/Request.js"
 import { decodePathSegment } from "../domain/urlPath.js"
@@ -146,15 +148,24 @@ export const makeGatewayHandler = (options: GatewayOptions) =>
     for (const path of ["/healthz", "/readyz", "/api/sollol/stats", "/api/sollol/decisions", "/api/sollol/events"]) {
       routes.set(path, { methods: { GET: controlHandler }, flavor: "ollama" })
     }
+    /**
+     * A control route's body, read here under `limits.maxBodyBytes` as the inference routes read theirs (413, and
+     * the rest drained, also for a chunked body), then handed to the router from memory.
+     */
+    const limitedBody = (handler: Handler): Handler => (req, res) =>
+      readBody(req, options.maxBodyBytes, (tooLarge, raw) => {
+        if (tooLarge !== undefined) return sendError(res, tooLarge, "ollama", { connection: "close" })
+        handler(replayed(req, raw), res)
+      })
     routes.set("/api/sollol/nodes", {
-      methods: { GET: controlHandler, POST: controlHandler, DELETE: controlHandler },
+      methods: { GET: controlHandler, POST: limitedBody(controlHandler), DELETE: controlHandler },
       flavor: "ollama"
     })
     for (const [path, h] of Object.entries(options.extraGet ?? {})) routes.set(path, { methods: { GET: h }, flavor: "ollama" })
     const keysHandler = options.keysHandler
     const { hostGuard, originCheck } = options
     if (keysHandler !== undefined) {
-      routes.set("/api/sollol/admin/keys", { methods: { GET: keysHandler, POST: keysHandler }, flavor: "ollama" })
+      routes.set("/api/sollol/admin/keys", { methods: { GET: keysHandler, POST: limitedBody(keysHandler) }, flavor: "ollama" })
     }
 
     /**
@@ -166,13 +177,17 @@ export const makeGatewayHandler = (options: GatewayOptions) =>
       if (model === undefined) {
         return sendError(res, new BadRequest({ reason: "Url", message: "invalid URL escape in the model name" }), "openai")
       }
-      runFork(Effect.map(openAiModel_(model), (m) => {
+      runFork(Effect.gen(function*() {
+        const m = yield* openAiModel_(model)
         const headers = fanOutHeaders(m.asked, m.answered)
         if (m.body !== undefined) return sendJson(res, 200, m.body, headers)
-        if (m.asked === 0 || m.answered.length < m.asked) {
-          const reason = m.asked === 0 ? "NoNodes" : m.answered.length === 0 ? "NoAnswer" : "Unlisted"
-          return sendError(res, new NoCandidates({ model: normalizeModel(model), reason }), "openai", headers)
+        if (m.asked === 0 || m.answered.length === 0) {
+          return sendError(res, new NoCandidates({ model: normalizeModel(model), reason: m.asked === 0 ? "NoNodes" : "NoAnswer" }), "openai", headers)
         }
+        // a node that did not answer now: judged by its last known list, as a routed request would be
+        const { hasModel, routable, unlisted } = yield* (yield* NodeRegistry).candidates(normalizeModel(model))
+        const why = unservableError({ model: normalizeModel(model), kind: "openai-chat" }, { hasModel: hasModel.length, unlisted, routable }, false)
+        if (why._tag === "NoCandidates") return sendError(res, why, "openai", headers)
         const error = { message: `model '${model}' not found`, type: "not_found_error", param: null, code: null }
         sendJson(res, 404, { error }, headers)
       }))
@@ -214,7 +229,8 @@ export const makeGatewayHandler = (options: GatewayOptions) =>
           if (req.method === "GET") return guarded(path, "openai", modelRetrieve, req, res)
           return sendError(res, new BadRequest({ reason: "Method", message: "405 method not allowed" }), "openai", { allow: "GET" })
         }
-        if (path.startsWith("/api/sollol/decisions/") && req.method === "GET") {
+        if (path.startsWith("/api/sollol/decisions/") && (req.method === "GET" || req.method === "HEAD")) {
+          req.method = "GET" // HEAD as GET: node:http leaves the body out
           return guarded(path, "ollama", controlHandler, req, res)
         }
         if (keysHandler !== undefined && path.startsWith("/api/sollol/admin/keys/") && req.method === "DELETE") {
@@ -225,6 +241,10 @@ export const makeGatewayHandler = (options: GatewayOptions) =>
       // SOLLOL's own GET routes answer HEAD too (uptime checkers probe with it); node:http leaves the body out.
       // Ollama's routes keep Ollama's method table.
       if (req.method === "HEAD" && route.methods.HEAD === undefined && route.methods.GET !== undefined && isOwnPath(path)) {
+        // an event stream never ends, and node:http sends a HEAD answer's head only at its end: the head alone
+        if (path === "/api/sollol/events") {
+          return void res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" }).end()
+        }
         req.method = "GET"
       }
       const handler = route.methods[req.method ?? "GET"]
@@ -240,6 +260,18 @@ export const makeGatewayHandler = (options: GatewayOptions) =>
       runFork(Effect.logError("request handler failed", { url, error: message }))
     })
   })
+
+/** `req` with its body already read: the same head, and `body` as the stream a handler reads. */
+const replayed = (req: IncomingMessage, body: Buffer): IncomingMessage =>
+  Object.assign(Readable.from(body.length > 0 ? [body] : [], { objectMode: false }), {
+    headers: req.headers,
+    rawHeaders: req.rawHeaders,
+    method: req.method,
+    url: req.url,
+    httpVersion: req.httpVersion,
+    socket: req.socket,
+    connection: req.socket
+  }) as unknown as IncomingMessage
 
 /** SOLLOL's own routes, beside the Ollama and OpenAI ones it mirrors. */
 const isOwnPath = (path: string): boolean =>

@@ -150,7 +150,8 @@ export const makeInferenceHandler = (endpoint: RoutedEndpoint, deps: InferenceDe
             onFailure: (error) =>
               Effect.sync(() =>
                 refuse(res, error, { "x-sollol-request-id": intent.requestId, "x-sollol-attempts": "0" }, {
-                  model: intent.model,
+                  // a body without a valid key is not trusted with a name in the records (it could be anything)
+                  model: error._tag === "AuthError" && error.reason !== "RateLimited" ? "" : intent.model,
                   priority: intent.priority,
                   taskType: intent.taskType,
                   complexity: intent.complexity

@@ -59,6 +59,8 @@ export const decisionRecorder = (m: SollolMetrics) => {
     const route = d.kind
     const status = d.status === 0 ? "none" : String(d.status)
     requests(route, d.node === null ? "unknown" : d.model, node, status).inc()
+    // a refused request never waited nor ran: it would pull the latency and queue-wait quantiles toward 0
+    if (d.outcome === "refused") return
     duration(route, node).observe(d.durationMs / 1_000)
     if (d.ttftMs !== undefined) ttft(route, node).observe(d.ttftMs / 1_000)
     queueWait(String(d.priority)).observe(d.queueWaitMs / 1_000)

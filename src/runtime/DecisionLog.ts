@@ -91,14 +91,20 @@ export const make = (capacity = 1_000) =>
     return DecisionLog.of({
       record: (decision) =>
         Effect.sync(() => {
-          ring[next] = decision
-          next = (next + 1) % capacity
+          // A request without a valid key (401) is counted and logged, but kept out of the ring and the event
+          // stream: a flood of them must not push the cluster's real decisions out.
+          const anonymous = decision.outcome === "refused" && decision.status === 401
+          if (!anonymous) {
+            ring[next] = decision
+            next = (next + 1) % capacity
+          }
           count(all, decision)
           count(byNode[decision.node ?? "none"] ??= zero(), decision)
-          count(byModel[decision.model] ??= zero(), decision)
+          // by the model a node served: a name no node answered for is the client's, and would grow the map for ever
+          count(byModel[decision.node === null ? "unknown" : decision.model] ??= zero(), decision)
           for (const listener of listeners) listener(decision)
           // Sliding: never blocks, so offering synchronously is the same as `PubSub.publish`, without its fiber ops.
-          pubsub.unsafeOffer(decision)
+          if (!anonymous) pubsub.unsafeOffer(decision)
         }),
       recent: (limit = 100) => Effect.sync(() => newestFirst().slice(0, limit)),
       get: (requestId) => Effect.sync(() => newestFirst().find((d) => d.requestId === requestId)),

@@ -105,7 +105,7 @@ export interface UnfinishedStream {
 export const unfinishedStream = (sse: boolean, tail: TailTracker): UnfinishedStream | undefined => {
   const line = tail.lastLine()
   if (line === null) return undefined
-  if (sse) return line === "data: [DONE]" ? undefined : { detail: "its stream ended without [DONE]", relayed: false }
+  if (sse) return /^data:\s*\[DONE\]$/.test(line ?? "") ? undefined : { detail: "its stream ended without [DONE]", relayed: false }
   const last = tail.lastJson()
   const record = typeof last === "object" && last !== null ? (last as Record<string, unknown>) : {}
   if (typeof record["error"] === "string") return { detail: record["error"], relayed: true }

@@ -68,6 +68,9 @@ describe.each([
     await expectBadRequest(() => api.chat(undefined as never), /must be an object/)
     await expectBadRequest(() => api.generate("hello" as never), /must be an object/)
     await expectBadRequest(() => api.embed(null as never), /must be an object/)
+    await expectBadRequest(() => api.chat({ model, messages: [], stream: "yes" } as never), /stream: Expected boolean/)
+    const getter = { model, messages: [] as Array<never>, get options(): never { throw new Error("unreadable") } }
+    await expectBadRequest(() => api.chat(getter as never), /unreadable/)
   })
 
   it("rejects a batch that is not an array of strings, names no model or has a bad size", async () => {
@@ -95,6 +98,13 @@ describe.each([
     expect(error).toBeInstanceOf(SollolError)
     expect(error).toMatchObject({ status: 499, message: "request aborted" })
     await expect.poll(async () => (await api.nodes()).reduce((n, v) => n + v.inFlight, 0)).toBe(0)
+  })
+})
+
+describe("connect: a gateway URL that cannot be one", () => {
+  it("is a caller's mistake (400), not an unreachable gateway (503)", async () => {
+    await expectBadRequest(() => connect("not a url").chat({ model, messages: [] }), /invalid gateway URL/)
+    await expectBadRequest(() => connect("ftp://x:1").stats(), /invalid gateway URL/)
   })
 })
 

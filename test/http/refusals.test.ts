@@ -39,24 +39,29 @@ describe("requests refused at the edge", () => {
     const metrics = await (await fetch(`${cluster.url}/metrics`)).text()
     expect(metrics).toContain('sollol_requests_total{route="chat",model="unknown",node="none",status="400"} 2')
     expect(metrics).toContain('sollol_requests_total{route="chat",model="unknown",node="none",status="413"} 1')
+    // they never waited for a slot nor ran: only the admitted request is in the latency and wait series
+    expect(metrics).toContain('sollol_queue_wait_seconds_count{priority="5"} 1')
   })
 })
 
 describe("requests refused for want of a key", () => {
-  it("are in the decision log with their status and the request's analysis", async () => {
+  it("are counted, but neither kept in the decision ring nor named by their body's model", async () => {
     const cluster = await startCluster({ timeScale: 200, config: { auth: { mode: "required" } } })
     try {
-      const res = await fetch(`${cluster.url}/api/chat`, { method: "POST", body: JSON.stringify(chat) })
-      expect(res.status).toBe(401)
-      const [last] = await Effect.runPromise(Effect.flatMap(DecisionLog, (log) => log.recent(1)).pipe(Effect.provide(cluster.gateway.context)))
-      expect(last).toMatchObject({
-        requestId: res.headers.get("x-sollol-request-id"),
-        outcome: "refused",
-        status: 401,
-        model: "llama3.2:3b",
-        taskType: "generation",
-        node: null
-      })
+      const seen: Array<unknown> = []
+      const log = await Effect.runPromise(Effect.provide(DecisionLog, cluster.gateway.context))
+      await Effect.runPromise(log.listen((d) => void seen.push(d)))
+      // a flood of them must not push real decisions out of the ring, nor grow anything by their model names
+      for (let i = 0; i < 3; i++) {
+        const res = await fetch(`${cluster.url}/api/chat`, { method: "POST", body: JSON.stringify({ ...chat, model: `m${i}-${"x".repeat(1_000)}` }) })
+        expect(res.status).toBe(401)
+      }
+      expect(seen).toHaveLength(3)
+      expect(seen[0]).toMatchObject({ outcome: "refused", status: 401, model: "", node: null })
+      expect(await Effect.runPromise(log.recent(10))).toEqual([])
+      const totals = await Effect.runPromise(log.totals)
+      expect(totals.all.refused).toBe(3)
+      expect(Object.keys(totals.byModel)).toEqual(["unknown"])
     } finally {
       await cluster.close()
     }

@@ -5,6 +5,9 @@
 import { Effect } from "effect"
 import OpenAI from "openai"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { UpstreamError } from "../../src/domain/errors.js"
+import { NodeId } from "../../src/domain/NodeId.js"
+import { errorResponse } from "../../src/http/errorResponse.js"
 import type { Fault } from "../../src/sim/faults.js"
 import { startCluster } from "../support/cluster.js"
 import type { Cluster } from "../support/cluster.js"
@@ -74,6 +77,24 @@ describe("OpenAI routes at their edges", () => {
         .rejects.toMatchObject({ status: 503 })
     } finally {
       await faultAll({ mode: "none" })
+    }
+  })
+
+  it("answers a model no node has with 404 while one node is down, as routed requests do", async () => {
+    await Effect.runPromise(cluster.node("cpu").setFault({ mode: "refuse" }))
+    try {
+      const res = await fetch(`${cluster.url}/v1/models/nope:1b`)
+      expect(res.status).toBe(404)
+      expect((await fetch(`${cluster.url}/v1/models/${model}`)).status).toBe(200)
+    } finally {
+      await Effect.runPromise(cluster.node("cpu").setFault({ mode: "none" }))
+    }
+  })
+
+  it("sends Retry-After with a node's 503 whichever attempt relays it", () => {
+    for (const status of [503, 429]) {
+      const busy = new UpstreamError({ nodeId: NodeId("a"), reason: "StatusCode", status, detail: "server busy" })
+      expect(errorResponse(busy, "openai").headers["retry-after"]).toBe("1")
     }
   })
 

@@ -101,6 +101,8 @@ describe("unfinishedStream", () => {
   it("passes a stream that ended as Ollama ends one", () => {
     expect(unfinishedStream(false, tailOf(`${chunk}{"done":true,"eval_count":2}\n`))).toBeUndefined()
     expect(unfinishedStream(true, tailOf(`data: {"choices":[]}\n\ndata: [DONE]\n\n`))).toBeUndefined()
+    // SSE allows the field without its space
+    expect(unfinishedStream(true, tailOf(`data:{"choices":[]}\n\ndata:[DONE]\n\n`))).toBeUndefined()
   })
 
   it("names the node's own error line, which the client already has", () => {
