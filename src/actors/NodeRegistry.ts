@@ -9,9 +9,9 @@ import { normalizeModel } from "../domain/Model.js"
 import type { NodeId } from "../domain/NodeId.js"
 import { makeEntry } from "./nodeEntry.js"
 import type { EntryConfig, NodeEntry, NodeHandle, NodeSpec, RegistryEvent } from "./nodeEntry.js"
-import { candidateAt, hasModel, isUp, viewOf } from "./nodeViews.js"
+import { candidateAt, hasModel, servesNow, viewOf } from "./nodeViews.js"
 import type { NodeView } from "./nodeViews.js"
-import { defaultNodeMachineInput, healthOf } from "./nodeMachine.js"
+import { defaultNodeMachineInput, healthOf, isRoutable } from "./nodeMachine.js"
 import type { NodeMachineInput } from "./nodeMachine.js"
 
 export { beginRequest } from "./nodeEntry.js"
@@ -173,15 +173,15 @@ export const make = (options: Partial<RegistryConfig> = {}): Effect.Effect<NodeR
           // a node being removed still has its models (its requests are not "model not found"), but takes no more
           const leaving = removing.has(entry.handle.nodeId)
           const facts = entry.facts.current()
-          if (!leaving && isUp(entry.handle.actor.current())) {
+          const s = entry.handle.actor.current()
+          const up = !leaving && isRoutable(s)
+          if (up) {
             routable++
             if (facts.models === undefined) unlisted++
           }
           if (!hasModel(facts, name)) continue
           withModel.push(entry.handle.nodeId)
-          if (leaving) continue
-          const candidate = candidateAt(entry, name, loadOptions, now)
-          if (candidate !== undefined) built.push(candidate)
+          if (up) built.push(candidateAt(entry, s, name, loadOptions, now))
         }
         return { hasModel: withModel, candidates: built, unlisted, routable }
       }
@@ -215,9 +215,7 @@ export const make = (options: Partial<RegistryConfig> = {}): Effect.Effect<NodeR
       candidatesNow,
       refreshModels: (nodeId) => Effect.flatMap(lookup(nodeId), (e) => e.refreshModels),
       leastRecentlyFailed,
-      routableCount: Effect.flatMap(live, (es) =>
-        Effect.reduce(es, 0, (n, e) =>
-          Effect.map(e.handle.actor.routable, (r) => r && e.facts.current().models !== undefined ? n + 1 : n))),
+      routableCount: Effect.map(live, (es) => es.filter((e) => servesNow(e.handle.actor.current(), e.facts.current())).length),
       changes: Stream.fromPubSub(events),
       subscribe: PubSub.subscribe(events)
     } satisfies NodeRegistryService

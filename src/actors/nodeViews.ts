@@ -35,8 +35,7 @@ export const viewOf = (entry: NodeEntry): Effect.Effect<NodeView> =>
       nodeId: entry.handle.nodeId,
       url: entry.handle.url,
       health: healthOf(s),
-      // as /healthz counts it: up, and its models listed (a node whose first probe failed is not yet routable)
-      routable: isUp(s) && f.models !== undefined,
+      routable: servesNow(s, f),
       drained: s.hasTag("drained"),
       inFlight: yield* entry.handle.load.inFlight,
       slots: entry.slots,
@@ -82,21 +81,24 @@ export const loadedAs = (facts: NodeFacts, model: string): LoadedModel | undefin
 export const hasModel = (facts: NodeFacts, model: string): boolean =>
   facts.models !== undefined && facts.models.some((m) => m.name === model)
 
-/** A node a request may go to now: routable by its health machine (not drained) and not excluded. */
-export const isUp = (s: NodeSnapshot): boolean => isRoutable(s) && healthOf(s) !== "excluded"
+/**
+ * A node that can serve now, as `/healthz` and the node views count it: routable by its health machine, and with
+ * its models listed (a node whose first probe failed is not routable yet).
+ */
+export const servesNow = (s: NodeSnapshot, facts: NodeFacts): boolean => isRoutable(s) && facts.models !== undefined
 
 /**
- * The domain Candidate of a node that has `model`, or `undefined` when the node is not routable. Synchronous: the
+ * The domain Candidate of a routable node (`s`: its snapshot, `isRoutable`) that has `model`. Synchronous: the
  * score step builds one per node per request from the plain fields the actor, probes and load keep.
  */
 export const candidateAt = (
   entry: NodeEntry,
+  s: NodeSnapshot,
   model: string,
   loadOptions: Readonly<Record<string, number | string | boolean>> | undefined,
   now: number
-): Candidate | undefined => {
-  const s = entry.handle.actor.current()
-  if (!isUp(s)) return undefined
+): Candidate => {
+  // routable states are healthy, degraded and recovering's trial, never excluded
   const health = healthOf(s) as Candidate["health"]
   const facts = entry.facts.current()
   const loaded = loadedAs(facts, model)

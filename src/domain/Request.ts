@@ -12,6 +12,10 @@ export type RequestKind =
   | "openai-completions"
   | "openai-embeddings"
 
+/** The routes that embed (native, legacy and OpenAI): no generation, a JSON answer. */
+export const isEmbeddingKind = (kind: RequestKind): boolean =>
+  kind === "embed" || kind === "embeddings" || kind === "openai-embeddings"
+
 export type TaskType = "generation" | "embedding" | "classification" | "extraction" | "summarization" | "analysis"
 
 export type Complexity = "simple" | "medium" | "complex"

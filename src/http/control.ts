@@ -16,7 +16,6 @@ import { LiveStats } from "../observability/LiveStats.js"
 import { DecisionLog } from "../runtime/DecisionLog.js"
 import type { UpstreamFactory } from "../runtime/Sollol.js"
 import { isNodeUrl } from "../AppConfig.js"
-import { jsonBody } from "./controlBody.js"
 
 const error = (status: number, message: string) => HttpServerResponse.unsafeJson({ error: message }, { status })
 
@@ -30,8 +29,6 @@ const NodeBody = Schema.Union(AddNode, NodeAction)
 
 export interface ControlOptions {
   readonly upstreamFactory: UpstreamFactory
-  /** Largest request body, bytes (`limits.maxBodyBytes`). */
-  readonly maxBodyBytes: number
   /** True once shutdown began: readiness turns false. */
   readonly shuttingDown: () => boolean
 }
@@ -71,8 +68,10 @@ export const makeControlRouter = (options: ControlOptions) =>
     const nodes = Effect.map(registry.list, (list) => HttpServerResponse.unsafeJson({ nodes: list }))
 
     const postNode = Effect.gen(function*() {
-      const body = yield* jsonBody(options.maxBodyBytes)
-      if (Either.isLeft(body)) return body.left
+      // the body is already within limits.maxBodyBytes: the gateway read it (`limitedBody`)
+      const request = yield* HttpServerRequest.HttpServerRequest
+      const body = yield* Effect.either(request.json)
+      if (Either.isLeft(body)) return error(400, "invalid JSON body")
       // exactly one shape: a drain that also carries a url must not register a node
       const parsed = Schema.decodeUnknownEither(NodeBody, { onExcessProperty: "error" })(body.right)
       if (Either.isLeft(parsed)) return error(400, `invalid request: expected {url, name?, slots?} or {node, action}`)

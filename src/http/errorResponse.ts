@@ -1,6 +1,7 @@
 /** The one place where tagged errors become HTTP statuses and bodies (Ollama's shape, or OpenAI's on /v1). */
 import type { GatewayError } from "../domain/errors.js"
 import { stringifyJson } from "../domain/json.js"
+import { BUSY_RETRY_AFTER_SECONDS } from "../runtime/retryPolicy.js"
 import { describeUpstreamError } from "../runtime/timeouts.js"
 
 export type { GatewayError }
@@ -36,9 +37,8 @@ const statusOf = (error: GatewayError): { status: number; retryAfter?: number } 
     case "UpstreamError":
       switch (error.reason) {
         case "StatusCode":
-          // a node's "server busy" (or 429): clients should come back soon (the OpenAI SDKs back off by it)
           return error.status === 503 || error.status === 429
-            ? { status: error.status, retryAfter: 1 }
+            ? { status: error.status, retryAfter: BUSY_RETRY_AFTER_SECONDS }
             : { status: error.status ?? 502 }
         case "ConnectTimeout":
         case "FirstByteTimeout":

@@ -181,12 +181,13 @@ export const makeGatewayHandler = (options: GatewayOptions) =>
         const m = yield* openAiModel_(model)
         const headers = fanOutHeaders(m.asked, m.answered)
         if (m.body !== undefined) return sendJson(res, 200, m.body, headers)
+        const name = normalizeModel(model)
         if (m.asked === 0 || m.answered.length === 0) {
-          return sendError(res, new NoCandidates({ model: normalizeModel(model), reason: m.asked === 0 ? "NoNodes" : "NoAnswer" }), "openai", headers)
+          return sendError(res, new NoCandidates({ model: name, reason: m.asked === 0 ? "NoNodes" : "NoAnswer" }), "openai", headers)
         }
         // a node that did not answer now: judged by its last known list, as a routed request would be
-        const { hasModel, routable, unlisted } = yield* (yield* NodeRegistry).candidates(normalizeModel(model))
-        const why = unservableError({ model: normalizeModel(model), kind: "openai-chat" }, { hasModel: hasModel.length, unlisted, routable }, false)
+        const { hasModel, routable, unlisted } = yield* (yield* NodeRegistry).candidates(name)
+        const why = unservableError({ model: name, kind: "openai-chat" }, { hasModel: hasModel.length, unlisted, routable }, false)
         if (why._tag === "NoCandidates") return sendError(res, why, "openai", headers)
         const error = { message: `model '${model}' not found`, type: "not_found_error", param: null, code: null }
         sendJson(res, 404, { error }, headers)

@@ -3,13 +3,13 @@
  * appears once, in the creation response; listings and errors name keys by name or prefix only.
  */
 import * as HttpRouter from "@effect/platform/HttpRouter"
+import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import { Effect, Either, Schema } from "effect"
 import * as ApiKeys from "../runtime/ApiKeys.js"
 import type { CreateKeyInput, KeyAdminError } from "../runtime/ApiKeys.js"
 import type { StoreError } from "../runtime/Store.js"
-import { jsonBody } from "./controlBody.js"
 
 export const KEYS_PATH = "/api/sollol/admin/keys"
 
@@ -65,7 +65,7 @@ const adminError = (e: KeyAdminError | StoreError) =>
     : error(e.reason === "NotFound" ? 404 : e.reason === "Ambiguous" ? 409 : 400, e.message)
 
 /** The router; `ApiKeys` is resolved once, when it is built. Callers check the admin permission first. */
-export const makeKeysRouter = (maxBodyBytes: number) => Effect.gen(function*() {
+export const makeKeysRouter = Effect.gen(function*() {
   const keys = yield* ApiKeys.ApiKeys
 
   const list = Effect.map(keys.list, (all) => HttpServerResponse.unsafeJson({ keys: all })).pipe(
@@ -73,8 +73,9 @@ export const makeKeysRouter = (maxBodyBytes: number) => Effect.gen(function*() {
   )
 
   const create = Effect.gen(function*() {
-    const body = yield* jsonBody(maxBodyBytes)
-    if (Either.isLeft(body)) return body.left
+    const request = yield* HttpServerRequest.HttpServerRequest
+    const body = yield* Effect.either(request.json)
+    if (Either.isLeft(body)) return error(400, "invalid JSON body")
     const parsed = Schema.decodeUnknownEither(CreateKeyBody)(body.right)
     if (Either.isLeft(parsed)) {
       const fields = "name, role, permissions?, rpm?, tpm?, max_priority?, models?, expires?"
@@ -101,5 +102,4 @@ export const makeKeysRouter = (maxBodyBytes: number) => Effect.gen(function*() {
 })
 
 /** The router as a plain node:http handler, for the gateway's route table. */
-export const makeKeysHandler = (maxBodyBytes: number) =>
-  Effect.flatMap(makeKeysRouter(maxBodyBytes), (router) => NodeHttpServer.makeHandler(router))
+export const makeKeysHandler = Effect.flatMap(makeKeysRouter, (router) => NodeHttpServer.makeHandler(router))

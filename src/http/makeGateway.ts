@@ -72,7 +72,7 @@ export const makeGateway = (config: AppConfig, options: GatewayStartOptions = {}
       ...apiKeys,
       create: (input) => Effect.tap(apiKeys.create(input), () => auth.keyCreated)
     }
-    const keysHandler = yield* Effect.provideService(makeKeysHandler(config.limits.maxBodyBytes), ApiKeys.ApiKeys, observedKeys)
+    const keysHandler = yield* Effect.provideService(makeKeysHandler, ApiKeys.ApiKeys, observedKeys)
     const running = yield* serveGateway(config, {
       upstreamFactory,
       extraGet,

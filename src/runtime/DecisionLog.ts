@@ -4,6 +4,7 @@
  */
 import { Context, Effect, Layer, PubSub } from "effect"
 import type { Factor, ScoredCandidate } from "../domain/Decision.js"
+import { isEmbeddingKind } from "../domain/Request.js"
 import type { Complexity, RequestKind, TaskType } from "../domain/Request.js"
 
 export interface DecisionRecord {
@@ -141,7 +142,7 @@ export const refusalRecord = (r: Refusal): DecisionRecord => ({
   at: r.at,
   kind: r.kind,
   model: r.model,
-  taskType: r.taskType ?? (r.kind === "embed" || r.kind === "embeddings" || r.kind === "openai-embeddings" ? "embedding" : "generation"),
+  taskType: r.taskType ?? (isEmbeddingKind(r.kind) ? "embedding" : "generation"),
   complexity: r.complexity ?? "simple",
   priority: r.priority,
   strategy: "",

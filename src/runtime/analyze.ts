@@ -4,6 +4,7 @@
  */
 import { parseKeepAlive } from "../domain/keepAlive.js"
 import { normalizeModel } from "../domain/Model.js"
+import { isEmbeddingKind } from "../domain/Request.js"
 import type { Complexity, RequestKind, RoutingIntent, TaskType } from "../domain/Request.js"
 
 /**
@@ -155,8 +156,6 @@ const isRecord = (u: unknown): u is Record<string, unknown> => typeof u === "obj
 
 const isOpenAI = (kind: RequestKind): boolean => kind.startsWith("openai-")
 
-const isEmbedding = (kind: RequestKind): boolean =>
-  kind === "embed" || kind === "embeddings" || kind === "openai-embeddings"
 
 /** Text of a message `content`: a string, or OpenAI's parts array (`{type:"text", text}`). */
 const contentText = (content: unknown): string => {
@@ -216,7 +215,7 @@ const chatPrompt = (body: Record<string, unknown>): Prompt => {
 const promptOf = (kind: RequestKind, body: Record<string, unknown>): Prompt => {
   if (kind === "chat" || kind === "openai-chat") return chatPrompt(body)
   if (kind === "show") return { chars: 0, images: 0, depth: 0, taskText: "", system: "", firstUser: undefined }
-  const text = isEmbedding(kind) && kind !== "embeddings" ? textOf(body.input) : textOf(body.prompt)
+  const text = isEmbeddingKind(kind) && kind !== "embeddings" ? textOf(body.input) : textOf(body.prompt)
   const system = typeof body.system === "string" ? body.system : ""
   const images = Array.isArray(body.images) ? body.images.length : 0
   const suffix = typeof body.suffix === "string" ? body.suffix.length : 0
@@ -246,13 +245,13 @@ export const analyzeBody = (kind: RequestKind, body: Record<string, unknown>, hi
   const model = normalizeModel(typeof b.model === "string" ? b.model : "")
   const options = isRecord(b.options) ? b.options : {}
   // Ollama streams only generations: embeddings and show answer one JSON object whatever `stream` says.
-  const stream = isEmbedding(kind) || kind === "show"
+  const stream = isEmbeddingKind(kind) || kind === "show"
     ? false
     : typeof b.stream === "boolean"
     ? b.stream
     : !isOpenAI(kind)
   const prompt = promptOf(kind, b)
-  const taskType: TaskType = isEmbedding(kind) ? "embedding" : classifyTask(prompt.taskText)
+  const taskType: TaskType = isEmbeddingKind(kind) ? "embedding" : classifyTask(prompt.taskText)
   const promptTokens = tokensOf(prompt.chars, prompt.images)
   const expectedOutputTokens = kind === "show" || taskType === "embedding"
     ? 0

@@ -22,7 +22,7 @@ import { latencyKey, routingHeaders, routingInfo } from "./progress.js"
 import type { AttemptFailure, AttemptOptions, Progress } from "./progress.js"
 import { isModelLoadFailure, isServerBusy, Reliability } from "./Reliability.js"
 import { errorTextOf, makeCollector, makeTailTracker, passThrough, responseHeaders, unfinishedStream, withRoutingInfo } from "./respond.js"
-import { RETRYABLE_STATUSES } from "./retryPolicy.js"
+import { BUSY_RETRY_AFTER_SECONDS, RETRYABLE_STATUSES } from "./retryPolicy.js"
 import type { RetryBudget } from "./retryPolicy.js"
 import { describeUpstreamError, makeActivity, timeoutClassOf, withTimeouts } from "./timeouts.js"
 import { parseTimings, timingsOfBody } from "./timings.js"
@@ -228,11 +228,7 @@ export const dispatch = (
       : body
     const headers = responseHeaders(head, routingHeaders(intent, progress))
     headers["content-length"] = String(out.byteLength)
-    // a node's "server busy" (or 429) relayed after the retries: tell clients when to come back, as for the
-    // gateway's own 503s (Ollama sends no Retry-After; the OpenAI SDKs back off by it)
-    if ((status === 503 || status === 429) && headers["retry-after"] === undefined) {
-      headers["retry-after"] = String(Math.max(1, Math.ceil(reliability.config.busyBackoffMs / 1000)))
-    }
+    if (status === 503 || status === 429) headers["retry-after"] ??= String(BUSY_RETRY_AFTER_SECONDS)
     client.start(status, headers)
     client.end(out)
     return Effect.succeed(true)

@@ -33,7 +33,10 @@ export const makeTailTracker = (): TailTracker => {
   let size = 0
   /** Some bytes were let go: the body's start is no longer kept. */
   let forgot = false
-  const lastLine = (): string | undefined | null => {
+  /** The last line and its parse, read once after the last push (the end of a stream asks for both, twice). */
+  let line: { readonly text: string | undefined | null; json?: unknown } | undefined
+  const lastLine = (): string | undefined | null => (line ??= { text: readLastLine() }).text
+  const readLastLine = (): string | undefined | null => {
     // bytes before the window are out of reach: a line that starts there cannot be read whole
     const dropped = Math.max(0, size - MAX_TAIL)
     let skip = dropped
@@ -69,6 +72,7 @@ export const makeTailTracker = (): TailTracker => {
   return {
     push: (chunk) => {
       if (chunk.byteLength === 0) return
+      line = undefined
       kept.push(chunk)
       size += chunk.byteLength
       while (kept.length > 1 && size - kept[0]!.byteLength >= MAX_TAIL) {
@@ -78,15 +82,19 @@ export const makeTailTracker = (): TailTracker => {
     },
     lastLine,
     lastJson: () => {
-      const line = lastLine()
-      if (line === undefined || line === null) return undefined
-      const text = line.startsWith("data: ") ? line.slice(6) : line
-      try {
-        return JSON.parse(text)
-      } catch {
-        return undefined
-      }
+      const read = (line ??= { text: readLastLine() })
+      if (read.text === undefined || read.text === null) return undefined
+      return "json" in read ? read.json : (read.json = parseLine(read.text))
     }
+  }
+}
+
+/** A line as JSON (an SSE `data: ` prefix allowed); undefined when it is not. */
+const parseLine = (line: string): unknown => {
+  try {
+    return JSON.parse(line.startsWith("data: ") ? line.slice(6) : line)
+  } catch {
+    return undefined
   }
 }
 

@@ -8,6 +8,12 @@ import type { UpstreamError } from "../domain/errors.js"
 /** `HttpClient.retryTransient`'s list: request timeout, too many requests, and the 5xx that mean "try elsewhere". */
 export const RETRYABLE_STATUSES: ReadonlySet<number> = new Set([408, 429, 500, 502, 503, 504])
 
+/**
+ * The `Retry-After` a node's "server busy" 503 (or 429) gets when the gateway relays it, however it is relayed:
+ * Ollama sends none, and the OpenAI SDKs back off by it.
+ */
+export const BUSY_RETRY_AFTER_SECONDS = 1
+
 /** Transport failures and timeouts before the first byte, and the retryable statuses. */
 export const isRetryable = (error: UpstreamError): boolean =>
   error.reason === "StatusCode" ? error.status !== undefined && RETRYABLE_STATUSES.has(error.status) : true

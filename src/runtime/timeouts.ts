@@ -6,6 +6,7 @@
 import { Clock, Effect } from "effect"
 import { UpstreamError } from "../domain/errors.js"
 import type { NodeId } from "../domain/NodeId.js"
+import { isEmbeddingKind } from "../domain/Request.js"
 import type { RequestKind } from "../domain/Request.js"
 
 export interface ClassTimeouts {
@@ -22,7 +23,7 @@ export type TimeoutClass = "generation" | "embedding" | "show"
 export type TimeoutTable = Readonly<Record<TimeoutClass, ClassTimeouts>>
 
 export const timeoutClassOf = (kind: RequestKind): TimeoutClass =>
-  kind === "show" ? "show" : kind === "embed" || kind === "embeddings" || kind === "openai-embeddings" ? "embedding" : "generation"
+  kind === "show" ? "show" : isEmbeddingKind(kind) ? "embedding" : "generation"
 
 /** What the attempt saw of the response so far; its callbacks run outside Effect, on every chunk. */
 export interface Activity {

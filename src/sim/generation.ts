@@ -40,6 +40,13 @@ export interface GenerationInput {
   readonly seed?: number
 }
 
+/** `stop` (a string or strings, as both APIs take it) and an integer `seed`, as a generation takes them. */
+export const samplingOf = (stop: unknown, seed: unknown): Pick<GenerationInput, "stop" | "seed"> => ({
+  ...(typeof stop === "string" ? { stop: [stop] } : {}),
+  ...(Array.isArray(stop) ? { stop: stop.filter((s): s is string => typeof s === "string") } : {}),
+  ...(typeof seed === "number" && Number.isInteger(seed) ? { seed } : {})
+})
+
 /** Length of the longest end of `text` that a stop sequence begins with (it may be completed by the next tokens). */
 const heldBack = (text: string, stops: ReadonlyArray<string> | undefined): number => {
   let held = 0

@@ -2,7 +2,7 @@
 import { Effect } from "effect"
 import { parseKeepAlive } from "../domain/keepAlive.js"
 import { optionsError } from "../domain/ollamaOptions.js"
-import { runEmbedding } from "./generation.js"
+import { runEmbedding, samplingOf } from "./generation.js"
 import type { GenerationInput, GenerationResult } from "./generation.js"
 import type { SimModelSpec } from "./profiles.js"
 import { hashString } from "./rng.js"
@@ -18,15 +18,10 @@ const numPredictOf = (body: Body): number | undefined => {
   return typeof n === "number" && n > 0 ? Math.floor(n) : undefined
 }
 
-/** `options.stop` and `options.seed` as the generation takes them. */
-const samplingOf = (body: Body): Pick<GenerationInput, "stop" | "seed"> => {
+/** The generation a native body asks for: its prompt, and `options.num_predict`, `stop` and `seed`. */
+const generationOf = (body: Body, spec: SimModelSpec, prompt: string, keepAliveMs: number): GenerationInput => {
   const options = obj(body["options"])
-  const stop = options?.["stop"]
-  const seed = options?.["seed"]
-  return {
-    ...(Array.isArray(stop) ? { stop: stop.filter((s): s is string => typeof s === "string") } : {}),
-    ...(typeof seed === "number" && Number.isInteger(seed) ? { seed } : {})
-  }
+  return { spec, prompt, numPredict: numPredictOf(body), keepAliveMs, ...samplingOf(options?.["stop"], options?.["seed"]) }
 }
 
 const metrics = (r: GenerationResult) => ({ done_reason: r.doneReason, ...r.timings })
@@ -73,7 +68,7 @@ export const chat = (ctx: SimContext, reply: Reply, body: Body) =>
     }
     const prompt = messages.map((m) => `<|${str(m?.["role"]) ?? "user"}|>${str(m?.["content"]) ?? ""}\n`).join("") + "<|assistant|>"
     const message = (content: string) => ({ role: "assistant", content })
-    return respondGeneration(ctx, reply, { spec: p.spec, prompt, numPredict: numPredictOf(body), keepAliveMs: p.keepAlive, ...samplingOf(body) }, {
+    return respondGeneration(ctx, reply, generationOf(body, p.spec, prompt, p.keepAlive), {
       stream: body["stream"] !== false,
       streamType: NDJSON,
       chunk: (text, _, at) => goJson({ ...base(at), message: message(text), done: false }) + "\n",
@@ -99,7 +94,7 @@ export const generate = (ctx: SimContext, reply: Reply, body: Body) =>
       const context = body["raw"] === true ? {} : { context: r.context }
       return { ...base(at), response, done: true, done_reason, ...context, ...timings }
     }
-    return respondGeneration(ctx, reply, { spec: p.spec, prompt, numPredict: numPredictOf(body), keepAliveMs: p.keepAlive, ...samplingOf(body) }, {
+    return respondGeneration(ctx, reply, generationOf(body, p.spec, prompt, p.keepAlive), {
       stream: body["stream"] !== false,
       streamType: NDJSON,
       chunk: (text, _, at) => goJson({ ...base(at), response: text, done: false }) + "\n",

@@ -3,6 +3,7 @@ import { Effect } from "effect"
 import { bindError } from "../domain/goJson.js"
 import type { GoField } from "../domain/goJson.js"
 import { embedInputs } from "./nativeRoutes.js"
+import { samplingOf } from "./generation.js"
 import type { GenerationResult } from "./generation.js"
 import { installedSpecs } from "./modelRoutes.js"
 import { findModel, respondGeneration } from "./simContext.js"
@@ -39,10 +40,6 @@ const TYPED_FIELDS: Readonly<Record<string, GoField>> = {
   presence_penalty: "float64"
 }
 
-/** `stop` as a list (OpenAI takes a string or strings). */
-const stopsOf = (stop: unknown): ReadonlyArray<string> | undefined =>
-  typeof stop === "string" ? [stop] : Array.isArray(stop) ? stop.filter((s): s is string => typeof s === "string") : undefined
-
 /** `route` is the native route Ollama's middleware forwards to, whose words its errors use. */
 const common = (ctx: SimContext, reply: Reply, body: Body, route: "chat" | "generate") => {
   const wrongType = bindError(route === "chat" ? "ChatCompletionRequest" : "CompletionRequest", body, TYPED_FIELDS)
@@ -52,12 +49,10 @@ const common = (ctx: SimContext, reply: Reply, body: Body, route: "chat" | "gene
   if (spec === undefined) return openaiError(reply, 404, `model '${raw}' not found`)
   if (spec.kind === "embedding") return openaiError(reply, 400, `"${raw}" does not support ${route}`)
   const maxTokens = body["max_tokens"] ?? body["max_completion_tokens"]
-  const stop = stopsOf(body["stop"])
-  const seed = body["seed"]
   return {
     raw,
     spec,
-    sampling: { ...(stop !== undefined ? { stop } : {}), ...(typeof seed === "number" ? { seed } : {}) },
+    sampling: samplingOf(body["stop"], body["seed"]),
     numPredict: typeof maxTokens === "number" && maxTokens > 0 ? Math.floor(maxTokens) : undefined,
     stream: body["stream"] === true,
     includeUsage: obj(body["stream_options"])?.["include_usage"] === true,
