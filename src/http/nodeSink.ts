@@ -4,32 +4,59 @@ import type { ClientSink } from "../runtime/ClientSink.js"
 import { errorResponse, sseErrorEvent, streamErrorLine } from "./errorResponse.js"
 import type { ErrorFlavor } from "./errorResponse.js"
 
-export const makeNodeSink = (res: ServerResponse, framing: ClientSink["framing"], flavor: ErrorFlavor): ClientSink => ({
-  framing,
-  start: (status, headers) => {
-    if (!res.headersSent) res.writeHead(status, headers)
-  },
-  // after a cut (shutdown) the answer is over: a late chunk must not be written after its end
-  write: (chunk) => res.writableEnded || res.write(chunk),
-  onDrain: (resume) => void res.once("drain", resume),
-  end: (last) => {
-    if (last === undefined) res.end()
-    else res.end(last)
-  },
-  fail: (message) => {
-    if (!res.writableEnded) res.end(framing === "sse" ? sseErrorEvent(message) : streamErrorLine(message))
-  },
-  reject: (error, headers) => {
-    if (res.headersSent) {
-      if (!res.writableEnded) res.end()
-      return
+const LF = 0x0a
+
+/**
+ * What must precede an error line or event so that it stands on its own: a node cut mid-line leaves a partial
+ * line, which must be ended first (and for SSE its event too), or the error would be glued onto it and unreadable.
+ */
+const boundaryAfter = (framing: ClientSink["framing"], last: number, beforeLast: number): string => {
+  if (last === -1) return ""
+  if (framing !== "sse") return last === LF ? "" : "\n"
+  return last !== LF ? "\n\n" : beforeLast !== LF ? "\n" : ""
+}
+
+export const makeNodeSink = (res: ServerResponse, framing: ClientSink["framing"], flavor: ErrorFlavor): ClientSink => {
+  // the last two bytes passed through (-1: none yet), for `fail`
+  let last = -1
+  let beforeLast = -1
+  return {
+    framing,
+    start: (status, headers) => {
+      if (!res.headersSent) res.writeHead(status, headers)
+    },
+    write: (chunk) => {
+      // after a cut (shutdown) the answer is over: a late chunk must not be written after its end
+      if (res.writableEnded) return true
+      const n = chunk.length
+      if (n > 0) {
+        beforeLast = n > 1 ? chunk[n - 2]! : last
+        last = chunk[n - 1]!
+      }
+      return res.write(chunk)
+    },
+    onDrain: (resume) => void res.once("drain", resume),
+    end: (body) => {
+      if (body === undefined) res.end()
+      else res.end(body)
+    },
+    fail: (message) => {
+      if (res.writableEnded) return
+      const error = framing === "sse" ? sseErrorEvent(message) : streamErrorLine(message)
+      res.end(boundaryAfter(framing, last, beforeLast) + error)
+    },
+    reject: (error, headers) => {
+      if (res.headersSent) {
+        if (!res.writableEnded) res.end()
+        return
+      }
+      const r = errorResponse(error, flavor)
+      res.writeHead(r.status, { ...headers, ...r.headers })
+      res.end(r.body)
+      return r.status
     }
-    const r = errorResponse(error, flavor)
-    res.writeHead(r.status, { ...headers, ...r.headers })
-    res.end(r.body)
-    return r.status
   }
-})
+}
 
 /** Answers with an error before anything else was sent. */
 export const sendError = (

@@ -73,3 +73,48 @@ describe("a node that fails mid-generation inside a 200 stream", () => {
     expect(String(error)).toMatch(/llama runner process has terminated/)
   })
 })
+
+describe("a node whose connection drops in the middle of a line", () => {
+  let cluster: FakeCluster
+  beforeAll(async () => {
+    cluster = await startFakeCluster({
+      a: {
+        "/api/generate": (res) => {
+          res.writeHead(200, { "content-type": "application/x-ndjson" })
+          res.write(`${JSON.stringify({ model: "m:latest", response: "Hel", done: false })}\n{"model":"m:lat`)
+          setImmediate(() => res.destroy())
+        },
+        "/v1/completions": (res) => {
+          res.writeHead(200, { "content-type": "text/event-stream" })
+          res.write(`${sse([{ id: "cmpl-1", object: "text_completion", created: 1, model: "m:latest", choices: [{ index: 0, text: "Hel", finish_reason: null }] }])}data: {"id":"cm`)
+          setImmediate(() => res.destroy())
+        }
+      }
+    })
+  })
+  afterAll(() => cluster.close())
+
+  it("ends a line a node cut short before its error line, so the error still parses", async () => {
+    const res = await fetch(`${cluster.url}/api/generate`, { method: "POST", body: JSON.stringify({ model: "m", prompt: "hi" }) })
+    const lines = (await res.text()).split("\n")
+    expect(lines.at(-1)).toBe("")
+    expect(lines.slice(0, -1)).toHaveLength(3)
+    expect(JSON.parse(lines[0]!)).toMatchObject({ response: "Hel" })
+    expect(lines[1]).toBe(`{"model":"m:lat`)
+    expect(JSON.parse(lines[2]!)).toEqual({ error: expect.stringMatching(/upstream failed mid-stream: node a/) })
+    const ollama = new Ollama({ host: cluster.url })
+    const error = await (async () => {
+      for await (const _ of await ollama.generate({ model: "m", prompt: "hi", stream: true })) void _
+    })().catch((e: unknown) => e)
+    expect(String(error)).toMatch(/upstream failed mid-stream/)
+  })
+
+  it("ends an SSE event a node cut short before the error event", async () => {
+    const res = await fetch(`${cluster.url}/v1/completions`, { method: "POST", body: JSON.stringify({ model: "m", prompt: "hi", stream: true }) })
+    const events = (await res.text()).split("\n\n")
+    expect(events.at(-1)).toBe("")
+    expect(events.slice(0, -1)).toHaveLength(3)
+    expect(events[1]).toBe(`data: {"id":"cm`)
+    expect(JSON.parse(events[2]!.replace(/^data: /, ""))).toMatchObject({ error: { message: expect.stringMatching(/upstream failed mid-stream/) } })
+  })
+})
