@@ -184,11 +184,12 @@ export const makeEngine = Effect.fn("SimEngine.make")(function*(options: {
     for (let i = 0; i < queue.length; i++) {
       const w = queue[i]!
       const runner = runnerOf(w.spec)
-      if (blocked.has(runner)) continue
       const r = residents.get(runner)
+      // Every request that waits while its model loads has the load in its wait, not only the one that started it.
+      if (r === undefined) w.cold = true
+      if (blocked.has(runner)) continue
       if (r === undefined) {
         blocked.add(runner)
-        w.cold = true
         if (loading === undefined && makeRoom(w.spec.vramMb, now)) startLoad(w)
         continue
       }

@@ -53,6 +53,22 @@ describe("sim node timing (TestClock)", () => {
       assert.strictEqual((yield* node.stats).loads, 1)
     }))
 
+  it.scoped("a request that arrives during a load has the rest of the load in its load_duration", () =>
+    Effect.gen(function*() {
+      const node = yield* makeSimNode({ name: "n", profile: testProfile })
+      const first = yield* Effect.fork(call(node, "POST", "/api/generate", gen(promptOf(100), 10)))
+      yield* TestClock.adjust("500 millis")
+      const second = yield* Effect.fork(call(node, "POST", "/api/generate", gen(promptOf(100, "wxyz"), 10)))
+      yield* TestClock.adjust("2000 millis")
+      assert.strictEqual(json(yield* Fiber.join(first))["load_duration"], 2e9)
+      const body = json(yield* Fiber.join(second))
+      assert.strictEqual(body["load_duration"], 1.5e9)
+      // all its time is accounted for: the load it waited for, its prefill, its decode (beside the first request's)
+      const parts = ["load_duration", "prompt_eval_duration", "eval_duration"].map((k) => body[k] as number)
+      assert.strictEqual(body["total_duration"], parts[0]! + parts[1]! + parts[2]!)
+      assert.strictEqual((yield* node.stats).loads, 1)
+    }))
+
   it.scoped("a repeated prompt prefix skips that part of prefill", () =>
     Effect.gen(function*() {
       const node = yield* makeSimNode({ name: "n", profile: testProfile, preload: ["tiny"] })
