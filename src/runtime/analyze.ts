@@ -278,7 +278,9 @@ export const analyzeBody = (kind: RequestKind, body: Record<string, unknown>, hi
     loadOptions,
     affinityKey,
     unloadsModel,
-    unloadOnly: unloadsModel && (kind === "chat" || kind === "generate") && prompt.chars === 0 && prompt.images === 0 &&
-      prompt.depth === 0
+    // as Ollama decides it: on `keep_alive` and an empty prompt (generate) or no messages (chat) alone
+    unloadOnly: unloadsModel && (kind === "generate"
+      ? typeof b.prompt !== "string" || b.prompt === ""
+      : kind === "chat" && !(Array.isArray(b.messages) && b.messages.length > 0))
   }
 }

@@ -125,7 +125,10 @@ describe("analyzeBody figures", () => {
     expect(unloads("chat", { messages: [] })).toBe(true)
     expect(unloads("chat", {})).toBe(true)
     expect(unloads("generate", { prompt: "hi" })).toBe(false)
-    expect(unloads("generate", { images: ["aGk="] })).toBe(false)
+    // Ollama decides on the prompt (or the messages) and keep_alive alone: a system prompt or images change nothing
+    expect(unloads("generate", { images: ["aGk="] })).toBe(true)
+    expect(unloads("generate", { prompt: "", system: "You are terse." })).toBe(true)
+    expect(unloads("chat", { messages: [], system: "x" })).toBe(true)
     expect(unloads("chat", { messages: [{ role: "user", content: "hi" }] })).toBe(false)
     expect(unloads("openai-chat", { messages: [] })).toBe(false)
     expect(analyzeBody("generate", { model: "llama3.2", keep_alive: "5m" }).unloadOnly).toBe(false)
