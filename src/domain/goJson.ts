@@ -5,7 +5,14 @@
  */
 
 /** Go types of request fields whose JSON kind `json.Unmarshal` checks. */
-export type GoField = "string" | "bool" | "int" | "float64" | "map[string]string" | "map[string]interface {}"
+export type GoField =
+  | "string"
+  | "bool"
+  | "int"
+  | "float64"
+  | "map[string]string"
+  | "map[string]interface {}"
+  | "[]api.Message"
 
 const jsonKind = (v: unknown): string =>
   Array.isArray(v) ? "array" : typeof v === "object" ? "object" : typeof v === "boolean" ? "bool" : typeof v
@@ -34,10 +41,34 @@ export const bindError = (
       if (type === "int" && !Number.isInteger(v)) return wrong(field, v, type).replace("number", `number ${v}`)
       continue
     }
+    if (type === "[]api.Message") {
+      if (!Array.isArray(v)) return wrong(field, v, type)
+      const bad = messageError(field, v)
+      if (bad !== undefined) return bad
+      continue
+    }
     const map = typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined
     if (map === undefined) return wrong(field, v, type)
     const bad = type === "map[string]string" ? Object.values(map).find((x) => x !== null && typeof x !== "string") : undefined
     if (bad !== undefined) return wrong(field, bad, "string")
+  }
+  return undefined
+}
+
+/**
+ * A chat message of the wrong kind, as Go words it: the element (`… ChatRequest.messages of type api.Message`), or
+ * its `role` (`… Message.messages.role of type string`: Go names the innermost struct and the path from the top).
+ */
+const messageError = (field: string, messages: ReadonlyArray<unknown>): string | undefined => {
+  for (const m of messages) {
+    if (m === null) continue
+    if (typeof m !== "object" || Array.isArray(m)) {
+      return `json: cannot unmarshal ${jsonKind(m)} into Go struct field ChatRequest.${field} of type api.Message`
+    }
+    const role = (m as Record<string, unknown>).role
+    if (role !== undefined && role !== null && typeof role !== "string") {
+      return `json: cannot unmarshal ${jsonKind(role)} into Go struct field Message.${field}.role of type string`
+    }
   }
   return undefined
 }

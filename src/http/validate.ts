@@ -3,27 +3,29 @@
  * on, or that Ollama would reject anyway, are checked; everything else is forwarded untouched.
  */
 import { Either, ParseResult, Schema } from "effect"
-import { BadRequest } from "../domain/errors.js"
+import { BadRequest, ModelNotFound } from "../domain/errors.js"
 import { bindError } from "../domain/goJson.js"
 import type { GoField } from "../domain/goJson.js"
 import { optionsError } from "../domain/ollamaOptions.js"
 import type { RequestKind } from "../domain/Request.js"
 import type { AdminOp } from "./admin.js"
 
-const Options = Schema.optional(Schema.Record({ key: Schema.String, value: Schema.Unknown }))
+// Ollama decodes bodies with Go's encoding/json, where `null` leaves a field unset: optional fields accept it.
+const Options = Schema.optional(Schema.NullOr(Schema.Record({ key: Schema.String, value: Schema.Unknown })))
 const Model = Schema.String.pipe(Schema.minLength(1, { message: () => "model is required" }))
 const Message = Schema.Struct({
   role: Schema.String,
   content: Schema.optional(Schema.Union(Schema.String, Schema.Array(Schema.Unknown), Schema.Null))
 })
-const Stream = Schema.optional(Schema.Boolean)
+const Stream = Schema.optional(Schema.NullOr(Schema.Boolean))
+const Text = Schema.optional(Schema.NullOr(Schema.String))
 const StringOrStrings = Schema.Union(Schema.String, Schema.Array(Schema.String))
 
 const schemas: Record<RequestKind, Schema.Schema<unknown>> = {
   chat: Schema.Struct({ model: Model, messages: Schema.optional(Schema.NullOr(Schema.Array(Message))), stream: Stream, options: Options }),
-  generate: Schema.Struct({ model: Model, prompt: Schema.optional(Schema.String), system: Schema.optional(Schema.String), stream: Stream, options: Options }),
-  embed: Schema.Struct({ model: Model, input: Schema.optional(StringOrStrings), options: Options }),
-  embeddings: Schema.Struct({ model: Model, prompt: Schema.optional(Schema.String), options: Options }),
+  generate: Schema.Struct({ model: Model, prompt: Text, system: Text, stream: Stream, options: Options }),
+  embed: Schema.Struct({ model: Model, input: Schema.optional(Schema.NullOr(StringOrStrings)), options: Options }),
+  embeddings: Schema.Struct({ model: Model, prompt: Text, options: Options }),
   show: Schema.Struct({ model: Model }),
   "openai-chat": Schema.Struct({
     model: Model,
@@ -46,7 +48,7 @@ const validators = Object.fromEntries(
 // A conservative check of the common well-formed shapes, written out by hand: a body it accepts always passes the
 // schema too, so the schema (~180 µs per request) only runs to accept the unusual or to word the error.
 const isObject = (u: unknown): u is Record<string, unknown> => typeof u === "object" && u !== null && !Array.isArray(u)
-const optionalOf = (u: unknown, check: (u: unknown) => boolean) => u === undefined || check(u)
+const optionalOf = (u: unknown, check: (u: unknown) => boolean) => u === undefined || u === null || check(u)
 const isString = (u: unknown): u is string => typeof u === "string"
 const isBoolean = (u: unknown) => typeof u === "boolean"
 const isModel = (u: unknown) => typeof u === "string" && u.length >= 1
@@ -92,7 +94,7 @@ export const parseJsonObject = (raw: Buffer): Either.Either<Record<string, unkno
 
 /** `/api/show` and `/api/delete` accept `name` for `model`, as Ollama does. */
 const withModelAlias = (body: Record<string, unknown>): Record<string, unknown> =>
-  body.model === undefined && typeof body.name === "string" ? { ...body, model: body.name } : body
+  (body.model === undefined || body.model === null) && typeof body.name === "string" ? { ...body, model: body.name } : body
 
 /** The native routes whose `options` a node would check before scheduling (`Options.FromMap`). */
 const takesOptions: ReadonlySet<RequestKind> = new Set(["chat", "generate", "embed", "embeddings"])
@@ -108,10 +110,45 @@ const checkOptions = (kind: RequestKind, body: Record<string, unknown>): Either.
   return why === undefined ? Either.right(body) : Either.left(new BadRequest({ reason: "Field", message: why }))
 }
 
+/** The Go request struct and field types of each native route, for the decoder's wording of a field of the wrong type. */
+const NATIVE_FIELDS: Partial<Record<RequestKind, { readonly struct: string; readonly fields: Readonly<Record<string, GoField>> }>> = {
+  chat: { struct: "ChatRequest", fields: { model: "string", messages: "[]api.Message", stream: "bool", options: "map[string]interface {}" } },
+  generate: {
+    struct: "GenerateRequest",
+    fields: { model: "string", prompt: "string", system: "string", stream: "bool", options: "map[string]interface {}" }
+  },
+  embed: { struct: "EmbedRequest", fields: { model: "string", options: "map[string]interface {}" } },
+  embeddings: { struct: "EmbeddingRequest", fields: { model: "string", prompt: "string", options: "map[string]interface {}" } },
+  show: { struct: "ShowRequest", fields: { model: "string", name: "string" } }
+}
+
+/**
+ * What Ollama answers a native body the schema refused with: Go's decoder wording for a field of the wrong type,
+ * `invalid input type` for an embed input that is neither a string nor strings, and for a missing model the words
+ * of each handler (chat, embed, show: 400 `model is required`; generate: 404 `model '' not found`).
+ */
+const nativeRefusal = (kind: RequestKind, body: Record<string, unknown>): BadRequest | ModelNotFound | undefined => {
+  const go = NATIVE_FIELDS[kind]
+  if (go === undefined) return undefined
+  const wrongType = bindError(go.struct, body, go.fields)
+  if (wrongType !== undefined) return new BadRequest({ reason: "Field", message: wrongType })
+  if (kind === "embed" && body.input !== undefined && body.input !== null && !isStrings(body.input)) {
+    return new BadRequest({ reason: "Field", message: "invalid input type" })
+  }
+  if (typeof body.model === "string" && body.model !== "" || kind === "show" && typeof body.name === "string" && body.name !== "") {
+    return undefined
+  }
+  return kind === "generate" ? new ModelNotFound({ model: "" }) : new BadRequest({ reason: "Field", message: "model is required" })
+}
+
+export type Refusal = BadRequest | ModelNotFound
+
+export const refusalStatus = (refusal: Refusal): 400 | 404 => refusal._tag === "ModelNotFound" ? 404 : 400
+
 export const validateBody = (
   kind: RequestKind,
   body: Record<string, unknown>
-): Either.Either<Record<string, unknown>, BadRequest> => {
+): Either.Either<Record<string, unknown>, Refusal> => {
   const candidate = kind === "show" ? withModelAlias(body) : body
   return plainlyValid[kind](candidate) ? checkOptions(kind, candidate) : validateWithSchema(kind, body, candidate)
 }
@@ -121,9 +158,11 @@ export const validateWithSchema = (
   kind: RequestKind,
   body: Record<string, unknown>,
   candidate: Record<string, unknown> = kind === "show" ? withModelAlias(body) : body
-): Either.Either<Record<string, unknown>, BadRequest> => {
+): Either.Either<Record<string, unknown>, Refusal> => {
   const checked = Either.mapBoth(validators[kind](candidate), {
-    onLeft: (error) => {
+    onLeft: (error): Refusal => {
+      const native = nativeRefusal(kind, body)
+      if (native !== undefined) return native
       const issue = ParseResult.ArrayFormatter.formatErrorSync(error)[0]
       const path = issue === undefined || issue.path.length === 0 ? "" : `${issue.path.join(".")}: `
       // Ollama's OpenAI middleware checks `len(messages) == 0` first: absent, null and [] all get its words
