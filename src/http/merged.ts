@@ -61,16 +61,26 @@ export const mergedTags = Effect.map(fanOutGet("/api/tags"), (fanned) => {
 })
 
 export const mergedPs = Effect.map(fanOutGet("/api/ps"), (fanned) => {
-  const byName = new Map<string, Json>()
+  // A model loaded on several nodes shows once, with its latest expiry; the list is sorted as Ollama sorts it,
+  // latest expiry first. Times carry offsets and fractions of varying length: compared as instants, not strings.
+  const byName = new Map<string, { readonly model: Json; readonly expires: number }>()
   for (const { body } of fanned.answers) {
     for (const m of modelsOf(body)) {
       const name = normalizeModel(String(m.name ?? m.model ?? ""))
+      const expires = expiryOf(m)
       const prev = byName.get(name)
-      if (prev === undefined || String(m.expires_at ?? "") > String(prev.expires_at ?? "")) byName.set(name, m)
+      if (prev === undefined || expires > prev.expires) byName.set(name, { model: m, expires })
     }
   }
-  return merged(fanned, { models: [...byName.values()] })
+  const models = [...byName.values()].sort((a, b) => b.expires - a.expires).map((e) => e.model)
+  return merged(fanned, { models })
 })
+
+/** An `/api/ps` entry's `expires_at` as ms since the epoch (unparseable: never). */
+const expiryOf = (m: Json): number => {
+  const t = Date.parse(String(m.expires_at ?? ""))
+  return Number.isNaN(t) ? Number.NEGATIVE_INFINITY : t
+}
 
 const openAiModel = (m: Json) => {
   const name = String(m.name ?? m.model ?? "")
