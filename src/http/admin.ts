@@ -15,6 +15,7 @@ import type { NodeId } from "../domain/NodeId.js"
 import type { UpstreamRequest } from "../domain/Request.js"
 import { errorTextOf, makeCollector } from "../runtime/respond.js"
 import { describeUpstreamError } from "../runtime/timeouts.js"
+import { WorkflowConfig } from "../runtime/workflowConfig.js"
 import { fanOutHeaders } from "./edgeHeaders.js"
 
 export type AdminOp = "pull" | "create" | "copy" | "delete"
@@ -27,14 +28,18 @@ interface NodeResult {
 }
 
 type Targets =
-  | { readonly _tag: "Nodes"; readonly handles: ReadonlyArray<NodeHandle> }
+  | { readonly _tag: "Nodes"; readonly handles: ReadonlyArray<NodeHandle>; readonly skipped: ReadonlyArray<NodeId> }
   | { readonly _tag: "None"; readonly status: number; readonly error: string }
 
 const JSON_TYPE = "application/json; charset=utf-8"
 
 const textField = (body: Record<string, unknown>, key: string) => typeof body[key] === "string" ? body[key] as string : ""
 
-/** The nodes to run on: all (or `only`), and for delete and copy only those that have the model. */
+/**
+ * The nodes to run on: all (or `only`), and for delete and copy only those that have the model. A node the health
+ * machine took out for its failures is skipped unless named: it would hold the whole answer until its first-byte
+ * timeout.
+ */
 const targetsFor = (op: AdminOp, body: Record<string, unknown>, only: string | undefined) =>
   Effect.gen(function*() {
     const registry = yield* NodeRegistry
@@ -44,20 +49,26 @@ const targetsFor = (op: AdminOp, body: Record<string, unknown>, only: string | u
     }
     const model = textField(body, "model") || textField(body, "name")
     const needs = op === "delete" ? model : op === "copy" ? textField(body, "source") : undefined
-    const handles = views
-      .filter((v) => only === undefined || v.nodeId === only)
+    const named = views.filter((v) => only === undefined || v.nodeId === only)
+    // a drained node is only out of traffic (an operator may drain one to pull onto it): it still gets the call
+    const skipped = only === undefined ? named.filter((v) => v.health === "excluded" && !v.drained).map((v) => v.nodeId) : []
+    const handles = named
+      .filter((v) => !skipped.includes(v.nodeId))
       .filter((v) => needs === undefined || v.models.some((m) => m.name === normalizeModel(needs)))
       .flatMap((v) => {
         const h = registry.get(v.nodeId)
         return h._tag === "Some" ? [h.value] : []
       })
-    if (handles.length > 0) return { _tag: "Nodes", handles } satisfies Targets
+    if (handles.length > 0) return { _tag: "Nodes", handles, skipped } satisfies Targets
     // Ollama's own words: `model 'x' not found` on delete, `model "x" not found` on copy (ollama-api §3.12, §3.13)
     const error = op === "delete"
       ? `model '${model}' not found`
       : op === "copy"
       ? `model "${needs}" not found`
       : "no node to run on"
+    if (skipped.length > 0) {
+      return { _tag: "None", status: 503, error: `no node to run on: ${skipped.join(", ")} excluded by health checks` } satisfies Targets
+    }
     return { _tag: "None", status: needs === undefined ? 503 : 404, error } satisfies Targets
   })
 
@@ -83,7 +94,7 @@ const parseLine = (text: string): Record<string, unknown> | undefined => {
  * Runs the call on one node. It failed when it never answered, answered a non-2xx status, sent an `{"error"}` line
  * (Ollama's in-stream failure, ollama-api §4.5) or, asked to stream, ended without `{"status":"success"}`.
  */
-const runOne = (h: NodeHandle, request: UpstreamRequest, streamed: boolean, relay: Relay) =>
+const runOne = (h: NodeHandle, request: UpstreamRequest, streamed: boolean, relay: Relay, firstByteTimeoutMs: number) =>
   Effect.gen(function*() {
     let status = 0
     let lineError: string | undefined
@@ -100,7 +111,7 @@ const runOne = (h: NodeHandle, request: UpstreamRequest, streamed: boolean, rela
       status = head.status
       relay.onHead(h.nodeId, status)
       return status >= 200 && status < 300 ? { write: (chunk) => void lines.push(chunk) } : errorBody.sink
-    }))
+    }, { firstByteTimeoutMs }))
     if (status === 0) relay.onHead(h.nodeId, 0)
     else if (status < 300) lines.flush()
     const registry = yield* NodeRegistry
@@ -136,24 +147,23 @@ export const runAdmin = (
       res.writeHead(targets.status, { "content-type": JSON_TYPE })
       return res.end(stringifyJson({ error: targets.error }))
     }
-    const { handles } = targets
+    const { handles, skipped } = targets
     const stream = (op === "pull" || op === "create") && body.stream !== false
-    // 1. Lines are held until every node has answered (or failed to): the head then names them all, and when none
-    //    answered 2xx nothing was sent, so the nodes' status can still be passed through instead of a 200.
+    // 1. Lines are held until a node answers 2xx: until then nothing is sent, so when none does, the nodes' status
+    //    can still be passed through instead of a 200.
     // 2. Then lines go out as they arrive, each tagged with its node; every failure is relayed as an error line.
     const answered: Array<NodeId> = []
     const held: Array<string> = []
-    let heads = 0
-    let anyOk = false
     let streaming = false
+    const skippedHeader: Record<string, string> = skipped.length > 0 ? { "x-sollol-skipped": skipped.join(",") } : {}
     const relay: Relay = {
       onHead: (node, status) => {
-        heads++
         if (status > 0) answered.push(node)
-        anyOk ||= status >= 200 && status < 300
-        if (!stream || heads < handles.length || !anyOk) return
+        if (!stream || streaming || status < 200 || status >= 300) return
         streaming = true
-        res.writeHead(200, { "content-type": "application/x-ndjson", ...fanOutHeaders(handles.length, answered) })
+        const asked = handles.map((h) => h.nodeId)
+        res.writeHead(200, { "content-type": "application/x-ndjson", ...fanOutHeaders(asked.length, asked), ...skippedHeader })
+        for (const node of skipped) res.write(`${stringifyJson({ status: "skipped: excluded by health checks", node })}\n`)
         for (const line of held.splice(0)) res.write(line)
       },
       onLine: (node, line) => {
@@ -163,15 +173,17 @@ export const runAdmin = (
         else held.push(text)
       }
     }
+    const { timeouts } = yield* WorkflowConfig
     const headers = { "content-type": "application/json" }
     const request: UpstreamRequest = { method, path: `/api/${op}`, headers, body: raw }
-    const results = yield* Effect.forEach(handles, (h) => runOne(h, request, stream, relay), {
+    // a node answers these at once (its stream starts before the work): wait for a head as for /api/show
+    const results = yield* Effect.forEach(handles, (h) => runOne(h, request, stream, relay, timeouts.show.firstByteMs), {
       concurrency: "unbounded"
     })
     const failed = results.filter((r) => r.error !== undefined)
     const summary = failed.map((r) => `${r.node}: ${r.error}`).join("; ")
     if (streaming) return res.end(`${stringifyJson(failed.length === 0 ? { status: "success" } : { error: summary })}\n`)
-    const sollol = fanOutHeaders(handles.length, answered)
+    const sollol = { ...fanOutHeaders(handles.length, answered), ...skippedHeader }
     if (failed.length > 0) {
       res.writeHead(failureStatus(failed), { "content-type": JSON_TYPE, ...sollol })
       return res.end(stringifyJson({ error: summary }))

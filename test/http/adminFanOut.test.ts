@@ -213,4 +213,37 @@ describe("admin fan-out over scripted nodes", () => {
     expect(res.headers.get("x-sollol-attempts")).toBe("2")
     expect(c.nodes.map((n) => n.calls)).toEqual([["/api/delete"], ["/api/delete"]])
   })
+
+  it("streams the first node's lines while another has not answered yet", async () => {
+    let release: () => void = () => undefined
+    const held = new Promise<void>((resolve) => (release = resolve))
+    const late: Script = (res) => void held.then(() => ndjson(res, [{ status: "success" }]))
+    const c = await start({ a: { "/api/pull": pullOk }, b: { "/api/pull": late } })
+    const res = await send(c.url, "/api/pull", { model: "m" })
+    expect(res.status).toBe(200)
+    const reader = res.body!.getReader()
+    let text = ""
+    while (!text.includes("pulling abc")) text += new TextDecoder().decode((await reader.read()).value)
+    release()
+    for (let r = await reader.read(); !r.done; r = await reader.read()) text += new TextDecoder().decode(r.value)
+    expect(text.trim().split("\n").map((l) => JSON.parse(l))).toContainEqual({ status: "success" })
+  })
+
+  it("skips a node its failures took out, and says so, instead of waiting for it", async () => {
+    const c = await start({ a: { "/api/pull": pullOk, "/api/generate": (res) => json(res, 500, { error: "boom" }) }, b: { "/api/pull": pullOk } })
+    // take a out through its failures (b has no generate script: its 404s are not failures)
+    for (let i = 0; i < 10; i++) {
+      const nodes = (await (await fetch(`${c.url}/api/sollol/nodes`)).json()) as { nodes: Array<{ nodeId: string; health: string }> }
+      if (nodes.nodes.find((n) => n.nodeId === "a")?.health === "excluded") break
+      await send(c.url, "/api/generate", { model: "m", prompt: "x", stream: false })
+    }
+    const res = await send(c.url, "/api/pull", { model: "m" })
+    expect(res.headers.get("x-sollol-skipped")).toBe("a")
+    const lines = await linesOf(res)
+    expect(lines[0]).toEqual({ status: "skipped: excluded by health checks", node: "a" })
+    expect(lines.at(-1)).toEqual({ status: "success" })
+    // named, it is still asked
+    const named = await send(c.url, "/api/pull?node=a", { model: "m", stream: false })
+    expect(named.status).toBe(200)
+  })
 })
