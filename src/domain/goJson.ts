@@ -72,3 +72,21 @@ const messageError = (field: string, messages: ReadonlyArray<unknown>): string |
   }
   return undefined
 }
+
+/** Ollama's native request structs (`api/types.go`) and the fields of each whose JSON kind Go's decoder checks. */
+export const NATIVE_REQUESTS = {
+  chat: { struct: "ChatRequest", fields: { model: "string", messages: "[]api.Message", stream: "bool", options: "map[string]interface {}" } },
+  generate: {
+    struct: "GenerateRequest",
+    fields: { model: "string", prompt: "string", system: "string", stream: "bool", options: "map[string]interface {}" }
+  },
+  embed: { struct: "EmbedRequest", fields: { model: "string", options: "map[string]interface {}" } },
+  embeddings: { struct: "EmbeddingRequest", fields: { model: "string", prompt: "string", options: "map[string]interface {}" } },
+  show: { struct: "ShowRequest", fields: { model: "string", name: "string" } }
+} as const satisfies Record<string, { readonly struct: string; readonly fields: Readonly<Record<string, GoField>> }>
+
+export type NativeRoute = keyof typeof NATIVE_REQUESTS
+
+/** `bindError` for one of Ollama's native routes. */
+export const nativeBindError = (route: NativeRoute, body: Record<string, unknown>): string | undefined =>
+  bindError(NATIVE_REQUESTS[route].struct, body, NATIVE_REQUESTS[route].fields)

@@ -4,7 +4,8 @@
  */
 import { Either, ParseResult, Schema } from "effect"
 import { BadRequest, ModelNotFound } from "../domain/errors.js"
-import { bindError } from "../domain/goJson.js"
+import { bindError, NATIVE_REQUESTS, nativeBindError } from "../domain/goJson.js"
+import type { NativeRoute } from "../domain/goJson.js"
 import type { GoField } from "../domain/goJson.js"
 import { optionsError } from "../domain/ollamaOptions.js"
 import type { RequestKind } from "../domain/Request.js"
@@ -110,27 +111,14 @@ const checkOptions = (kind: RequestKind, body: Record<string, unknown>): Either.
   return why === undefined ? Either.right(body) : Either.left(new BadRequest({ reason: "Field", message: why }))
 }
 
-/** The Go request struct and field types of each native route, for the decoder's wording of a field of the wrong type. */
-const NATIVE_FIELDS: Partial<Record<RequestKind, { readonly struct: string; readonly fields: Readonly<Record<string, GoField>> }>> = {
-  chat: { struct: "ChatRequest", fields: { model: "string", messages: "[]api.Message", stream: "bool", options: "map[string]interface {}" } },
-  generate: {
-    struct: "GenerateRequest",
-    fields: { model: "string", prompt: "string", system: "string", stream: "bool", options: "map[string]interface {}" }
-  },
-  embed: { struct: "EmbedRequest", fields: { model: "string", options: "map[string]interface {}" } },
-  embeddings: { struct: "EmbeddingRequest", fields: { model: "string", prompt: "string", options: "map[string]interface {}" } },
-  show: { struct: "ShowRequest", fields: { model: "string", name: "string" } }
-}
-
 /**
  * What Ollama answers a native body the schema refused with: Go's decoder wording for a field of the wrong type,
  * `invalid input type` for an embed input that is neither a string nor strings, and for a missing model the words
  * of each handler (chat, embed, show: 400 `model is required`; generate: 404 `model '' not found`).
  */
 const nativeRefusal = (kind: RequestKind, body: Record<string, unknown>): BadRequest | ModelNotFound | undefined => {
-  const go = NATIVE_FIELDS[kind]
-  if (go === undefined) return undefined
-  const wrongType = bindError(go.struct, body, go.fields)
+  if (!(kind in NATIVE_REQUESTS)) return undefined
+  const wrongType = nativeBindError(kind as NativeRoute, body)
   if (wrongType !== undefined) return new BadRequest({ reason: "Field", message: wrongType })
   if (kind === "embed" && body.input !== undefined && body.input !== null && !isStrings(body.input)) {
     return new BadRequest({ reason: "Field", message: "invalid input type" })

@@ -1,5 +1,6 @@
 /** Ollama's inference routes: `/api/chat`, `/api/generate`, `/api/embed`, `/api/embeddings` (server/routes.go). */
 import { Effect } from "effect"
+import { nativeBindError } from "../domain/goJson.js"
 import { parseKeepAlive } from "../domain/keepAlive.js"
 import { optionsError } from "../domain/ollamaOptions.js"
 import { runEmbedding, samplingOf } from "./generation.js"
@@ -46,6 +47,8 @@ const badOptions = (reply: Reply, body: Body) => {
 
 /** Shared checks: a known model that can generate, a valid keep_alive and options; answers the error otherwise. */
 const prepare = (ctx: SimContext, reply: Reply, body: Body, route: "chat" | "generate") => {
+  const wrongType = nativeBindError(route, body)
+  if (wrongType !== undefined) return ollamaError(reply, 400, wrongType)
   const raw = str(body["model"]) ?? ""
   if (raw === "" && route === "chat") return ollamaError(reply, 400, "model is required")
   const spec = findModel(ctx, raw)
@@ -105,8 +108,8 @@ export const generate = (ctx: SimContext, reply: Reply, body: Body) =>
     })
   })
 
-/** Truncates to `dimensions` and re-normalises, as `/api/embed` does. */
-const shorten = (v: ReadonlyArray<number>, dims: number | undefined): ReadonlyArray<number> => {
+/** Truncates to `dimensions` and re-normalises, as `/api/embed` does (and `/v1/embeddings`, which forwards to it). */
+export const shorten = (v: ReadonlyArray<number>, dims: number | undefined): ReadonlyArray<number> => {
   if (dims === undefined || dims <= 0 || dims >= v.length) return v
   const cut = v.slice(0, dims)
   const norm = Math.sqrt(cut.reduce((s, x) => s + x * x, 0)) || 1
@@ -119,6 +122,8 @@ export const embedInputs = (ctx: SimContext, spec: SimModelSpec, inputs: Readonl
 
 export const embed = (ctx: SimContext, reply: Reply, body: Body) =>
   Effect.suspend(() => {
+    const wrongType = nativeBindError("embed", body)
+    if (wrongType !== undefined) return ollamaError(reply, 400, wrongType)
     const raw = str(body["model"]) ?? ""
     const spec = findModel(ctx, raw)
     if (spec === undefined) return ollamaError(reply, 404, `model '${raw}' not found`)
@@ -155,6 +160,8 @@ export const embed = (ctx: SimContext, reply: Reply, body: Body) =>
 /** The legacy endpoint: one prompt, one vector, not normalised. */
 export const embeddings = (ctx: SimContext, reply: Reply, body: Body) =>
   Effect.suspend(() => {
+    const wrongType = nativeBindError("embeddings", body)
+    if (wrongType !== undefined) return ollamaError(reply, 400, wrongType)
     const raw = str(body["model"]) ?? ""
     const spec = findModel(ctx, raw)
     if (spec === undefined) return ollamaError(reply, 404, `model "${raw}" not found, try pulling it first`)

@@ -2,7 +2,7 @@
 import { Effect } from "effect"
 import { bindError } from "../domain/goJson.js"
 import type { GoField } from "../domain/goJson.js"
-import { embedInputs } from "./nativeRoutes.js"
+import { embedInputs, shorten } from "./nativeRoutes.js"
 import { samplingOf } from "./generation.js"
 import type { GenerationResult } from "./generation.js"
 import { installedSpecs } from "./modelRoutes.js"
@@ -45,6 +45,8 @@ const common = (ctx: SimContext, reply: Reply, body: Body, route: "chat" | "gene
   const wrongType = bindError(route === "chat" ? "ChatCompletionRequest" : "CompletionRequest", body, TYPED_FIELDS)
   if (wrongType !== undefined) return openaiError(reply, 400, wrongType)
   const raw = str(body["model"]) ?? ""
+  // forwarded to ChatHandler, which asks for a model first (GenerateHandler looks the empty name up: 404)
+  if (raw === "" && route === "chat") return openaiError(reply, 400, "model is required")
   const spec = findModel(ctx, raw)
   if (spec === undefined) return openaiError(reply, 404, `model '${raw}' not found`)
   if (spec.kind === "embedding") return openaiError(reply, 400, `"${raw}" does not support ${route}`)
@@ -136,11 +138,15 @@ export const embeddings = (ctx: SimContext, reply: Reply, body: Body) =>
     }
     const spec = findModel(ctx, raw)
     if (spec === undefined) return openaiError(reply, 404, `model '${raw}' not found`)
+    const dims = typeof body["dimensions"] === "number" ? body["dimensions"] : undefined
     return embedInputs(ctx, spec, inputs, 300_000).pipe(
       Effect.flatMap((r) =>
         sendJson(reply, 200, {
           object: "list",
-          data: r.vectors.map((v, index) => ({ object: "embedding", embedding: format === "base64" ? toBase64(v) : v, index })),
+          data: r.vectors.map((v, index) => {
+            const vector = shorten(v, dims)
+            return { object: "embedding", embedding: format === "base64" ? toBase64(vector) : vector, index }
+          }),
           model: raw,
           usage: { prompt_tokens: r.prompt_eval_count, total_tokens: r.prompt_eval_count }
         })

@@ -1,0 +1,53 @@
+/**
+ * The simulated node refuses what Ollama refuses, with Ollama's words: fields of the wrong JSON type (Go's decoder),
+ * a chat without a model on the OpenAI route; and it honours `dimensions` on `/v1/embeddings` as `/api/embed` does.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, TestClock } from "effect"
+import { makeSimNode } from "../../src/sim/SimNode.js"
+import { testProfile } from "./fixtures.js"
+import { call, json } from "./helpers.js"
+
+const errorOf = (body: Record<string, unknown>) => {
+  const e = body["error"]
+  return typeof e === "string" ? e : (e as { message: string }).message
+}
+
+describe("sim request checks", () => {
+  it.scoped("refuses native fields of the wrong JSON type with Go's decoder text, before loading anything", () =>
+    Effect.gen(function*() {
+      const node = yield* makeSimNode({ name: "n", profile: testProfile })
+      const cases: ReadonlyArray<readonly [string, unknown, string]> = [
+        ["/api/chat", { model: "tiny", messages: "hi" }, "json: cannot unmarshal string into Go struct field ChatRequest.messages of type []api.Message"],
+        ["/api/chat", { model: "tiny", messages: [], stream: "no" }, "json: cannot unmarshal string into Go struct field ChatRequest.stream of type bool"],
+        ["/api/generate", { model: 123, prompt: "x" }, "json: cannot unmarshal number into Go struct field GenerateRequest.model of type string"],
+        ["/api/embed", { model: "emb", input: "x", options: [] }, "json: cannot unmarshal array into Go struct field EmbedRequest.options of type map[string]interface {}"],
+        ["/api/embeddings", { model: "emb", prompt: 5 }, "json: cannot unmarshal number into Go struct field EmbeddingRequest.prompt of type string"]
+      ]
+      for (const [path, body, text] of cases) {
+        const r = yield* call(node, "POST", path, body)
+        assert.strictEqual(r.status, 400, path)
+        assert.strictEqual(errorOf(json(r)), text)
+      }
+      assert.strictEqual((yield* node.stats).loads, 0)
+    }))
+
+  it.scoped("answers an OpenAI chat without a model with 400 model is required", () =>
+    Effect.gen(function*() {
+      const node = yield* makeSimNode({ name: "n", profile: testProfile })
+      const r = yield* call(node, "POST", "/v1/chat/completions", { messages: [{ role: "user", content: "hi" }] })
+      assert.strictEqual(r.status, 400)
+      assert.deepStrictEqual(json(r)["error"], { message: "model is required", type: "invalid_request_error", param: null, code: null })
+    }))
+
+  it.scoped("shortens /v1/embeddings vectors to `dimensions`, re-normalised", () =>
+    Effect.gen(function*() {
+      const node = yield* makeSimNode({ name: "n", profile: testProfile, preload: ["emb"] })
+      const fiber = yield* Effect.fork(call(node, "POST", "/v1/embeddings", { model: "emb", input: "hello there", dimensions: 8 }))
+      yield* TestClock.adjust("1 second")
+      const r = yield* fiber
+      const vector = (json(r)["data"] as Array<{ embedding: Array<number> }>)[0]!.embedding
+      assert.strictEqual(vector.length, 8)
+      assert.closeTo(Math.hypot(...vector), 1, 1e-5)
+    }))
+})
