@@ -56,6 +56,10 @@ export const runCli = async (argv: ReadonlyArray<string>): Promise<number | unde
     case "help": {
       const topic = rest[0]
       if (topic === "keys") return keysMain(["--help"])
+      if (topic === "help" || topic === "--help" || topic === "-h") {
+        console.log(cliUsage)
+        return 0
+      }
       if (topic !== undefined && usages[topic] === undefined) return unknownCommand(topic)
       console.log(topic === undefined ? cliUsage : usages[topic])
       return 0

@@ -8,7 +8,7 @@ import { builtinStrategies } from "../strategies/catalog.js"
 import { listenFailure } from "./listen.js"
 import { fromFlags, validateConfig } from "./loadConfig.js"
 import { runGateway, runUntilSignal } from "./serve.js"
-import { argvMessage, configStop, help, reportStop, usageStop, wantsHelp } from "./usage.js"
+import { argvMessage, configStop, decimal, help, reportStop, usageStop, wantsHelp } from "./usage.js"
 import type { Stop } from "./usage.js"
 
 const demoOptions = {
@@ -41,7 +41,7 @@ export const parseDemoArgs = (argv: ReadonlyArray<string>): Either.Either<DemoAr
   } catch (error) {
     return Either.left(usageStop(argvMessage(error)))
   }
-  const timeScale = Number(values["time-scale"] ?? "1")
+  const timeScale = decimal(values["time-scale"] ?? "1")
   const badTimeScale = Number.isFinite(timeScale) && timeScale > 0
     ? undefined
     : `time-scale: must be a positive number, got '${values["time-scale"]}'`

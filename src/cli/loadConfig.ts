@@ -9,6 +9,7 @@ import { decodeAppConfig } from "../AppConfig.js"
 import type { AppConfig } from "../AppConfig.js"
 import { builtinStrategies, strategyLayer } from "../strategies/catalog.js"
 import type { StrategyCatalog } from "../strategies/catalog.js"
+import { decimal } from "./usage.js"
 
 export interface ServeFlags {
   readonly host?: string | undefined
@@ -33,7 +34,10 @@ export const mergeConfig = (base: Raw, over: Raw): Raw => {
   return out
 }
 
-const numberOr = (s: string): number | string => (/^-?\d+(\.\d+)?$/.test(s.trim()) ? Number(s) : s)
+const numberOr = (s: string): number | string => {
+  const n = decimal(s.trim())
+  return Number.isNaN(n) ? s : n
+}
 
 const nodesFrom = (list: string): Array<Raw> =>
   list.split(",").map((s) => s.trim()).filter((s) => s !== "").map((url) => ({ url }))

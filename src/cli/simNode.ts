@@ -9,7 +9,7 @@ import { isProfileName, profileNames, profiles } from "../sim/profiles.js"
 import type { ProfileName } from "../sim/profiles.js"
 import { makeSimNode } from "../sim/SimNode.js"
 import { listenFailure } from "./listen.js"
-import { argvMessage, help, reportStop, usageStop, wantsHelp } from "./usage.js"
+import { argvMessage, decimal, help, reportStop, usageStop, wantsHelp } from "./usage.js"
 
 export const simNodeUsage = `usage: sollol sim-node --profile NAME [--port P] [--host H] [--model M]... [--time-scale S] [--seed N] [--fault MODE[:ARG]]
   --profile     ${profileNames.join(" | ")}
@@ -52,11 +52,11 @@ export const parseSimNodeArgs = (argv: ReadonlyArray<string>): SimNodeArgs | str
   const profile = values.profile
   if (profile === undefined) return "--profile is required"
   if (!isProfileName(profile)) return `unknown profile ${JSON.stringify(profile)} (expected ${profileNames.join(", ")})`
-  const port = Number(values.port ?? "11434")
+  const port = decimal(values.port ?? "11434")
   if (!Number.isInteger(port) || port < 0 || port > 65535) return `bad --port ${JSON.stringify(values.port)}`
-  const timeScale = Number(values["time-scale"] ?? "1")
+  const timeScale = decimal(values["time-scale"] ?? "1")
   if (!Number.isFinite(timeScale) || timeScale <= 0) return `bad --time-scale ${JSON.stringify(values["time-scale"])}`
-  const seed = Number(values.seed ?? "1")
+  const seed = decimal(values.seed ?? "1")
   if (!Number.isInteger(seed)) return `bad --seed ${JSON.stringify(values.seed)}`
   const fault = values.fault === undefined ? { mode: "none" as const } : parseFault(values.fault)
   if (typeof fault === "string") return fault

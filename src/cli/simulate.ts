@@ -9,7 +9,7 @@ import { simulate } from "../simulate/simulate.js"
 import { isWorkloadName, workloadNames } from "../simulate/workloads.js"
 import { builtinStrategies } from "../strategies/catalog.js"
 import { readConfigFile } from "./loadConfig.js"
-import { argvMessage, help, reportStop, usageStop, wantsHelp } from "./usage.js"
+import { argvMessage, decimal, help, reportStop, usageStop, wantsHelp } from "./usage.js"
 
 export const simulateUsage = `usage: sollol simulate --scenario NAME [--strategy a,b,…] [--workload W] [--requests N] [--rate R] [--seed S] [--slots N] [--config FILE] [--json]
   --scenario  ${Object.keys(scenarios).join(" | ")}
@@ -61,7 +61,7 @@ const readSimulateConfig = (path: string): Partial<AppConfigInput> | string => {
 
 const positive = (s: string | undefined, name: string, integer: boolean): number | string | undefined => {
   if (s === undefined) return undefined
-  const n = Number(s)
+  const n = decimal(s)
   return Number.isFinite(n) && n > 0 && (!integer || Number.isInteger(n)) ? n : `--${name} must be a positive ${integer ? "integer" : "number"}`
 }
 
@@ -84,7 +84,7 @@ export const parseSimulateArgs = (argv: ReadonlyArray<string>): SimulateArgs | s
   }
   const requests = positive(values.requests, "requests", true)
   const rate = positive(values.rate, "rate", false)
-  const seed = values.seed === undefined ? 1 : Number(values.seed)
+  const seed = values.seed === undefined ? 1 : decimal(values.seed)
   const slots = positive(values.slots, "slots", true)
   if (typeof requests === "string") return requests
   if (typeof rate === "string") return rate

@@ -30,6 +30,12 @@ export const wantsHelp = (argv: ReadonlyArray<string>, options: Options = {}): b
     tokens: true
   }).tokens.some((token) => token.kind === "option" && token.name === "help")
 
+/**
+ * A flag's number as written in decimal (`8000`, `-1`, `2.5`), else NaN: `Number` would also take `0x50`, `1e3`,
+ * `0b1` or blanks, so a typo could bind port 80 or run 16 requests.
+ */
+export const decimal = (text: string): number => /^-?\d+(\.\d+)?$/.test(text) ? Number(text) : Number.NaN
+
 /** parseArgs' complaint (it throws a TypeError naming the option). */
 export const argvMessage = (error: unknown): string => error instanceof Error ? error.message : String(error)
 

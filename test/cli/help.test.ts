@@ -42,7 +42,7 @@ describe("sollol --help", () => {
       expect([result.code, result.err], argv.join(" ")).toEqual([0, ""])
       expect(result.out, argv.join(" ")).toMatch(/^usage:\n {2}sollol keys create/)
     }
-    for (const argv of [[], ["--help"], ["-h"], ["help"]]) {
+    for (const argv of [[], ["--help"], ["-h"], ["help"], ["help", "help"], ["help", "--help"]]) {
       expect(await cli(argv), argv.join(" ")).toEqual({ code: 0, out: cliUsage, err: "" })
     }
   })
@@ -71,5 +71,23 @@ describe("sollol <command> --bogus", () => {
     expect(keys.code).toBe(2)
     expect(keys.err).toMatch(/^sollol keys: Unknown option '--bogus'[^\n]*\n\nusage:\n/)
     expect(await cli(["frobnicate"])).toEqual({ code: 2, out: "", err: `sollol: unknown command 'frobnicate'\n\n${cliUsage}` })
+  })
+})
+
+describe("numeric flags", () => {
+  it("take decimal numbers only: 0x50, 1e3 or 0b1 is a typo, not port 80", async () => {
+    for (const argv of [
+      ["sim-node", "--profile", "cpu", "--port", "0x50"],
+      ["sim-node", "--profile", "cpu", "--port", "1e3"],
+      ["sim-node", "--profile", "cpu", "--time-scale", "0x10"],
+      ["simulate", "--scenario", "hetero3", "--requests", "0x10"],
+      ["simulate", "--scenario", "hetero3", "--seed", "0b1"],
+      ["demo", "--time-scale", "1e1"],
+      ["serve", "--port", "0x50"]
+    ]) {
+      const result = await cli(argv)
+      expect(result.code, argv.join(" ")).toBe(2)
+      expect(result.out, argv.join(" ")).toBe("")
+    }
   })
 })
