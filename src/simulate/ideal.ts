@@ -1,6 +1,8 @@
 /**
  * An honest floor for latency percentiles: every request alone on the fastest node that has its model, model loaded,
- * no queue and no contention. No strategy can beat it, so a target below it is infeasible on that workload.
+ * no queue and no contention. It is an expectation over the sim's output-length distribution, so a small run's drawn
+ * lengths can beat it; on a large run no strategy gets below it by more than sampling noise, and a target below it
+ * is out of reach on that workload.
  */
 import { normalizeModel } from "../domain/Model.js"
 import { profiles } from "../sim/profiles.js"

@@ -40,7 +40,7 @@ export interface SimulateResult {
   readonly rate: number
   /** Requests/s the cluster can serve (see `capacityOf`). */
   readonly capacity: number
-  /** p95 of ideal service time (each request alone on the fastest node, model loaded): the floor for any p95. */
+  /** Expected p95 of ideal service time (each request alone on the fastest node, model loaded): see `ideal.ts`. */
   readonly idealP95Ms: number
   /** `options.slots`, when set. */
   readonly slots?: number
