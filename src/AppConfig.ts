@@ -94,7 +94,7 @@ export const AppConfigSchema = Schema.Struct({
     maxSize: Schema.optionalWith(Schema.Int.pipe(Schema.nonNegative()), { default: () => 1_000 }),
     /** Waiting this long raises effective priority by one level, ms. Default 5 000. */
     agingIntervalMs: Schema.optionalWith(PositiveInt, { default: () => 5_000 }),
-    /** Longest wait before a 503, ms. Default 120 000. */
+    /** Longest a request waits in the queue (all its attempts together) before a 503, ms. Default 120 000. */
     maxWaitMs: Schema.optionalWith(PositiveInt, { default: () => 120_000 })
   }),
   health: Schema.Struct({

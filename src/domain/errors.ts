@@ -64,12 +64,20 @@ export const unservableError = (
     : modelNotFoundFor(intent)
 
 /** The admission queue is full, or the request waited longer than allowed. */
+/**
+ * The gateway is full: its queue (`Full`), a wait past `queue.maxWaitMs` (`WaitTimeout`), or every node that could
+ * serve the request answered Ollama's "server busy" a moment ago (`NodesBusy`: answered with Ollama's own words).
+ */
 export class QueueFull extends Data.TaggedError("QueueFull")<{
-  readonly reason: "Full" | "WaitTimeout"
+  readonly reason: "Full" | "WaitTimeout" | "NodesBusy"
   readonly retryAfterSeconds: number
 }> {
   override get message() {
-    return this.reason === "Full" ? "server busy: the request queue is full" : "server busy: waited too long for a free node"
+    return this.reason === "Full"
+      ? "server busy: the request queue is full"
+      : this.reason === "WaitTimeout"
+      ? "server busy: waited too long for a free node"
+      : "server busy, please try again.  maximum pending requests exceeded"
   }
 }
 

@@ -12,7 +12,7 @@ export interface AdmissionConfig {
   readonly maxSize: number
   /** Waiting this long raises effective priority by one. Default 5 000 ms. */
   readonly agingIntervalMs: number
-  /** Longest wait before a 503. Default 120 000 ms. */
+  /** Longest a request waits in the queue, over all its attempts, before a 503. Default 120 000 ms. */
   readonly maxWaitMs: number
 }
 
@@ -154,7 +154,8 @@ export const make = (config: AdmissionConfig): Effect.Effect<Admission> =>
         ...request,
         seq: seq++,
         deferred: Deferred.unsafeMake(FiberId.none),
-        deadline: now + config.maxWaitMs
+        // counted from the request's arrival: a retry that queues again does not start a new wait
+        deadline: Math.min(now, request.arrivedAt) + config.maxWaitMs
       }
       waiters.push(waiter)
       if (expiry === undefined) expiry = fork(Effect.interruptible(expiryLoop))

@@ -53,6 +53,8 @@ export interface ReliabilityService {
   readonly modelSucceeded: (nodeId: NodeId, model: string) => void
   /** True while the node backs off after a "server busy". */
   readonly busy: (nodeId: NodeId, now: number) => boolean
+  /** Ms until the node's back-off after "server busy" ends (0: none). */
+  readonly busyFor: (nodeId: NodeId, now: number) => number
   readonly markBusy: (nodeId: NodeId, now: number) => void
   readonly recordLatency: (key: string, ms: number) => void
   /** The `q` quantile of recent latencies for `key`, or undefined with fewer than `minLatencySamples`. */
@@ -91,6 +93,7 @@ export const make = (
       },
       modelSucceeded: (nodeId, model) => void breakers.delete(keyOf(nodeId, model)),
       busy: (nodeId, now) => (busyUntil.get(nodeId) ?? 0) > now,
+      busyFor: (nodeId, now) => Math.max(0, (busyUntil.get(nodeId) ?? 0) - now),
       markBusy: (nodeId, now) => void busyUntil.set(nodeId, now + config.busyBackoffMs),
       recordLatency: (key, ms) => {
         let window = latencies.get(key)

@@ -3,7 +3,7 @@
  * `dispatch`. The slot is held from admission to the end of the attempt and released on every exit.
  */
 import { Effect } from "effect"
-import { unservableError } from "../domain/errors.js"
+import { QueueFull, unservableError } from "../domain/errors.js"
 import type { NodeId } from "../domain/NodeId.js"
 import type { RoutingIntent } from "../domain/Request.js"
 import type { ClientSink } from "./ClientSink.js"
@@ -37,6 +37,10 @@ export const attempt = (
     const use = (reservation: Reservation): Effect.Effect<true, AttemptFailure> => {
       progress.queueWaitMs += clock.unsafeCurrentTimeMillis() - queuedAt
       if (reservation._tag === "Picked") return dispatch(ctx, intent, client, progress, tried, options, reservation)
+      if (reservation._tag === "Busy") {
+        const retryAfterSeconds = Math.max(1, Math.ceil(reservation.retryAfterMs / 1000))
+        return Effect.fail(new QueueFull({ reason: "NodesBusy", retryAfterSeconds }))
+      }
       return Effect.fail(unservableError(intent, reservation, tried.size > 0))
     }
     if (options.admission === "queue") {

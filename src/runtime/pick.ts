@@ -26,6 +26,12 @@ export type Reservation =
    * `hasModel`: nodes that have it at all; `unlisted`: nodes that have not listed their models yet.
    */
   | { readonly _tag: "Unservable"; readonly hasModel: number; readonly unlisted: number; readonly routable: number }
+  /**
+   * Every node that could serve it answered "server busy" (its own queue is full) within the back-off: the cluster
+   * refuses work as Ollama would, so the request is answered now rather than held. `retryAfterMs`: until the
+   * earliest back-off ends.
+   */
+  | { readonly _tag: "Busy"; readonly retryAfterMs: number }
 
 /** A node's parallel slots: as configured, else as learned, else the registry's default (`candidate.slots`). */
 export const slotsOf = (
@@ -161,9 +167,9 @@ const checked = (services: ScoringServices, candidates: ReadonlyArray<Candidate>
 }
 
 /**
- * One synchronous look at the cluster for `intent`: a grant (a reserved slot, or "unservable"), or undefined to
- * wait — the chosen node has no free slot now, or every eligible node backs off after "server busy" (a wake-up is
- * scheduled when that ends). It runs whenever capacity may have freed, possibly for another request's waiter.
+ * One synchronous look at the cluster for `intent`: a grant (a reserved slot, "unservable", or "busy" when every
+ * eligible node backs off after "server busy"), or undefined to wait for a slot of the chosen node. It runs
+ * whenever capacity may have freed, possibly for another request's waiter.
  */
 export const reserver = (
   services: ScoringServices,
@@ -183,7 +189,10 @@ export const reserver = (
       : unservable(hasModel.length, unlisted, routable)
   }
   const open = eligible.filter((c) => !reliability.busy(c.nodeId, now))
-  if (open.length === 0) return undefined
+  if (open.length === 0) {
+    const retryAfterMs = Math.min(...eligible.map((c) => reliability.busyFor(c.nodeId, now)))
+    return { value: { _tag: "Busy", retryAfterMs }, release: () => undefined }
+  }
   const enriched = open.map((c) => enrich(services, options.configuredSlots, intent.model, now, c))
   // Whatever the strategy picks would be full: skip scoring (under a deep queue most looks end here).
   if (enriched.every((c) => c.inFlight >= c.slots)) return undefined

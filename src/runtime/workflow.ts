@@ -81,6 +81,8 @@ const attempts = (ctx: AttemptContext, intent: RoutingIntent, client: ClientSink
       if (last?._tag === "UpstreamError") {
         if (error._tag === "NoCandidates" && error.reason === "AllTried") return Effect.fail(last)
         if (error._tag === "ModelNotFound" && last.reason !== "StatusCode") return Effect.fail(last)
+        // the other nodes are as busy as the one that just said so: its own answer goes back
+        if (error._tag === "QueueFull" && error.reason === "NodesBusy" && last.status === 503) return Effect.fail(last)
       }
       progress.lastError = error
       if (lastChance || !shouldRetry(error)) return Effect.fail(error)

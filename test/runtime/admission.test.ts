@@ -1,6 +1,6 @@
-/** Admission's wait limit: one expiry fiber fails each wait at exactly `maxWaitMs`, and never a granted one. */
+/** Admission's wait limit: one expiry fiber fails each wait `maxWaitMs` after its request arrived, and never a granted one. */
 import { assert, describe, it } from "@effect/vitest"
-import { Cause, Effect, Exit, Fiber, Option, TestClock } from "effect"
+import { Cause, Clock, Effect, Exit, Fiber, Option, TestClock } from "effect"
 import { make } from "../../src/runtime/Admission.js"
 
 const timedOut = (exit: Exit.Exit<unknown, { readonly reason: string }>) =>
@@ -17,7 +17,8 @@ describe("Admission wait limit", () => {
         return { value: "slot", release: () => void free++ }
       }
       const wait = (group: string, holdMs = 0) =>
-        admission.withSlot({ priority: 5, arrivedAt: 0, group, tryAcquire }, () => Effect.sleep(holdMs))
+        Effect.flatMap(Clock.currentTimeMillis, (arrivedAt) =>
+          admission.withSlot({ priority: 5, arrivedAt, group, tryAcquire }, () => Effect.sleep(holdMs)))
       const first = yield* Effect.fork(wait("a"))
       yield* TestClock.adjust(400)
       const second = yield* Effect.fork(wait("b", 1_000))
@@ -45,7 +46,8 @@ describe("Admission wait limit", () => {
     Effect.gen(function*() {
       const admission = yield* make({ maxSize: 10, agingIntervalMs: 1_000, maxWaitMs: 500 })
       const never = () => undefined
-      const wait = admission.withSlot({ priority: 5, arrivedAt: 0, group: "m", tryAcquire: never }, () => Effect.void)
+      const wait = Effect.flatMap(Clock.currentTimeMillis, (arrivedAt) =>
+        admission.withSlot({ priority: 5, arrivedAt, group: "m", tryAcquire: never }, () => Effect.void))
       const gone = yield* Effect.fork(wait)
       yield* TestClock.adjust(100)
       yield* Fiber.interrupt(gone)
@@ -56,5 +58,17 @@ describe("Admission wait limit", () => {
       yield* TestClock.adjust(1)
       const exit = yield* Fiber.await(later)
       assert.isTrue(timedOut(exit))
+    }))
+
+  it.scoped("counts the wait from the request's arrival, so a retry that queues again gets only what is left", () =>
+    Effect.gen(function*() {
+      const admission = yield* make({ maxSize: 10, agingIntervalMs: 1_000, maxWaitMs: 500 })
+      yield* TestClock.adjust(300)
+      // arrived at 0, queued again at 300 (after a failed attempt): 200 ms are left
+      const retry = yield* Effect.fork(admission.withSlot({ priority: 5, arrivedAt: 0, group: "m", tryAcquire: () => undefined }, () => Effect.void))
+      yield* TestClock.adjust(199)
+      assert.isTrue(Option.isNone(yield* Fiber.poll(retry)))
+      yield* TestClock.adjust(1)
+      assert.isTrue(timedOut(yield* Fiber.await(retry)))
     }))
 })

@@ -258,6 +258,33 @@ describe("workflow breakers, back-off, panic mode and hedging", () => {
         assert.strictEqual(views.find((v) => v.nodeId === "a")!.consecutiveFailures, 0)
       })))
 
+  it.scoped("when every node has just said \"server busy\", the request is answered at once, not queued behind them", () =>
+    withRuntime(["a", "b"], { routing: { busyBackoffMs: 5_000 } }, (nodes) =>
+      Effect.gen(function*() {
+        const busy = "server busy, please try again.  maximum pending requests exceeded"
+        for (const n of nodes) n.override = reply(503, { error: busy })
+        // the first request tries both nodes and relays the last one's 503
+        const first = yield* run(chatIntent(), recordingSink(), 1)
+        assert.strictEqual(errorResponse(first.rejected!).status, 503)
+        assert.strictEqual(totalCalls(nodes), 2)
+        // the next ones find both backing off: 503 with Retry-After now, no node asked, no wait in the queue
+        const clock = yield* Effect.clock
+        const before = clock.unsafeCurrentTimeMillis()
+        for (let i = 0; i < 5; i++) {
+          const out = yield* run(chatIntent(), recordingSink(), 1)
+          const answer = errorResponse(out.rejected!)
+          assert.strictEqual(answer.status, 503)
+          assert.strictEqual(out.rejected!.message, busy)
+          assert.isAtLeast(Number(answer.headers["retry-after"]), 1)
+        }
+        assert.strictEqual(totalCalls(nodes), 2)
+        assert.isAtMost(clock.unsafeCurrentTimeMillis() - before, 5) // `run` steps the clock 1 ms while a request runs
+        // once the back-off is over, the nodes are asked again
+        yield* TestClock.adjust(5_000)
+        for (const n of nodes) n.override = undefined
+        assert.strictEqual((yield* run()).status, 200)
+      })))
+
   for (const panicMode of [false, true]) {
     it.scoped(`with every node excluded, ${panicMode ? "panic mode tries the least-recently-failed one" : "fails fast with 503"}`, () =>
       withRuntime(["a", "b"], { routing: { panicMode }, health: { failureThreshold: 1, baseCooldownMs: 600_000 } }, (nodes) =>
