@@ -23,6 +23,9 @@ import type { ErrorFlavor } from "./errorResponse.js"
 import { makeNodeSink, sendError } from "./nodeSink.js"
 import { parseJsonObject, validateBody } from "./validate.js"
 
+/** How a request cut at the shutdown deadline ends, for the client and in its record. */
+const SHUTDOWN_CUT = "the gateway is shutting down"
+
 export interface RoutedEndpoint {
   readonly kind: RequestKind
   readonly flavor: ErrorFlavor
@@ -135,8 +138,9 @@ export const makeInferenceHandler = (endpoint: RoutedEndpoint, deps: InferenceDe
         // at the shutdown deadline: stop the work first (no byte follows), then end the answer explicitly
         deps.cutOnShutdown?.(res, () =>
           new Promise<void>((resolve) => {
+            sink.cut(SHUTDOWN_CUT)
             runFork(Fiber.interrupt(fiber)).addObserver(() => {
-              if (res.headersSent) sink.fail("the gateway is shutting down")
+              if (res.headersSent) sink.fail(SHUTDOWN_CUT)
               else sink.reject(new ShuttingDown(), { "x-sollol-request-id": finalIntent.requestId, "x-sollol-attempts": "0" })
               resolve()
             })

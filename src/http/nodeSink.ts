@@ -16,12 +16,20 @@ const boundaryAfter = (framing: ClientSink["framing"], last: number, beforeLast:
   return last !== LF ? "\n\n" : beforeLast !== LF ? "\n" : ""
 }
 
-export const makeNodeSink = (res: ServerResponse, framing: ClientSink["framing"], flavor: ErrorFlavor): ClientSink => {
+/** A sink the gateway can cut: `cut(reason)` marks it before the request's work is interrupted (see `cutReason`). */
+export interface NodeSink extends ClientSink {
+  readonly cut: (reason: string) => void
+}
+
+export const makeNodeSink = (res: ServerResponse, framing: ClientSink["framing"], flavor: ErrorFlavor): NodeSink => {
   // the last two bytes passed through (-1: none yet), for `fail`
   let last = -1
   let beforeLast = -1
+  let cutFor: string | undefined
   return {
     framing,
+    cut: (reason) => void (cutFor = reason),
+    cutReason: () => cutFor,
     start: (status, headers) => {
       if (!res.headersSent) res.writeHead(status, headers)
     },

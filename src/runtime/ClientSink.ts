@@ -18,6 +18,11 @@ export interface ClientSink {
   readonly fail: (message: string) => void
   /** Nothing was sent yet: answers with this error instead; returns the status sent, when there is one. */
   readonly reject: (error: GatewayError, headers: ResponseHeaders) => number | void
+  /**
+   * Why the gateway itself is cutting this request (shutdown), set before it interrupts the work and answers the
+   * client (503, or an error line after the first byte): the record step tells such a cut from a client leaving.
+   */
+  readonly cutReason?: () => string | undefined
   /** Whether the response to the client is in the SSE framing (OpenAI streams) rather than NDJSON/JSON. */
   readonly framing: "ndjson" | "sse" | "json"
 }

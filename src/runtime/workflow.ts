@@ -6,7 +6,7 @@
 import { Cause, Effect, Exit, Option } from "effect"
 import type { NodeRegistry } from "../actors/NodeRegistry.js"
 import type { NodeId } from "../domain/NodeId.js"
-import { InternalError } from "../domain/errors.js"
+import { InternalError, ShuttingDown } from "../domain/errors.js"
 import type { GatewayError } from "../domain/errors.js"
 import type { RoutingIntent } from "../domain/Request.js"
 import type { Strategy } from "../strategies/Strategy.js"
@@ -101,8 +101,15 @@ const record = (
   progress: Progress,
   exit: Exit.Exit<void, AttemptFailure>
 ) => {
-  const interrupted = Exit.isInterrupted(exit)
-  if (Exit.isFailure(exit) && !interrupted) {
+  // interrupted because the client left, not because the gateway cut the request (shutdown)
+  const cutReason = client.cutReason?.()
+  const interrupted = Exit.isInterrupted(exit) && cutReason === undefined
+  if (cutReason !== undefined && Exit.isInterrupted(exit)) {
+    // the cutter answers the client: 503 before the first byte, else an error line after what was sent
+    progress.lastError = new ShuttingDown()
+    if (!progress.committed) progress.status = 503
+  }
+  if (Exit.isFailure(exit) && !Exit.isInterrupted(exit)) {
     const error: GatewayError = Option.getOrElse(
       Cause.failureOption(exit.cause),
       () => new InternalError({ message: `internal error: ${Cause.pretty(exit.cause).split("\n")[0] ?? "defect"}` })

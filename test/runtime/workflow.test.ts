@@ -167,6 +167,29 @@ describe("workflow record step", () => {
         const views = yield* (yield* NodeRegistry).list
         assert.strictEqual(views[0]!.inFlight, 0)
       })))
+
+  it.scoped("a request the gateway cuts at shutdown is recorded as an error with the status the client gets", () =>
+    withRuntime(["a"], {}, (nodes) =>
+      Effect.gen(function*() {
+        // the first request's stream gets under way (committed: 200, then an error line); the second's node has not
+        // answered yet (a 503)
+        let calls = 0
+        nodes[0]!.override = (r, accept, id) => calls++ === 0 ? firstLineThen("silent")(r, accept, id) : hang(r, accept, id)
+        const log = yield* DecisionLog
+        const cut = "the gateway is shutting down"
+        const running = chatIntent({ stream: true })
+        const queued = chatIntent({ stream: true })
+        const fibers = []
+        for (const intent of [running, queued]) {
+          fibers.push(yield* Effect.fork(handle(intent, { ...recordingSink("ndjson"), cutReason: () => cut })))
+          yield* TestClock.adjust(100)
+        }
+        yield* Effect.forEach(fibers, Fiber.interrupt)
+        const [a, b] = [yield* log.get(running.requestId), yield* log.get(queued.requestId)]
+        assert.deepStrictEqual([a?.outcome, a?.status, a?.error], ["error", 200, "server is shutting down"])
+        assert.deepStrictEqual([b?.outcome, b?.status, b?.error], ["error", 503, "server is shutting down"])
+        assert.strictEqual((yield* log.totals).all.aborted, 0)
+      })))
 })
 
 describe("workflow defects", () => {
