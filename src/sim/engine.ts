@@ -18,7 +18,7 @@ export type SimTraceEvent =
   | { readonly type: "finish"; readonly seq: number; readonly model: string; readonly slot: number; readonly atMs: number }
   | { readonly type: "reject"; readonly seq: number; readonly model: string; readonly atMs: number }
   | { readonly type: "load"; readonly model: string; readonly atMs: number }
-  | { readonly type: "unload"; readonly model: string; readonly reason: "evicted" | "expired" | "deleted"; readonly atMs: number }
+  | { readonly type: "unload"; readonly model: string; readonly reason: "evicted" | "expired" | "deleted" | "crashed"; readonly atMs: number }
 
 /** A held slot. `seq` numbers requests in arrival order. */
 export interface Lease {
@@ -120,7 +120,7 @@ export const makeEngine = Effect.fn("SimEngine.make")(function*(options: {
     })
   const withNow = <A>(f: (now: number) => A) => Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.sync(() => f(now)))
 
-  const unload = (r: Resident, reason: "evicted" | "expired" | "deleted", now: number) => {
+  const unload = (r: Resident, reason: "evicted" | "expired" | "deleted" | "crashed", now: number) => {
     residents.delete(runnerOf(r.spec))
     if (reason === "evicted") counters.evictions++
     else counters.unloads++
@@ -294,8 +294,11 @@ export const makeEngine = Effect.fn("SimEngine.make")(function*(options: {
         residents.set(runnerOf(spec), r)
         scheduleExpiry(r, now)
       }),
-    /** Unloads `model`'s runner now if idle, else when its last request ends (`keep_alive: 0`, `/api/delete`). */
-    unload: (model: SimModelSpec, reason: "expired" | "deleted") =>
+    /**
+     * Unloads `model`'s runner now if idle, else when its last request ends (`keep_alive: 0`, `/api/delete`, a
+     * runner that died: the next request loads it again).
+     */
+    unload: (model: SimModelSpec, reason: "expired" | "deleted" | "crashed") =>
       withNow((now) => {
         const r = residents.get(runnerOf(model))
         if (r === undefined) return

@@ -103,10 +103,14 @@ export const respondGeneration = (ctx: SimContext, reply: Reply, input: Generati
     const result = yield* runGeneration(ctx.engine, ctx.rng, ctx.timeScale, input, onToken).pipe(
       Effect.catchTags({
         EngineBusy: () => Effect.as(frames.error(reply, 503, BUSY_MESSAGE), undefined),
+        // the dead runner is dropped, as Ollama's scheduler drops it: gone from /api/ps, loaded again when next asked
         RunnerCrashed: () =>
-          started
-            ? Effect.flatMap(nowMs, (at) => Effect.as(reply.write(frames.failed(RUNNER_CRASHED, at)), undefined))
-            : Effect.as(frames.error(reply, 500, RUNNER_CRASHED), undefined)
+          Effect.zipRight(
+            ctx.engine.unload(input.spec, "crashed"),
+            started
+              ? Effect.flatMap(nowMs, (at) => Effect.as(reply.write(frames.failed(RUNNER_CRASHED, at)), undefined))
+              : Effect.as(frames.error(reply, 500, RUNNER_CRASHED), undefined)
+          )
       })
     )
     if (result === undefined) return

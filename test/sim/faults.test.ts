@@ -87,10 +87,11 @@ describe("sim node faults", () => {
     Effect.gen(function*() {
       const node = yield* warm
       yield* node.setFault({ mode: "crash", afterChunks: 3 })
+      // each crash drops the runner, so each request after it loads the model again (2 s)
       const run = (path: string, body: unknown) =>
         Effect.gen(function*() {
           const f = yield* Effect.fork(call(node, "POST", path, body))
-          yield* TestClock.adjust("1 second")
+          yield* TestClock.adjust("3 seconds")
           return yield* Fiber.join(f)
         })
       const native = yield* run("/api/generate", gen(10, true))
@@ -98,6 +99,9 @@ describe("sim node faults", () => {
       const nativeLines = lines(native)
       assert.strictEqual(nativeLines.length, 4)
       assert.deepStrictEqual(nativeLines[3], { error: "llama runner process has terminated: exit status 2" })
+      // the dead runner is gone from /api/ps, and the next request loads the model again
+      assert.deepStrictEqual(json(yield* call(node, "GET", "/api/ps"))["models"], [])
+      const loads = (yield* node.stats).loads
       // the OpenAI middleware turns that line into an empty delta and ends without a finish chunk or [DONE]
       const openai = yield* run("/v1/chat/completions", { model: "tiny", messages: [{ role: "user", content: "x" }], stream: true, max_tokens: 10 })
       const events = openai.body.split("\n\n").filter((e) => e !== "")
@@ -114,7 +118,10 @@ describe("sim node faults", () => {
       assert.strictEqual(early.status, 500)
       // a generation shorter than the crash point finishes
       yield* node.setFault({ mode: "crash", afterChunks: 20 })
-      assert.strictEqual((yield* run("/api/generate", gen(10))).status, 200)
+      const finished = yield* run("/api/generate", gen(10))
+      assert.strictEqual(finished.status, 200)
+      assert.isAbove(json(finished)["load_duration"] as number, 0)
+      assert.isAbove((yield* node.stats).loads, loads)
     }))
 
   it.scoped("flap alternates up and down every period of simulated time", () =>
