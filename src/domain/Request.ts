@@ -28,6 +28,11 @@ export interface UpstreamRequest {
   /** Already filtered: no hop-by-hop headers, no `host`, no `content-length`. */
   readonly headers: Readonly<Record<string, string>>
   readonly body: Uint8Array | undefined
+  /**
+   * A body sent as it arrives instead (a blob upload, which can be gigabytes); `body` is then ignored. An upstream
+   * that cannot stream a request body reads it whole first.
+   */
+  readonly stream?: AsyncIterable<Uint8Array>
 }
 
 /** A request after analysis: everything scoring needs, and the call to forward. */

@@ -1,6 +1,6 @@
 /**
  * Model administration fanned out to nodes: `/api/pull`, `/api/create`, `/api/copy`, `/api/delete`, to every
- * node or to `?node=<id>`. A stream merges every target's lines, each tagged with `node` (error lines too), and ends
+ * node or to `?node=<id>`; `/api/push` to one node that has the model. A stream merges every target's lines, each tagged with `node` (error lines too), and ends
  * with `{"status":"success"}` only when every target succeeded, else with one `{"error"}` line naming each failure;
  * a plain answer is 200 only when every target succeeded.
  */
@@ -18,7 +18,7 @@ import { describeUpstreamError } from "../runtime/timeouts.js"
 import { WorkflowConfig } from "../runtime/workflowConfig.js"
 import { fanOutHeaders } from "./edgeHeaders.js"
 
-export type AdminOp = "pull" | "create" | "copy" | "delete"
+export type AdminOp = "pull" | "push" | "create" | "copy" | "delete"
 
 interface NodeResult {
   readonly node: NodeId
@@ -27,7 +27,7 @@ interface NodeResult {
   readonly error: string | undefined
 }
 
-type Targets =
+export type Targets =
   | { readonly _tag: "Nodes"; readonly handles: ReadonlyArray<NodeHandle>; readonly skipped: ReadonlyArray<NodeId> }
   | { readonly _tag: "None"; readonly status: number; readonly error: string }
 
@@ -40,7 +40,7 @@ const textField = (body: Record<string, unknown>, key: string) => typeof body[ke
  * machine took out for its failures is skipped unless named: it would hold the whole answer until its first-byte
  * timeout.
  */
-const targetsFor = (op: AdminOp, body: Record<string, unknown>, only: string | undefined) =>
+export const targetsFor = (op: AdminOp, body: Record<string, unknown>, only: string | undefined) =>
   Effect.gen(function*() {
     const registry = yield* NodeRegistry
     const views = yield* registry.list
@@ -48,7 +48,7 @@ const targetsFor = (op: AdminOp, body: Record<string, unknown>, only: string | u
       return { _tag: "None", status: 404, error: `node '${only}' not found` } satisfies Targets
     }
     const model = textField(body, "model") || textField(body, "name")
-    const needs = op === "delete" ? model : op === "copy" ? textField(body, "source") : undefined
+    const needs = op === "delete" || op === "push" ? model : op === "copy" ? textField(body, "source") : undefined
     const named = views.filter((v) => only === undefined || v.nodeId === only)
     // a drained node is only out of traffic (an operator may drain one to pull onto it): it still gets the call
     const skipped = only === undefined ? named.filter((v) => v.health === "excluded" && !v.drained).map((v) => v.nodeId) : []
@@ -59,9 +59,10 @@ const targetsFor = (op: AdminOp, body: Record<string, unknown>, only: string | u
         const h = registry.get(v.nodeId)
         return h._tag === "Some" ? [h.value] : []
       })
-    if (handles.length > 0) return { _tag: "Nodes", handles, skipped } satisfies Targets
+    // a push uploads one node's copy of the model: any node that has it will do
+    if (handles.length > 0) return { _tag: "Nodes", handles: op === "push" ? handles.slice(0, 1) : handles, skipped } satisfies Targets
     // Ollama's own words: `model 'x' not found` on delete, `model "x" not found` on copy (ollama-api §3.12, §3.13)
-    const error = op === "delete"
+    const error = op === "delete" || op === "push"
       ? `model '${model}' not found`
       : op === "copy"
       ? `model "${needs}" not found`
@@ -148,7 +149,7 @@ export const runAdmin = (
       return res.end(stringifyJson({ error: targets.error }))
     }
     const { handles, skipped } = targets
-    const stream = (op === "pull" || op === "create") && body.stream !== false
+    const stream = (op === "pull" || op === "push" || op === "create") && body.stream !== false
     // 1. Lines are held until a node answers 2xx: until then nothing is sent, so when none does, the nodes' status
     //    can still be passed through instead of a 200.
     // 2. Then lines go out as they arrive, each tagged with its node; every failure is relayed as an error line.

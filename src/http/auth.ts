@@ -40,7 +40,7 @@ const STATS_PATHS = new Set([
 ])
 const MODELS_PATHS = new Set(["/api/tags", "/api/ps", "/v1/models"])
 
-const OPEN_PATHS = new Set(["/", "/api/version", "/healthz", "/readyz"])
+const OPEN_PATHS = new Set(["/", "/api/version", "/api/status", "/healthz", "/readyz"])
 /** Checked by `authorize` with the request's model once the body is read. */
 const INFERENCE_PATHS = new Set([
   "/api/chat",

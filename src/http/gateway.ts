@@ -20,6 +20,7 @@ import type { WorkflowServices } from "../runtime/workflow.js"
 import { runAdmin } from "./admin.js"
 import type { AdminOp } from "./admin.js"
 import { runBatchEmbed } from "./batchEmbedRoute.js"
+import { runBlob, runStatus } from "./blobs.js"
 import { readBody } from "./body.js"
 import { applyCors, isPreflight, preflightHeaders } from "./cors.js"
 import type { OriginCheck } from "./cors.js"
@@ -61,6 +62,7 @@ const ROUTED: ReadonlyArray<readonly [string, RequestKind, ErrorFlavor]> = [
 
 const ADMIN: ReadonlyArray<readonly [string, string, AdminOp]> = [
   ["/api/pull", "POST", "pull"],
+  ["/api/push", "POST", "push"],
   ["/api/create", "POST", "create"],
   ["/api/copy", "POST", "copy"],
   ["/api/delete", "DELETE", "delete"]
@@ -126,6 +128,10 @@ export const makeGatewayHandler = (options: GatewayOptions) =>
         const only = new URL(req.url ?? "/", "http://gateway").searchParams.get("node") ?? undefined
         runFork(runAdmin(op, res, req.method ?? "POST", parsed.right, raw, only))
       })
+    const blob: Handler = (req, res) => {
+      const url = new URL(req.url ?? "/", "http://gateway")
+      runFork(runBlob(req, res, url.pathname.slice("/api/blobs/".length), url.searchParams.get("node") ?? undefined))
+    }
     const text = (body: string): Handler => (req, res) => {
       res.writeHead(200, { "content-type": "text/plain; charset=utf-8", "content-length": Buffer.byteLength(body) })
       res.end(req.method === "HEAD" ? undefined : body)
@@ -142,6 +148,7 @@ export const makeGatewayHandler = (options: GatewayOptions) =>
     for (const [path, method, op] of ADMIN) routes.set(path, { methods: { [method]: admin(op) }, flavor: "ollama" })
     routes.set("/", { methods: { GET: text("Ollama is running"), HEAD: text("Ollama is running") }, flavor: "ollama" })
     routes.set("/api/version", { methods: { GET: version, HEAD: version }, flavor: "ollama" })
+    routes.set("/api/status", { methods: { GET: (_req, res) => void runFork(runStatus(res)) }, flavor: "ollama" })
     routes.set("/api/tags", { methods: { GET: runJson(mergedTags, "ollama"), HEAD: runJson(mergedTags, "ollama") }, flavor: "ollama" })
     routes.set("/api/ps", { methods: { GET: runJson(mergedPs, "ollama") }, flavor: "ollama" })
     routes.set("/v1/models", { methods: { GET: runJson(openAiModels, "openai") }, flavor: "openai" })
@@ -233,6 +240,12 @@ export const makeGatewayHandler = (options: GatewayOptions) =>
         if (path.startsWith("/api/sollol/decisions/") && (req.method === "GET" || req.method === "HEAD")) {
           req.method = "GET" // HEAD as GET: node:http leaves the body out
           return guarded(path, "ollama", controlHandler, req, res)
+        }
+        if (path.startsWith("/api/blobs/") && path.length > "/api/blobs/".length) {
+          if (req.method !== "HEAD" && req.method !== "POST") {
+            return sendError(res, new BadRequest({ reason: "Method", message: "405 method not allowed" }), "ollama", { allow: "HEAD, POST" })
+          }
+          return guarded(path, "ollama", blob, req, res)
         }
         if (keysHandler !== undefined && path.startsWith("/api/sollol/admin/keys/") && req.method === "DELETE") {
           return guarded(path, "ollama", keysHandler, req, res)

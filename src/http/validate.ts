@@ -173,6 +173,7 @@ export const validateWithSchema = (
 /** The fields of each admin route the gateway relies on, with their Go request struct for the decoder's wording. */
 const ADMIN_FIELDS: Record<AdminOp, { readonly struct: string; readonly fields: Readonly<Record<string, GoField>> }> = {
   pull: { struct: "PullRequest", fields: { model: "string", name: "string", insecure: "bool", stream: "bool" } },
+  push: { struct: "PushRequest", fields: { model: "string", name: "string", insecure: "bool", stream: "bool" } },
   create: { struct: "CreateRequest", fields: { model: "string", name: "string", stream: "bool" } },
   copy: { struct: "CopyRequest", fields: { source: "string", destination: "string" } },
   delete: { struct: "DeleteRequest", fields: { model: "string", name: "string" } }
@@ -202,6 +203,8 @@ export const validateAdminBody = (
       return Either.right(body)
     case "delete":
       return name === "" ? fieldError(`name "" is invalid`) : Either.right(body)
+    case "push":
+      return name === "" ? fieldError("model is required") : Either.right(body)
     default:
       return name === "" ? fieldError("invalid model name") : Either.right(body)
   }

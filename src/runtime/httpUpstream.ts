@@ -5,6 +5,7 @@
  * itself (undici's header and body timers, plus one timer for the total), so the workflow runs no watchdog fiber.
  * undici's timers tick about every 0.5 s: fine for limits of seconds to minutes.
  */
+import { Readable } from "node:stream"
 import { Effect } from "effect"
 import type { Scope } from "effect"
 import { Pool } from "undici"
@@ -96,7 +97,9 @@ const toDispatchOptions = (
   path: base + request.path,
   method: request.method as Dispatcher.HttpMethod,
   headers: { ...request.headers, host },
-  body: request.body === undefined ? null : request.body,
+  body: request.stream === undefined
+    ? request.body ?? null
+    : request.stream instanceof Readable ? request.stream : Readable.from(request.stream),
   headersTimeout: sendOptions?.firstByteTimeoutMs ?? firstByteDefault,
   bodyTimeout: sendOptions?.idleTimeoutMs ?? idleDefault
 })

@@ -78,6 +78,7 @@ export const makeSimNode = (options: SimNodeOptions): Effect.Effect<SimNode, nev
       // The models a node starts with were installed when it started (Effect's clock: 0 under TestClock).
       installedAt: new Map([...installed].map((m) => [m, faultSetAt])),
       local: new Map(),
+      blobs: new Set(),
       crashAfter: () => (fault.mode === "crash" ? fault.afterChunks : undefined)
     }
     for (const m of options.preload ?? []) {

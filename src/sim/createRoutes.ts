@@ -3,12 +3,13 @@
  * weights the node already has. A copy writes the source's manifest under another name: the same digest, so one
  * runner. A create `from` an installed model writes a manifest of its own (a new digest, the `from` model as
  * `parent_model`, its own system/template/parameters layers) over the base's weights, so it runs in the base's
- * runner at the base's speed. A `from` the node lacks is pulled first, as Ollama does. The simulator holds no
- * blobs, so `files` always name a blob it does not have and fail where Ollama fails on one.
+ * runner at the base's speed. A `from` the node lacks is pulled first, as Ollama does. The simulator keeps uploaded
+ * blobs by digest only, so `files` fail where Ollama fails on a missing blob, or on one that is no model file.
  */
 import { createHash } from "node:crypto"
 import { Effect } from "effect"
 import { normalizeModel } from "../domain/Model.js"
+import { blobKey } from "./blobRoutes.js"
 import { runnerOf } from "./engine.js"
 import { goQuote, isValidName } from "./modelName.js"
 import { pullModel } from "./modelRoutes.js"
@@ -152,6 +153,8 @@ export const create = (ctx: SimContext, reply: Reply, body: Body) =>
       const first = files[0]
       if (first === undefined) return yield* progress.fail("unknown type", 400)
       yield* progress.send({ status: "parsing GGUF" })
+      // an uploaded blob is found, but the simulator reads no model file: what Ollama says of bytes that are not GGUF
+      if (blobKey(first[1]) !== undefined && ctx.blobs.has(blobKey(first[1])!)) return yield* progress.fail("invalid file magic")
       return yield* progress.fail(`open ${blobPath(first[1])}: no such file or directory`)
     }
     if (!isValidName(from)) return yield* progress.fail("invalid model name", 400)

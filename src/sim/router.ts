@@ -2,6 +2,7 @@
 import { Effect } from "effect"
 import type { UpstreamError } from "../domain/errors.js"
 import { decodePathSegment } from "../domain/urlPath.js"
+import * as blobs from "./blobRoutes.js"
 import * as created from "./createRoutes.js"
 import * as model from "./modelRoutes.js"
 import * as native from "./nativeRoutes.js"
@@ -17,7 +18,8 @@ export interface Route {
   readonly inference: boolean
   /** Parses a JSON body first; bad JSON is a 400 in the route family's error shape. */
   readonly body: "native" | "openai" | undefined
-  readonly run: (ctx: SimContext, reply: Reply, body: Body) => Effect.Effect<void, UpstreamError>
+  /** `raw`: the body as sent, for a route that takes no JSON (a blob upload). */
+  readonly run: (ctx: SimContext, reply: Reply, body: Body, raw?: Uint8Array) => Effect.Effect<void, UpstreamError>
 }
 
 const text = (body: string) => (_: SimContext, reply: Reply) => sendBody(reply, 200, "text/plain; charset=utf-8", body)
@@ -37,6 +39,8 @@ const table: Readonly<Record<string, Readonly<Record<string, Route>>>> = {
   "/api/ps": { GET: get(model.ps) },
   "/api/show": { POST: post("native", false, model.show) },
   "/api/pull": { POST: post("native", false, model.pull) },
+  "/api/push": { POST: post("native", false, blobs.push) },
+  "/api/status": { GET: get(blobs.status) },
   "/api/delete": { DELETE: post("native", false, model.remove) },
   "/api/copy": { POST: post("native", false, created.copy) },
   "/api/create": { POST: post("native", false, created.create) },
@@ -67,6 +71,13 @@ export const resolve = (method: string, path: string): Resolved => {
         ? { _tag: "Route", route: get((ctx, reply) => openai.retrieveModel(ctx, reply, id)) }
         : { _tag: "MethodNotAllowed" }
     }
+    if (path.startsWith("/api/blobs/") && path.length > "/api/blobs/".length) {
+      const digest = decodePathSegment(path.slice("/api/blobs/".length))
+      if (digest === undefined) return { _tag: "BadRequest" }
+      if (method === "HEAD") return { _tag: "Route", route: get((ctx, reply) => blobs.headBlob(ctx, reply, digest)) }
+      if (method === "POST") return { _tag: "Route", route: get((ctx, reply, _body, raw) => blobs.createBlob(ctx, reply, digest, raw)) }
+      return { _tag: "MethodNotAllowed" }
+    }
     return { _tag: "NotFound" }
   }
   const route = byMethod[method]
@@ -79,7 +90,7 @@ export const dispatch = (ctx: SimContext, reply: Reply, resolved: Resolved, raw:
   if (resolved._tag === "MethodNotAllowed") return methodNotAllowed(reply)
   if (resolved._tag === "BadRequest") return sendBody(reply, 400, "text/plain; charset=utf-8", "400 Bad Request")
   const { route } = resolved
-  if (route.body === undefined) return route.run(ctx, reply, {})
+  if (route.body === undefined) return route.run(ctx, reply, {}, raw)
   const parsed = parseBody(raw)
   if (!parsed.ok) return route.body === "native" ? ollamaError(reply, 400, parsed.message) : openaiError(reply, 400, parsed.message)
   return route.run(ctx, reply, parsed.value)

@@ -34,6 +34,8 @@ export interface SimContext {
   readonly installedAt: Map<string, number>
   /** Installed models that copy and create wrote, by normalised name; they win over the profile's catalogue. */
   readonly local: Map<string, SimModel>
+  /** Digests (`sha256:<hex>`) of the blobs uploaded with `POST /api/blobs/:digest`. */
+  readonly blobs: Set<string>
   /** Tokens a generation decodes before its runner dies (the `crash` fault); undefined while none is set. */
   readonly crashAfter: () => number | undefined
 }

@@ -2,11 +2,12 @@
  * The simulated node refuses what Ollama refuses, with Ollama's words: fields of the wrong JSON type (Go's decoder),
  * a chat without a model on the OpenAI route; and it honours `dimensions` on `/v1/embeddings` as `/api/embed` does.
  */
+import { createHash } from "node:crypto"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, TestClock } from "effect"
 import { makeSimNode } from "../../src/sim/SimNode.js"
 import { testProfile } from "./fixtures.js"
-import { call, json } from "./helpers.js"
+import { call, json, lines } from "./helpers.js"
 
 const errorOf = (body: Record<string, unknown>) => {
   const e = body["error"]
@@ -49,5 +50,34 @@ describe("sim request checks", () => {
       const vector = (json(r)["data"] as Array<{ embedding: Array<number> }>)[0]!.embedding
       assert.strictEqual(vector.length, 8)
       assert.closeTo(Math.hypot(...vector), 1, 1e-5)
+    }))
+})
+
+describe("sim blobs, push and status", () => {
+  it.scoped("keeps a blob uploaded under its own digest, refuses one under another", () =>
+    Effect.gen(function*() {
+      const node = yield* makeSimNode({ name: "n", profile: testProfile })
+      const digest = `sha256:${createHash("sha256").update("weights").digest("hex")}`
+      assert.strictEqual((yield* call(node, "HEAD", `/api/blobs/${digest}`)).status, 404)
+      assert.strictEqual((yield* call(node, "POST", `/api/blobs/${digest}`, "other")).status, 400)
+      assert.strictEqual((yield* call(node, "POST", `/api/blobs/${digest}`, "weights")).status, 201)
+      assert.strictEqual((yield* call(node, "POST", `/api/blobs/${digest}`, "weights")).status, 200)
+      assert.strictEqual((yield* call(node, "HEAD", `/api/blobs/${digest}`)).status, 200)
+      assert.strictEqual((yield* call(node, "HEAD", "/api/blobs/sha256:zz")).status, 400)
+      // create finds the blob, but it is no model file
+      const made = yield* call(node, "POST", "/api/create", { model: "mine", files: { "m.gguf": digest }, stream: false })
+      assert.deepStrictEqual(json(made), { error: "invalid file magic" })
+    }))
+
+  it.scoped("pushes an installed model with Ollama's progress, and says what it has not", () =>
+    Effect.gen(function*() {
+      const node = yield* makeSimNode({ name: "n", profile: testProfile })
+      const fiber = yield* Effect.fork(call(node, "POST", "/api/push", { model: "tiny" }))
+      yield* TestClock.adjust("10 seconds")
+      const statuses = lines(yield* fiber).map((l) => l["status"])
+      assert.deepStrictEqual([statuses[0], statuses.at(-1)], ["retrieving manifest", "success"])
+      const missing = lines(yield* call(node, "POST", "/api/push", { model: "nosuch" }))
+      assert.deepStrictEqual(missing.at(-1), { error: "model 'nosuch' not found" })
+      assert.deepStrictEqual(json(yield* call(node, "GET", "/api/status")), { cloud: { disabled: true, source: "none" } })
     }))
 })
