@@ -5,6 +5,7 @@
 import { Either, ParseResult, Schema } from "effect"
 import { BadRequest, ModelNotFound } from "../domain/errors.js"
 import { bindError, NATIVE_REQUESTS, nativeBindError } from "../domain/goJson.js"
+import { firstJsonValue } from "../domain/goJsonSyntax.js"
 import type { NativeRoute } from "../domain/goJson.js"
 import type { GoField } from "../domain/goJson.js"
 import { optionsError } from "../domain/ollamaOptions.js"
@@ -78,14 +79,22 @@ const plainlyValid: Record<RequestKind, (b: Record<string, unknown>) => boolean>
     (b.encoding_format === undefined || b.encoding_format === "float" || b.encoding_format === "base64")
 }
 
-/** Parses raw bytes as a JSON object, as Ollama does regardless of Content-Type. */
+/**
+ * Parses raw bytes as a JSON object, as Ollama does regardless of Content-Type: its first JSON value (what follows
+ * is ignored, as Go's decoder ignores it), a malformed one refused in Go's words.
+ */
 export const parseJsonObject = (raw: Buffer): Either.Either<Record<string, unknown>, BadRequest> => {
-  if (raw.length === 0) return Either.left(new BadRequest({ reason: "EmptyBody", message: "missing request body" }))
+  const missing = () => Either.left(new BadRequest({ reason: "EmptyBody", message: "missing request body" }))
+  if (raw.length === 0) return missing()
+  const text = raw.toString("utf8")
   let value: unknown
   try {
-    value = JSON.parse(raw.toString("utf8"))
-  } catch (error) {
-    return Either.left(new BadRequest({ reason: "Json", message: `invalid JSON: ${(error as Error).message}` }))
+    value = JSON.parse(text)
+  } catch {
+    if (text.trim() === "") return missing()
+    const first = firstJsonValue(text)
+    if (!first.ok) return Either.left(new BadRequest({ reason: "Json", message: first.message }))
+    value = JSON.parse(text.slice(0, first.end))
   }
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
     return Either.left(new BadRequest({ reason: "Json", message: "invalid JSON: the body must be a JSON object" }))

@@ -1,6 +1,7 @@
 /** Ollama's bytes: Go-style compact JSON, NDJSON and SSE framing, error bodies, and request-body parsing. */
 import { Effect } from "effect"
 import type { UpstreamError } from "../domain/errors.js"
+import { firstJsonValue } from "../domain/goJsonSyntax.js"
 
 /** Where one response goes; built by `SimNode.handle` over the caller's `accept`/sink (faults apply there). */
 export interface Reply {
@@ -53,23 +54,20 @@ export const BUSY_MESSAGE = "server busy, please try again.  maximum pending req
 
 export type Parsed = { readonly ok: true; readonly value: Record<string, unknown> } | { readonly ok: false; readonly message: string }
 
-/** Parses a JSON object body with Go-decoder-like messages (`missing request body`, `invalid character …`). */
+/** Parses a JSON object body as Ollama's handlers do (`missing request body`, then `firstJsonValue`). */
 export const parseBody = (body: Uint8Array | undefined): Parsed => {
   const text = body === undefined ? "" : Buffer.from(body).toString("utf8")
   const trimmed = text.trim()
   if (trimmed.length === 0) return { ok: false, message: "missing request body" }
-  try {
-    const value: unknown = JSON.parse(trimmed)
-    if (typeof value !== "object" || value === null || Array.isArray(value)) {
-      const kind = Array.isArray(value) ? "array" : value === null ? "null" : typeof value
-      return { ok: false, message: `json: cannot unmarshal ${kind} into Go value of type api.Request` }
-    }
-    return { ok: true, value: value as Record<string, unknown> }
-  } catch {
-    const first = trimmed.charAt(0)
-    if (!/[{["\-0-9tfn]/.test(first)) return { ok: false, message: `invalid character '${first}' looking for beginning of value` }
-    return { ok: false, message: "unexpected EOF" }
+  // Go's decoder reads the first value and ignores what follows it
+  const first = firstJsonValue(trimmed)
+  if (!first.ok) return { ok: false, message: first.message }
+  const value: unknown = JSON.parse(trimmed.slice(0, first.end))
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    const kind = Array.isArray(value) ? "array" : value === null ? "null" : typeof value
+    return { ok: false, message: `json: cannot unmarshal ${kind} into Go value of type api.Request` }
   }
+  return { ok: true, value: value as Record<string, unknown> }
 }
 
 /** RFC 3339 UTC timestamp of a clock reading in ms (Go's `time.Time` JSON, millisecond precision). */

@@ -5,7 +5,7 @@
 import { Either } from "effect"
 import { describe, expect, it } from "vitest"
 import type { RequestKind } from "../../src/domain/Request.js"
-import { refusalStatus, validateBody } from "../../src/http/validate.js"
+import { parseJsonObject, refusalStatus, validateBody } from "../../src/http/validate.js"
 
 const refused = (kind: RequestKind, body: Record<string, unknown>) => {
   const verdict = validateBody(kind, body)
@@ -66,5 +66,37 @@ describe("native request bodies", () => {
     expect(refused("chat", { model: "" })).toEqual({ status: 400, message: "model is required" })
     expect(refused("embed", { input: "x" })).toEqual({ status: 400, message: "model is required" })
     expect(refused("show", {})).toEqual({ status: 400, message: "model is required" })
+  })
+})
+
+describe("request body JSON", () => {
+  const parsed = (text: string) => parseJsonObject(Buffer.from(text))
+
+  it("is refused in the words of Go's decoder", () => {
+    const cases: ReadonlyArray<readonly [string, string]> = [
+      ['{"model": x}', "invalid character 'x' looking for beginning of value"],
+      ['{"model":"llama3.2",}', "invalid character '}' looking for beginning of object key string"],
+      ["{bad", "invalid character 'b' looking for beginning of object key string"],
+      ['{"model":"m",', "unexpected EOF"],
+      ['{"model" "m"}', "invalid character '\"' after object key"],
+      ['{"a":1 "b":2}', "invalid character '\"' after object key:value pair"],
+      ['{"a":[1 2]}', "invalid character '2' after array element"],
+      ['{"a":tru}', "invalid character '}' in literal true (expecting 'e')"],
+      ['{"a":"x\ty"}', "invalid character '\\t' in string literal"],
+      ['{"a":"\\q"}', "invalid character 'q' in string escape code"],
+      ['{"a":01}', "invalid character '1' after object key:value pair"],
+      ["<html>", "invalid character '<' looking for beginning of value"]
+    ]
+    for (const [text, message] of cases) {
+      const verdict = parsed(text)
+      expect(Either.isLeft(verdict) ? verdict.left.message : "accepted", text).toBe(message)
+    }
+    expect(Either.isLeft(parsed("  \n"))).toBe(true)
+    expect(Either.getLeft(parsed("  \n")).pipe((o) => o._tag === "Some" ? o.value.message : "")).toBe("missing request body")
+  })
+
+  it("is the body's first value, what follows it ignored, as Go's decoder reads it", () => {
+    expect(Either.getOrThrow(parsed('{"model":"m","prompt":"hi"} trailing'))).toEqual({ model: "m", prompt: "hi" })
+    expect(Either.getOrThrow(parsed('{"model":"m"}{"model":"other"}'))).toEqual({ model: "m" })
   })
 })

@@ -81,3 +81,17 @@ describe("sim blobs, push and status", () => {
       assert.deepStrictEqual(json(yield* call(node, "GET", "/api/status")), { cloud: { disabled: true, source: "none" } })
     }))
 })
+
+describe("sim request JSON", () => {
+  it.scoped("words a malformed body as Go's decoder does, and reads only a body's first value", () =>
+    Effect.gen(function*() {
+      const node = yield* makeSimNode({ name: "n", profile: testProfile, preload: ["tiny"] })
+      const bad = yield* call(node, "POST", "/api/generate", '{"model": x}')
+      assert.deepStrictEqual([bad.status, json(bad)], [400, { error: "invalid character 'x' looking for beginning of value" }])
+      const comma = yield* call(node, "POST", "/api/generate", '{"model":"tiny",}')
+      assert.strictEqual(errorOf(json(comma)), "invalid character '}' looking for beginning of object key string")
+      const fiber = yield* Effect.fork(call(node, "POST", "/api/generate", '{"model":"tiny","prompt":"hi","stream":false,"options":{"num_predict":2}} trailing'))
+      yield* TestClock.adjust("10 seconds")
+      assert.strictEqual((yield* fiber).status, 200)
+    }))
+})

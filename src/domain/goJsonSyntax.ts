@@ -1,0 +1,146 @@
+/**
+ * How Ollama reads a request body: gin's `ShouldBindJSON` runs Go's `json.Decoder.Decode`, which takes the first
+ * JSON value of the body and ignores what follows it, and words a malformed one as `encoding/json`'s scanner does
+ * (`invalid character 'x' looking for beginning of value`, `unexpected EOF`, …). Shared by the gateway, which
+ * refuses a body before any node sees it, and by the simulated nodes.
+ */
+
+/** The first JSON value's end (an index into `text`), or Go's error for it. */
+export type FirstValue = { readonly ok: true; readonly end: number } | { readonly ok: false; readonly message: string }
+
+const ESCAPES: Readonly<Record<string, string>> = { "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t" }
+
+/** Go's `quoteChar`: the character in single quotes, escaped as `strconv.Quote` escapes it. */
+const quoteChar = (c: string): string => {
+  if (c === "'") return "'\\''"
+  if (c === '"') return "'\"'"
+  const code = c.codePointAt(0)!
+  if (ESCAPES[c] !== undefined) return `'${ESCAPES[c]}'`
+  if (code < 0x20 || code === 0x7f) return `'\\x${code.toString(16).padStart(2, "0")}'`
+  return `'${c}'`
+}
+
+class Syntax extends Error {}
+class Eof extends Error {}
+
+const isSpace = (c: string) => c === " " || c === "\t" || c === "\n" || c === "\r"
+const isDigit = (c: string) => c >= "0" && c <= "9"
+
+/** Scans the first JSON value of `text` after leading whitespace, with Go's scanner's errors. */
+export const firstJsonValue = (text: string): FirstValue => {
+  let i = 0
+  const at = () => {
+    if (i >= text.length) throw new Eof()
+    return text[i]!
+  }
+  const fail = (c: string, context: string): never => {
+    throw new Syntax(`invalid character ${quoteChar(c)} ${context}`)
+  }
+  const skipSpace = () => {
+    while (i < text.length && isSpace(text[i]!)) i++
+  }
+  const literal = (word: string) => {
+    for (let k = 1; k < word.length; k++) {
+      i++
+      const c = at()
+      if (c !== word[k]) fail(c, `in literal ${word} (expecting ${quoteChar(word[k]!)})`)
+    }
+    i++
+  }
+  const string = () => {
+    i++ // the opening quote
+    for (;;) {
+      const c = at()
+      if (c === '"') return void i++
+      if (c === "\\") {
+        i++
+        const e = at()
+        if (e === "u") {
+          for (let k = 0; k < 4; k++) {
+            i++
+            const h = at()
+            if (!/[0-9a-fA-F]/.test(h)) fail(h, "in \\u hexadecimal character escape")
+          }
+        } else if (!'"\\/bfnrt'.includes(e)) fail(e, "in string escape code")
+        i++
+        continue
+      }
+      if (c < " ") fail(c, "in string literal")
+      i++
+    }
+  }
+  const digits = () => {
+    while (i < text.length && isDigit(text[i]!)) i++
+  }
+  const number = () => {
+    if (text[i] === "-") {
+      i++
+      if (!isDigit(at())) fail(at(), "in numeric literal")
+    }
+    if (text[i] === "0") i++
+    else digits()
+    if (text[i] === ".") {
+      i++
+      if (!isDigit(at())) fail(at(), "after decimal point in numeric literal")
+      digits()
+    }
+    if (text[i] === "e" || text[i] === "E") {
+      i++
+      if (text[i] === "+" || text[i] === "-") i++
+      if (!isDigit(at())) fail(at(), "in exponent of numeric literal")
+      digits()
+    }
+  }
+  const value = (): void => {
+    skipSpace()
+    const c = at()
+    if (c === "{") return object()
+    if (c === "[") return array()
+    if (c === '"') return string()
+    if (c === "-" || isDigit(c)) return number()
+    if (c === "t") return literal("true")
+    if (c === "f") return literal("false")
+    if (c === "n") return literal("null")
+    fail(c, "looking for beginning of value")
+  }
+  const object = () => {
+    i++
+    skipSpace()
+    if (at() === "}") return void i++
+    for (;;) {
+      skipSpace()
+      if (at() !== '"') fail(at(), "looking for beginning of object key string")
+      string()
+      skipSpace()
+      if (at() !== ":") fail(at(), "after object key")
+      i++
+      value()
+      skipSpace()
+      const c = at()
+      if (c === "}") return void i++
+      if (c !== ",") fail(c, "after object key:value pair")
+      i++
+    }
+  }
+  const array = () => {
+    i++
+    skipSpace()
+    if (at() === "]") return void i++
+    for (;;) {
+      value()
+      skipSpace()
+      const c = at()
+      if (c === "]") return void i++
+      if (c !== ",") fail(c, "after array element")
+      i++
+    }
+  }
+  try {
+    value()
+    return { ok: true, end: i }
+  } catch (error) {
+    if (error instanceof Syntax) return { ok: false, message: error.message }
+    if (error instanceof Eof) return { ok: false, message: "unexpected EOF" }
+    throw error
+  }
+}
