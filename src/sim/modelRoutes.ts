@@ -2,6 +2,7 @@
 import { Effect } from "effect"
 import { normalizeModel } from "../domain/Model.js"
 import { runnerOf } from "./engine.js"
+import { goQuote, isValidName } from "./modelName.js"
 import type { SimModelSpec } from "./profiles.js"
 import { makeProgress } from "./progress.js"
 import type { Progress } from "./progress.js"
@@ -150,9 +151,10 @@ export const pull = (ctx: SimContext, reply: Reply, body: Body) =>
 export const remove = (ctx: SimContext, reply: Reply, body: Body) =>
   Effect.suspend(() => {
     const raw = str(body["model"]) ?? str(body["name"]) ?? ""
+    if (!isValidName(raw)) return ollamaError(reply, 400, `name ${goQuote(raw)} is invalid`)
     const name = normalizeModel(raw)
     const m = modelOf(ctx, name)
-    if (raw === "" || m === undefined) return ollamaError(reply, 404, `model '${raw}' not found`)
+    if (m === undefined) return ollamaError(reply, 404, `model '${raw}' not found`)
     ctx.installed.delete(name)
     ctx.installedAt.delete(name)
     ctx.local.delete(name)

@@ -6,7 +6,7 @@ import { optionsError } from "../domain/ollamaOptions.js"
 import { runEmbedding, samplingOf } from "./generation.js"
 import type { GenerationInput, GenerationResult } from "./generation.js"
 import type { SimModelSpec } from "./profiles.js"
-import { hashString } from "./rng.js"
+import { countTokens, hashString } from "./rng.js"
 import { findModel, nowMs, respondGeneration } from "./simContext.js"
 import type { SimContext } from "./simContext.js"
 import { BUSY_MESSAGE, goJson, JSON_UTF8, NDJSON, obj, ollamaError, sendJson, str, timestamp } from "./wire.js"
@@ -54,9 +54,27 @@ const prepare = (ctx: SimContext, reply: Reply, body: Body, route: "chat" | "gen
   const spec = findModel(ctx, raw)
   if (spec === undefined) return ollamaError(reply, 404, `model '${raw}' not found`)
   if (spec.kind === "embedding") return ollamaError(reply, 400, `"${raw}" does not support ${route}`)
+  const refused = requestError(body, raw, route)
+  if (refused !== undefined) return ollamaError(reply, 400, refused)
   const keepAlive = parseKeepAlive(body["keep_alive"])
   if (typeof keepAlive !== "number") return ollamaError(reply, 400, keepAlive.error)
   return badOptions(reply, body) ?? { raw, spec, keepAlive }
+}
+
+const present = (v: unknown) => v !== undefined && v !== null && v !== "" && !(Array.isArray(v) && v.length === 0)
+
+/**
+ * The request checks ollama-api.md §3.1 lists: `raw` with a template, system or context; `think: true` on a model
+ * that cannot think (no simulated model can); `top_logprobs` outside 0–20.
+ */
+const requestError = (body: Body, model: string, route: "chat" | "generate"): string | undefined => {
+  if (route === "generate" && body["raw"] === true && (present(body["template"]) || present(body["system"]) || present(body["context"]))) {
+    return "raw mode does not support template, system, or context"
+  }
+  if (body["think"] === true) return `"${model}" does not support thinking`
+  const top = body["top_logprobs"]
+  if (typeof top === "number" && (top < 0 || top > 20)) return "top_logprobs must be between 0 and 20"
+  return undefined
 }
 
 export const chat = (ctx: SimContext, reply: Reply, body: Body) =>
@@ -132,6 +150,10 @@ export const embed = (ctx: SimContext, reply: Reply, body: Body) =>
       : Array.isArray(input) && input.every((s) => typeof s === "string") ? input as Array<string>
       : input === undefined ? [] : undefined
     if (inputs === undefined) return ollamaError(reply, 400, "invalid input type")
+    // truncate (default true) cuts an input to the context; false refuses it
+    if (body["truncate"] === false && inputs.some((s) => countTokens(s) > spec.contextLength)) {
+      return ollamaError(reply, 400, "the input length exceeds the context length")
+    }
     const keepAlive = parseKeepAlive(body["keep_alive"])
     if (typeof keepAlive !== "number") return ollamaError(reply, 400, keepAlive.error)
     const refused = badOptions(reply, body)

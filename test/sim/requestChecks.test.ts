@@ -95,3 +95,28 @@ describe("sim request JSON", () => {
       assert.strictEqual((yield* fiber).status, 200)
     }))
 })
+
+describe("sim request rules of ollama-api.md §3", () => {
+  it.scoped("refuses raw with a system prompt, thinking on a model that cannot, top_logprobs past 20, and a bad name", () =>
+    Effect.gen(function*() {
+      const node = yield* makeSimNode({ name: "n", profile: testProfile, preload: ["tiny"] })
+      const refused = (path: string, body: unknown, method = "POST") => Effect.map(call(node, method, path, body), (r) => [r.status, errorOf(json(r))])
+      assert.deepStrictEqual(yield* refused("/api/generate", { model: "tiny", prompt: "hi", raw: true, system: "x" }), [400, "raw mode does not support template, system, or context"])
+      assert.deepStrictEqual(yield* refused("/api/generate", { model: "tiny", prompt: "hi", think: true }), [400, '"tiny" does not support thinking'])
+      assert.deepStrictEqual(yield* refused("/api/chat", { model: "tiny", messages: [], top_logprobs: 30 }), [400, "top_logprobs must be between 0 and 20"])
+      assert.deepStrictEqual(yield* refused("/api/delete", { model: "bad name!" }, "DELETE"), [400, 'name "bad name!" is invalid'])
+      assert.deepStrictEqual(yield* refused("/api/delete", {}, "DELETE"), [400, 'name "" is invalid'])
+      assert.deepStrictEqual(yield* refused("/api/delete", { model: "nosuch" }, "DELETE"), [404, "model 'nosuch' not found"])
+    }))
+
+  it.scoped("refuses an embed input longer than the context only when truncate is false", () =>
+    Effect.gen(function*() {
+      const node = yield* makeSimNode({ name: "n", profile: testProfile, preload: ["emb"] })
+      const long = "abcd".repeat(testProfile.models["emb:latest"]!.contextLength + 1)
+      const refused = yield* call(node, "POST", "/api/embed", { model: "emb", input: long, truncate: false })
+      assert.deepStrictEqual([refused.status, errorOf(json(refused))], [400, "the input length exceeds the context length"])
+      const fiber = yield* Effect.fork(call(node, "POST", "/api/embed", { model: "emb", input: long }))
+      yield* TestClock.adjust("1 hour")
+      assert.strictEqual((yield* fiber).status, 200)
+    }))
+})
