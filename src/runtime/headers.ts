@@ -22,6 +22,9 @@ export const forwardRequestHeaders = (headers: IncomingHttpHeaders): Record<stri
   for (const name in headers) {
     if (HOP_BY_HOP.has(name) || connectionListed.has(name) || name.startsWith("x-sollol-")) continue
     if (name === "authorization" || name === "x-api-key" || name === "cookie") continue
+    // the gateway judged the browser's origin itself; the call to the node is its own, not the browser's (a node
+    // would refuse an origin it was not told of with 403, as Ollama refuses one outside OLLAMA_ORIGINS)
+    if (name === "origin") continue
     const value = headers[name]
     if (value === undefined) continue
     out[name] = Array.isArray(value) ? value.join(", ") : value

@@ -1,12 +1,14 @@
 /**
  * Serves a SimNode over HTTP with plain node:http and raw writes (no @effect/platform on this path). Each request
  * runs `node.handle` as a fiber; a client disconnect interrupts it, and a failed handle (refuse, flap, truncate)
- * destroys the socket so the client sees a reset, never a clean end.
+ * destroys the socket so the client sees a reset, never a clean end. Ollama's Host check and CORS come first.
  */
 import * as http from "node:http"
 import type { AddressInfo } from "node:net"
 import { Effect, Exit, FiberId, FiberSet } from "effect"
 import type { Scope } from "effect"
+import { makeHostGuard } from "../http/allowedHosts.js"
+import { applyCors, isPreflight, makeOriginCheck, preflightHeaders } from "../http/cors.js"
 import type { SimNode } from "./SimNode.js"
 
 export interface ServeOptions {
@@ -36,7 +38,20 @@ export const serveSimNode = (
     const host = options.host ?? "127.0.0.1"
     const run = yield* FiberSet.makeRuntime<never, void, unknown>()
 
+    // as Ollama's middleware: the Host check while bound to loopback, then CORS (ollama-api.md §1.1)
+    const hostGuard = makeHostGuard(host)
+    const originCheck = makeOriginCheck([])
     const onRequest = (req: http.IncomingMessage, res: http.ServerResponse) => {
+      if ((hostGuard !== undefined && !hostGuard(req)) || !originCheck(req)) {
+        req.resume()
+        return void res.writeHead(403, { "content-length": "0" }).end()
+      }
+      applyCors(req, res)
+      if (isPreflight(req)) {
+        req.resume()
+        preflightHeaders(req, res)
+        return void res.writeHead(204).end()
+      }
       const chunks: Array<Buffer> = []
       req.on("data", (c: Buffer) => chunks.push(c))
       req.on("error", () => res.destroy())

@@ -64,3 +64,24 @@ describe("a foreign origin at the gateway", () => {
     expect(local.headers.get("access-control-allow-origin")).toBe("http://localhost:3000")
   })
 })
+
+describe("an origin the gateway allows", () => {
+  let cluster: Cluster
+  beforeAll(async () => {
+    cluster = await startCluster({ timeScale: 200, config: { limits: { allowedOrigins: ["https://app.example"] } } })
+  })
+  afterAll(() => cluster.close())
+
+  it("reaches nodes that enforce Ollama's CORS: the gateway's call to a node carries no browser origin", async () => {
+    // the simulated nodes refuse a foreign origin as Ollama does, before any route
+    const direct = await fetch(`${cluster.nodes[0]!.url}/api/version`, { headers: { origin: "https://app.example" } })
+    expect(direct.status).toBe(403)
+    const res = await fetch(`${cluster.url}/api/chat`, {
+      method: "POST",
+      headers: { origin: "https://app.example" },
+      body: JSON.stringify({ model: "llama3.2:3b", messages: [{ role: "user", content: "hi" }], stream: false })
+    })
+    expect(res.status).toBe(200)
+    expect(res.headers.get("access-control-allow-origin")).toBe("https://app.example")
+  })
+})

@@ -1,4 +1,5 @@
 /** Wire behaviour of the HTTP sim node: gin's 404/405 text, 400s, HEAD, NDJSON framing, and faults on the socket. */
+import { request } from "node:http"
 import { Effect, Exit, Scope } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { serveSimNode } from "../../src/sim/httpServer.js"
@@ -42,6 +43,22 @@ describe("the HTTP sim node's wire", () => {
     const head = await fetch(url, { method: "HEAD" })
     expect(head.status).toBe(200)
     expect(await head.text()).toBe("")
+  })
+
+  it("refuses a foreign Host or Origin with 403 as Ollama does on loopback, and answers a local preflight", async () => {
+    const status = (headers: Record<string, string>, method = "GET") =>
+      new Promise<number>((resolve, reject) => {
+        const req = request(`${url}/api/version`, { method, headers }, (res) => {
+          res.resume()
+          resolve(res.statusCode ?? 0)
+        })
+        req.on("error", reject)
+        req.end()
+      })
+    expect(await status({ host: "evil.example" })).toBe(403)
+    expect(await status({ host: "localhost:11434" })).toBe(200)
+    expect(await status({ origin: "https://evil.example" })).toBe(403)
+    expect(await status({ origin: "http://localhost:3000", "access-control-request-method": "POST" }, "OPTIONS")).toBe(204)
   })
 
   it("answers gin's plain-text 404 and 405", async () => {
