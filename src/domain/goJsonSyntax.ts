@@ -23,6 +23,9 @@ const quoteChar = (c: string): string => {
 class Syntax extends Error {}
 class Eof extends Error {}
 
+/** Go's `maxNestingDepth`: deeper bodies are refused with `exceeded max depth`. */
+const MAX_DEPTH = 10_000
+
 const isSpace = (c: string) => c === " " || c === "\t" || c === "\n" || c === "\r"
 const isDigit = (c: string) => c >= "0" && c <= "9"
 
@@ -91,49 +94,70 @@ export const firstJsonValue = (text: string): FirstValue => {
       digits()
     }
   }
-  const value = (): void => {
+  /** A scalar value at `i` (after whitespace), or the opening of a container (returned, not yet consumed). */
+  const scalarOrOpen = (): "{" | "[" | undefined => {
     skipSpace()
     const c = at()
-    if (c === "{") return object()
-    if (c === "[") return array()
-    if (c === '"') return string()
-    if (c === "-" || isDigit(c)) return number()
-    if (c === "t") return literal("true")
-    if (c === "f") return literal("false")
-    if (c === "n") return literal("null")
-    fail(c, "looking for beginning of value")
+    if (c === "{" || c === "[") return c
+    if (c === '"') string()
+    else if (c === "-" || isDigit(c)) number()
+    else if (c === "t") literal("true")
+    else if (c === "f") literal("false")
+    else if (c === "n") literal("null")
+    else fail(c, "looking for beginning of value")
+    return undefined
   }
-  const object = () => {
-    i++
-    skipSpace()
-    if (at() === "}") return void i++
+  /**
+   * One value, containers walked with an explicit stack (a body nested a million deep must not overflow the call
+   * stack), as deep as Go's scanner allows.
+   */
+  const value = (): void => {
+    const open: Array<"{" | "["> = []
+    let next = scalarOrOpen()
     for (;;) {
-      skipSpace()
-      if (at() !== '"') fail(at(), "looking for beginning of object key string")
-      string()
-      skipSpace()
-      if (at() !== ":") fail(at(), "after object key")
-      i++
-      value()
+      if (next !== undefined) {
+        if (open.length >= MAX_DEPTH) throw new Syntax("exceeded max depth")
+        open.push(next)
+        i++
+        skipSpace()
+        const close = next === "{" ? "}" : "]"
+        if (at() === close) {
+          i++
+          open.pop()
+        } else if (next === "{") {
+          objectKey()
+          next = scalarOrOpen()
+          continue
+        } else {
+          next = scalarOrOpen()
+          continue
+        }
+      }
+      // a value has just ended: inside a container, a comma (then the next member) or the container's end
+      const top = open.at(-1)
+      if (top === undefined) return
       skipSpace()
       const c = at()
-      if (c === "}") return void i++
-      if (c !== ",") fail(c, "after object key:value pair")
+      if (c === (top === "{" ? "}" : "]")) {
+        i++
+        open.pop()
+        next = undefined
+        continue
+      }
+      if (c !== ",") fail(c, top === "{" ? "after object key:value pair" : "after array element")
       i++
+      if (top === "{") objectKey()
+      next = scalarOrOpen()
     }
   }
-  const array = () => {
-    i++
+  /** `"key":` of an object member. */
+  const objectKey = () => {
     skipSpace()
-    if (at() === "]") return void i++
-    for (;;) {
-      value()
-      skipSpace()
-      const c = at()
-      if (c === "]") return void i++
-      if (c !== ",") fail(c, "after array element")
-      i++
-    }
+    if (at() !== '"') fail(at(), "looking for beginning of object key string")
+    string()
+    skipSpace()
+    if (at() !== ":") fail(at(), "after object key")
+    i++
   }
   try {
     value()
@@ -142,5 +166,26 @@ export const firstJsonValue = (text: string): FirstValue => {
     if (error instanceof Syntax) return { ok: false, message: error.message }
     if (error instanceof Eof) return { ok: false, message: "unexpected EOF" }
     throw error
+  }
+}
+
+/**
+ * The body's first JSON value, as Go's decoder reads it: `JSON.parse` when the whole text is that value (the usual
+ * case), else the value `firstJsonValue` finds at the start (what follows is ignored), or Go's error for it.
+ */
+export const parseFirstJsonValue = (
+  text: string
+): { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly message: string } => {
+  try {
+    return { ok: true, value: JSON.parse(text) }
+  } catch {
+    const first = firstJsonValue(text)
+    if (!first.ok) return first
+    try {
+      return { ok: true, value: JSON.parse(text.slice(0, first.end)) }
+    } catch (error) {
+      // what Go's scanner accepts and V8's parser does not (nesting past V8's own limit)
+      return { ok: false, message: error instanceof Error ? error.message : String(error) }
+    }
   }
 }

@@ -5,8 +5,17 @@ import { BadRequest } from "../domain/errors.js"
 export const readBody = (
   req: IncomingMessage,
   maxBytes: number,
-  done: (error: BadRequest | undefined, body: Buffer) => void
+  handler: (error: BadRequest | undefined, body: Buffer) => void
 ): void => {
+  // `handler` runs in a stream event: a throw there would end the process. It costs this request its connection.
+  const done = (error: BadRequest | undefined, body: Buffer) => {
+    try {
+      handler(error, body)
+    } catch (defect) {
+      req.socket?.destroy()
+      process.emitWarning(defect instanceof Error ? defect : String(defect), "SollolDefect")
+    }
+  }
   const declared = Number(req.headers["content-length"] ?? -1)
   const tooLarge = () =>
     new BadRequest({ reason: "TooLarge", message: `request body too large (limit ${maxBytes} bytes)` })

@@ -5,7 +5,7 @@
 import { Either, ParseResult, Schema } from "effect"
 import { BadRequest, ModelNotFound } from "../domain/errors.js"
 import { bindError, NATIVE_REQUESTS, nativeBindError } from "../domain/goJson.js"
-import { firstJsonValue } from "../domain/goJsonSyntax.js"
+import { parseFirstJsonValue } from "../domain/goJsonSyntax.js"
 import type { NativeRoute } from "../domain/goJson.js"
 import type { GoField } from "../domain/goJson.js"
 import { optionsError } from "../domain/ollamaOptions.js"
@@ -87,15 +87,10 @@ export const parseJsonObject = (raw: Buffer): Either.Either<Record<string, unkno
   const missing = () => Either.left(new BadRequest({ reason: "EmptyBody", message: "missing request body" }))
   if (raw.length === 0) return missing()
   const text = raw.toString("utf8")
-  let value: unknown
-  try {
-    value = JSON.parse(text)
-  } catch {
-    if (text.trim() === "") return missing()
-    const first = firstJsonValue(text)
-    if (!first.ok) return Either.left(new BadRequest({ reason: "Json", message: first.message }))
-    value = JSON.parse(text.slice(0, first.end))
-  }
+  if (text.trim() === "") return missing()
+  const parsed = parseFirstJsonValue(text)
+  if (!parsed.ok) return Either.left(new BadRequest({ reason: "Json", message: parsed.message }))
+  const value = parsed.value
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
     return Either.left(new BadRequest({ reason: "Json", message: "invalid JSON: the body must be a JSON object" }))
   }

@@ -1,7 +1,7 @@
 /** Ollama's bytes: Go-style compact JSON, NDJSON and SSE framing, error bodies, and request-body parsing. */
 import { Effect } from "effect"
 import type { UpstreamError } from "../domain/errors.js"
-import { firstJsonValue } from "../domain/goJsonSyntax.js"
+import { parseFirstJsonValue } from "../domain/goJsonSyntax.js"
 
 /** Where one response goes; built by `SimNode.handle` over the caller's `accept`/sink (faults apply there). */
 export interface Reply {
@@ -59,10 +59,9 @@ export const parseBody = (body: Uint8Array | undefined): Parsed => {
   const text = body === undefined ? "" : Buffer.from(body).toString("utf8")
   const trimmed = text.trim()
   if (trimmed.length === 0) return { ok: false, message: "missing request body" }
-  // Go's decoder reads the first value and ignores what follows it
-  const first = firstJsonValue(trimmed)
-  if (!first.ok) return { ok: false, message: first.message }
-  const value: unknown = JSON.parse(trimmed.slice(0, first.end))
+  const parsed = parseFirstJsonValue(trimmed)
+  if (!parsed.ok) return parsed
+  const value = parsed.value
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
     const kind = Array.isArray(value) ? "array" : value === null ? "null" : typeof value
     return { ok: false, message: `json: cannot unmarshal ${kind} into Go value of type api.Request` }

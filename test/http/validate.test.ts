@@ -95,6 +95,13 @@ describe("request body JSON", () => {
     expect(Either.getLeft(parsed("  \n")).pipe((o) => o._tag === "Some" ? o.value.message : "")).toBe("missing request body")
   })
 
+  it("is refused past Go's nesting limit, however deep, without overflowing the stack", () => {
+    for (const text of ["[".repeat(100_000), "[".repeat(10_001) + "]".repeat(10_000), `{"a":${"[".repeat(1_000_000)}`]) {
+      const verdict = parsed(text)
+      expect(Either.isLeft(verdict) ? verdict.left.message : "accepted").toBe("exceeded max depth")
+    }
+  })
+
   it("is the body's first value, what follows it ignored, as Go's decoder reads it", () => {
     expect(Either.getOrThrow(parsed('{"model":"m","prompt":"hi"} trailing'))).toEqual({ model: "m", prompt: "hi" })
     expect(Either.getOrThrow(parsed('{"model":"m"}{"model":"other"}'))).toEqual({ model: "m" })
