@@ -24,11 +24,11 @@ export interface BodySink {
 
 /** Per-attempt limits; an Upstream enforces what its transport can (HTTP: undici's timers). */
 export interface SendOptions {
-  /** Time to the response head in ms (a model load can take long). */
+  /** Time to the response head in ms (a model load can take long); 0: none. */
   readonly firstByteTimeoutMs?: number
   /** Longest gap between body chunks in ms. */
   readonly idleTimeoutMs?: number
-  /** Whole attempt in ms (only an Upstream with `enforcesTimeouts` reads it). */
+  /** Whole attempt in ms (only an Upstream with `enforcesTimeouts` reads it); `Infinity`: none. */
   readonly totalTimeoutMs?: number
 }
 

@@ -13,6 +13,7 @@ import { makeLineSplitter } from "../domain/ndjson.js"
 import { normalizeModel } from "../domain/Model.js"
 import type { NodeId } from "../domain/NodeId.js"
 import type { UpstreamRequest } from "../domain/Request.js"
+import type { SendOptions } from "../domain/Upstream.js"
 import { errorTextOf, makeCollector } from "../runtime/respond.js"
 import { describeUpstreamError } from "../runtime/timeouts.js"
 import { WorkflowConfig } from "../runtime/workflowConfig.js"
@@ -95,7 +96,7 @@ const parseLine = (text: string): Record<string, unknown> | undefined => {
  * Runs the call on one node. It failed when it never answered, answered a non-2xx status, sent an `{"error"}` line
  * (Ollama's in-stream failure, ollama-api §4.5) or, asked to stream, ended without `{"status":"success"}`.
  */
-const runOne = (h: NodeHandle, request: UpstreamRequest, streamed: boolean, relay: Relay, firstByteTimeoutMs: number) =>
+const runOne = (h: NodeHandle, request: UpstreamRequest, streamed: boolean, relay: Relay, limits: SendOptions) =>
   Effect.gen(function*() {
     let status = 0
     let lineError: string | undefined
@@ -112,7 +113,7 @@ const runOne = (h: NodeHandle, request: UpstreamRequest, streamed: boolean, rela
       status = head.status
       relay.onHead(h.nodeId, status)
       return status >= 200 && status < 300 ? { write: (chunk) => void lines.push(chunk) } : errorBody.sink
-    }, { firstByteTimeoutMs }))
+    }, limits))
     if (status === 0) relay.onHead(h.nodeId, 0)
     else if (status < 300) lines.flush()
     const registry = yield* NodeRegistry
@@ -177,8 +178,11 @@ export const runAdmin = (
     const { timeouts } = yield* WorkflowConfig
     const headers = { "content-type": "application/json" }
     const request: UpstreamRequest = { method, path: `/api/${op}`, headers, body: raw }
-    // a node answers these at once (its stream starts before the work): wait for a head as for /api/show
-    const results = yield* Effect.forEach(handles, (h) => runOne(h, request, stream, relay, timeouts.show.firstByteMs), {
+    // A streamed call's head comes at once (the stream starts before the work): it gets /api/show's wait. A plain
+    // one answers when the work is done, which for a pull can be hours. Neither has a total limit; a client that
+    // leaves ends the calls (see the gateway).
+    const limits: SendOptions = { firstByteTimeoutMs: stream ? timeouts.show.firstByteMs : 0, totalTimeoutMs: Infinity }
+    const results = yield* Effect.forEach(handles, (h) => runOne(h, request, stream, relay, limits), {
       concurrency: "unbounded"
     })
     const failed = results.filter((r) => r.error !== undefined)

@@ -11,7 +11,6 @@ import { PassThrough } from "node:stream"
 import { Effect } from "effect"
 import { NodeRegistry } from "../actors/NodeRegistry.js"
 import type { NodeHandle } from "../actors/NodeRegistry.js"
-import { stringifyJson } from "../domain/json.js"
 import type { NodeId } from "../domain/NodeId.js"
 import type { UpstreamRequest } from "../domain/Request.js"
 import { errorTextOf, makeCollector } from "../runtime/respond.js"
@@ -19,8 +18,7 @@ import { describeUpstreamError } from "../runtime/timeouts.js"
 import { WorkflowConfig } from "../runtime/workflowConfig.js"
 import { targetsFor } from "./admin.js"
 import { fanOutHeaders } from "./edgeHeaders.js"
-
-const JSON_TYPE = "application/json; charset=utf-8"
+import { sendJson } from "./nodeSink.js"
 
 /** What one node answered: its status and body, or why it never did (status 0). */
 interface NodeAnswer {
@@ -30,6 +28,7 @@ interface NodeAnswer {
   readonly failure: string | undefined
 }
 
+/** No total limit: an upload of a model file may take long (a client that leaves ends it, see the gateway). */
 const ask = (h: NodeHandle, request: UpstreamRequest, firstByteTimeoutMs: number) =>
   Effect.suspend(() => {
     let status = 0
@@ -38,7 +37,7 @@ const ask = (h: NodeHandle, request: UpstreamRequest, firstByteTimeoutMs: number
       Effect.either(h.upstream.send(request, (head) => {
         status = head.status
         return body.sink
-      }, { firstByteTimeoutMs })),
+      }, { firstByteTimeoutMs, totalTimeoutMs: Infinity })),
       (sent): NodeAnswer => ({
         node: h.nodeId,
         status,
@@ -48,10 +47,9 @@ const ask = (h: NodeHandle, request: UpstreamRequest, firstByteTimeoutMs: number
     )
   })
 
-const sendText = (res: ServerResponse, status: number, headers: Record<string, string>, body?: string) => {
-  res.writeHead(status, body === undefined ? { ...headers, "content-length": "0" } : { "content-type": JSON_TYPE, ...headers })
-  res.end(body)
-}
+/** An answer without a body (a HEAD, or a blob created), or with Ollama's `{"error"}`. */
+const answer = (res: ServerResponse, status: number, headers: Record<string, string>, error?: string) =>
+  error === undefined ? void res.writeHead(status, { ...headers, "content-length": "0" }).end() : sendJson(res, status, { error }, headers)
 
 /** The answer for the nodes' answers: a failure first (the nodes' own 4xx, else 502), then 201 over 200. */
 const combined = (answers: ReadonlyArray<NodeAnswer>, created: (a: NodeAnswer) => boolean) => {
@@ -72,7 +70,7 @@ export const runBlob = (req: IncomingMessage, res: ServerResponse, digest: strin
     const targets = yield* targetsFor("create", {}, only)
     if (targets._tag === "None") {
       req.resume()
-      return sendText(res, targets.status, {}, req.method === "HEAD" ? undefined : stringifyJson({ error: targets.error }))
+      return answer(res, targets.status, {}, req.method === "HEAD" ? undefined : targets.error)
     }
     const { handles } = targets
     const path = `/api/blobs/${digest}`
@@ -85,11 +83,13 @@ export const runBlob = (req: IncomingMessage, res: ServerResponse, digest: strin
       // a blob is there only when every node has it: otherwise the client uploads it (to every node)
       const everywhere = answers.every((a) => a.failure === undefined && a.status === 200)
       const failed = answers.find((a) => a.failure !== undefined || a.status >= 500)
-      return sendText(res, everywhere ? 200 : failed !== undefined ? 502 : 404, headers)
+      return answer(res, everywhere ? 200 : failed !== undefined ? 502 : 404, headers)
     }
     // One copy of the upload per node, fed as the client sends it; the client is paused while any copy is full.
     // A node that answers (or fails) before the end stops getting its copy; the others go on.
     const copies = handles.map(() => new PassThrough())
+    // a client that leaves mid-upload ends the work through the gateway's interruption; its reset is no error here
+    req.on("error", () => undefined)
     for (const copy of copies) req.pipe(copy)
     const length = req.headers["content-length"]
     const forward: Record<string, string> = { "content-type": "application/octet-stream" }
@@ -104,8 +104,8 @@ export const runBlob = (req: IncomingMessage, res: ServerResponse, digest: strin
         }))
     }, { concurrency: "unbounded" })
     req.resume()
-    const answer = combined(answers, (a) => a.status === 201)
-    sendText(res, answer.status, headers, answer.error === undefined ? undefined : stringifyJson({ error: answer.error }))
+    const outcome = combined(answers, (a) => a.status === 201)
+    answer(res, outcome.status, headers, outcome.error)
   })
 
 /** `GET /api/status` from the first node that answers it. */
@@ -118,11 +118,10 @@ export const runStatus = (res: ServerResponse) =>
     for (const view of views.filter((v) => v.routable)) {
       const handle = registry.get(view.nodeId)
       if (handle._tag === "None") continue
-      const answer = yield* ask(handle.value, request, timeouts.show.firstByteMs)
-      if (answer.failure !== undefined || answer.status >= 500) continue
-      res.writeHead(answer.status, { "content-type": JSON_TYPE, ...fanOutHeaders(1, [view.nodeId]) })
-      return res.end(answer.body)
+      const relayed = yield* ask(handle.value, request, timeouts.show.firstByteMs)
+      if (relayed.failure !== undefined || relayed.status >= 500) continue
+      res.writeHead(relayed.status, { "content-type": "application/json; charset=utf-8", ...fanOutHeaders(1, [view.nodeId]) })
+      return res.end(relayed.body)
     }
-    res.writeHead(503, { "content-type": JSON_TYPE, "retry-after": "5" })
-    res.end(stringifyJson({ error: "no routable node to ask" }))
+    sendJson(res, 503, { error: "no routable node to ask" }, { "retry-after": "5" })
   })

@@ -7,7 +7,7 @@ import type { IncomingMessage, ServerResponse } from "node:http"
 import { Readable } from "node:stream"
 // the module, not the package index (which would load Effect's cluster, RPC and SQL packages at startup)
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
-import { Effect, Either, Runtime } from "effect"
+import { Effect, Either, Fiber, Runtime } from "effect"
 import { NodeRegistry } from "../actors/NodeRegistry.js"
 import { AuthError, BadRequest, InternalError, NoCandidates, unservableError } from "../domain/errors.js"
 import { normalizeModel } from "../domain/Model.js"
@@ -120,17 +120,22 @@ export const makeGatewayHandler = (options: GatewayOptions) =>
         sendError(res, new NoCandidates({ model: "", reason: m.asked === 0 ? "NoNodes" : "NoAnswer" }), flavor, headers)
       }))
     }
+    /** A client that leaves before its answer is complete ends the work for it: the calls to the nodes are aborted. */
+    const untilClientLeaves = (res: ServerResponse, fiber: Fiber.RuntimeFiber<unknown, unknown>) =>
+      void res.once("close", () => {
+        if (!res.writableFinished) runFork(Fiber.interrupt(fiber))
+      })
     const admin = (op: AdminOp): Handler => (req, res) =>
       readBody(req, options.maxBodyBytes, (tooLarge, raw) => {
         if (tooLarge !== undefined) return sendError(res, tooLarge, "ollama")
         const parsed = Either.flatMap(parseJsonObject(raw), (body) => validateAdminBody(op, body))
         if (Either.isLeft(parsed)) return sendError(res, parsed.left, "ollama")
         const only = new URL(req.url ?? "/", "http://gateway").searchParams.get("node") ?? undefined
-        runFork(runAdmin(op, res, req.method ?? "POST", parsed.right, raw, only))
+        untilClientLeaves(res, runFork(runAdmin(op, res, req.method ?? "POST", parsed.right, raw, only)))
       })
     const blob: Handler = (req, res) => {
       const url = new URL(req.url ?? "/", "http://gateway")
-      runFork(runBlob(req, res, url.pathname.slice("/api/blobs/".length), url.searchParams.get("node") ?? undefined))
+      untilClientLeaves(res, runFork(runBlob(req, res, url.pathname.slice("/api/blobs/".length), url.searchParams.get("node") ?? undefined)))
     }
     const text = (body: string): Handler => (req, res) => {
       res.writeHead(200, { "content-type": "text/plain; charset=utf-8", "content-length": Buffer.byteLength(body) })

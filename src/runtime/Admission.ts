@@ -12,7 +12,7 @@ export interface AdmissionConfig {
   readonly maxSize: number
   /** Waiting this long raises effective priority by one. Default 5 000 ms. */
   readonly agingIntervalMs: number
-  /** Longest a request waits in the queue, over all its attempts, before a 503. Default 120 000 ms. */
+  /** Longest a wait lasts (from `waitingSince`: for a request, over all its attempts) before a 503. Default 120 000 ms. */
   readonly maxWaitMs: number
 }
 
@@ -35,6 +35,11 @@ export interface AdmitRequest<A> {
   readonly arrivedAt: number
   /** Group key (the model): a newcomer never overtakes waiters of its own group. */
   readonly group: string
+  /**
+   * When the wait that `maxWaitMs` limits began: a retried request's arrival, so that queueing again does not start
+   * a new wait. Absent: now (each wait its own limit, as a batch worker's per chunk).
+   */
+  readonly waitingSince?: number
   /**
    * One synchronous look at the cluster: a grant, or undefined to wait. Synchronous on purpose: looking at
    * capacity and taking it is then one indivisible step, with no lock (it may run on another request's fiber).
@@ -154,8 +159,7 @@ export const make = (config: AdmissionConfig): Effect.Effect<Admission> =>
         ...request,
         seq: seq++,
         deferred: Deferred.unsafeMake(FiberId.none),
-        // counted from the request's arrival: a retry that queues again does not start a new wait
-        deadline: Math.min(now, request.arrivedAt) + config.maxWaitMs
+        deadline: Math.min(now, request.waitingSince ?? now) + config.maxWaitMs
       }
       waiters.push(waiter)
       if (expiry === undefined) expiry = fork(Effect.interruptible(expiryLoop))

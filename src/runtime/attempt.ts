@@ -44,7 +44,8 @@ export const attempt = (
       return Effect.fail(unservableError(intent, reservation, tried.size > 0))
     }
     if (options.admission === "queue") {
-      return ctx.admission.withSlot({ priority: intent.priority, arrivedAt: intent.arrivedAt, group: intent.model, tryAcquire }, use)
+      const request = { priority: intent.priority, arrivedAt: intent.arrivedAt, waitingSince: intent.arrivedAt, group: intent.model, tryAcquire }
+      return ctx.admission.withSlot(request, use)
     }
     return ctx.admission.withGrant(() => tryAcquire() ?? unservable(1), use)
   })

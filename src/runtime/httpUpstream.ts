@@ -128,10 +128,13 @@ const makeHandler = (
     abortedByCaller = true
     controller?.abort(new AbortedByCaller("aborted by the gateway"))
   }
-  const total = setTimeout(() => {
-    settle(Effect.fail(new UpstreamError({ nodeId, reason: "TotalTimeout", detail: `not finished within ${totalMs} ms` })))
-    abort()
-  }, totalMs)
+  // no limit when `totalMs` is not a positive finite number (an upload or a model pull may take hours)
+  const total = Number.isFinite(totalMs) && totalMs > 0
+    ? setTimeout(() => {
+      settle(Effect.fail(new UpstreamError({ nodeId, reason: "TotalTimeout", detail: `not finished within ${totalMs} ms` })))
+      abort()
+    }, totalMs)
+    : undefined
   const handler: Dispatcher.DispatchHandler & { abort: () => void } = {
     abort: () => {
       settled = true

@@ -144,7 +144,8 @@ const record = (
     hedged: progress.hedged,
     outcome: interrupted ? "aborted" : failed ? "error" : "ok",
     status: progress.status,
-    error: progress.lastError?.message,
+    // what the client read: the cut's own words after the first byte, else the error it was answered with
+    error: cutReason !== undefined && progress.committed ? cutReason : progress.lastError?.message,
     durationMs: ctx.scoring.clock.unsafeCurrentTimeMillis() - intent.arrivedAt,
     ttftMs: progress.ttftMs,
     outputTokens: progress.outputTokens

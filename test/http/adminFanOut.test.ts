@@ -115,8 +115,8 @@ const emptyOk: Script = (res) => {
 
 describe("admin fan-out over scripted nodes", () => {
   const clusters: Array<FakeCluster> = []
-  const start = async (nodes: Parameters<typeof startFakeCluster>[0]) => {
-    const c = await startFakeCluster(nodes)
+  const start = async (nodes: Parameters<typeof startFakeCluster>[0], config?: Parameters<typeof startFakeCluster>[1]) => {
+    const c = await startFakeCluster(nodes, config)
     clusters.push(c)
     return c
   }
@@ -245,5 +245,13 @@ describe("admin fan-out over scripted nodes", () => {
     // named, it is still asked
     const named = await send(c.url, "/api/pull?node=a", { model: "m", stream: false })
     expect(named.status).toBe(200)
+  })
+
+  it("waits for a plain pull as long as the nodes work: only a streamed call's head must come quickly", async () => {
+    // Ollama answers a stream:false pull when the pull is done (ollama-js's default); here later than show's limit
+    const slow: Script = (res) => void setTimeout(() => json(res, 200, { status: "success" }), 600)
+    const c = await start({ a: { "/api/pull": slow }, b: { "/api/pull": slow } }, { timeouts: { show: { firstByteMs: 200 } } })
+    const res = await send(c.url, "/api/pull", { model: "m", stream: false })
+    expect([res.status, await res.json()]).toEqual([200, { status: "success" }])
   })
 })

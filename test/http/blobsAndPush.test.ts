@@ -6,8 +6,12 @@
 import { createHash, randomBytes } from "node:crypto"
 import { Ollama } from "ollama"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { request } from "node:http"
+import type { IncomingMessage, ServerResponse } from "node:http"
 import { startCluster } from "../support/cluster.js"
 import type { Cluster } from "../support/cluster.js"
+import { startFakeCluster } from "./fakeOllama.js"
+import type { FakeCluster } from "./fakeOllama.js"
 
 const digestOf = (bytes: Uint8Array) => `sha256:${createHash("sha256").update(bytes).digest("hex")}`
 
@@ -62,5 +66,72 @@ describe("blobs, push and status through the gateway", () => {
     const res = await fetch(`${cluster.url}/api/status`)
     expect(res.status).toBe(200)
     expect(await res.json()).toEqual({ cloud: { disabled: true, source: "none" } })
+  })
+})
+
+/** A node's view of one upload: its first bytes, then its end or its abort. */
+const uploadWatcher = () => {
+  let firstBytes: () => void = () => undefined
+  let closed: (how: "end" | "abort") => void = () => undefined
+  const watcher = {
+    firstBytes: new Promise<void>((resolve) => (firstBytes = resolve)),
+    closed: new Promise<"end" | "abort">((resolve) => (closed = resolve)),
+    script: (req: IncomingMessage, res: ServerResponse) => {
+      req.once("data", () => firstBytes())
+      req.on("end", () => {
+        closed("end")
+        res.writeHead(201, { "content-length": "0" }).end()
+      })
+      req.on("aborted", () => closed("abort"))
+      req.on("error", () => closed("abort"))
+      req.resume()
+    }
+  }
+  return watcher
+}
+
+describe("a blob upload on its way", () => {
+  const clusters: Array<FakeCluster> = []
+  afterAll(async () => {
+    await Promise.all(clusters.map((c) => c.close()))
+  })
+  const start = async (a: ReturnType<typeof uploadWatcher>, b: ReturnType<typeof uploadWatcher>) => {
+    const c = await startFakeCluster({ a: {}, b: {} }, {}, { a: { "/api/blobs/": a.script }, b: { "/api/blobs/": b.script } })
+    clusters.push(c)
+    return c
+  }
+  /** Starts an upload of `first`; `finish(rest)` ends it, `abort()` hangs up. */
+  const upload = (url: string, first: string) => {
+    const req = request(`${url}/api/blobs/sha256:${"0".repeat(64)}`, { method: "POST" })
+    const status = new Promise<number>((resolve, reject) => {
+      req.on("response", (res) => {
+        res.resume()
+        resolve(res.statusCode ?? 0)
+      })
+      req.on("error", reject)
+    })
+    req.write(first)
+    return { status, finish: (rest: string) => req.end(rest), abort: () => req.destroy() }
+  }
+
+  it("reaches every node before the client has sent all of it", async () => {
+    const [a, b] = [uploadWatcher(), uploadWatcher()]
+    const c = await start(a, b)
+    const up = upload(c.url, "first part ")
+    // both nodes see bytes while the client still holds the rest back
+    await Promise.all([a.firstBytes, b.firstBytes])
+    up.finish("last part")
+    expect(await up.status).toBe(201)
+    expect(await Promise.all([a.closed, b.closed])).toEqual(["end", "end"])
+  })
+
+  it("ends the nodes' uploads when the client hangs up", async () => {
+    const [a, b] = [uploadWatcher(), uploadWatcher()]
+    const c = await start(a, b)
+    const up = upload(c.url, "first part ")
+    up.status.catch(() => undefined)
+    await Promise.all([a.firstBytes, b.firstBytes])
+    up.abort()
+    expect(await Promise.all([a.closed, b.closed])).toEqual(["abort", "abort"])
   })
 })

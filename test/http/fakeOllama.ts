@@ -3,7 +3,7 @@
  * answers the probes (`/api/version`, `/api/tags` with model `m:latest`, `/api/ps`) and runs a script per admin path.
  */
 import { createServer } from "node:http"
-import type { Server, ServerResponse } from "node:http"
+import type { IncomingMessage, Server, ServerResponse } from "node:http"
 import type { AddressInfo } from "node:net"
 import { Effect, Exit, Scope } from "effect"
 import { makeAppConfig } from "../../src/AppConfig.js"
@@ -12,6 +12,9 @@ import { makeGateway } from "../../src/http/makeGateway.js"
 
 /** Answers one admin request (`body` parsed when it was JSON). */
 export type Script = (res: ServerResponse, body: Record<string, unknown>) => void
+
+/** Takes the request as it arrives, body unread (for uploads); keyed by path prefix, e.g. `/api/blobs/`. */
+export type StreamScript = (req: IncomingMessage, res: ServerResponse) => void
 
 export interface FakeNode {
   readonly name: string
@@ -44,9 +47,14 @@ const PROBES: Record<string, unknown> = {
   "/api/ps": { models: [] }
 }
 
-const startNode = async (name: string, scripts: Readonly<Record<string, Script>>) => {
+const startNode = async (name: string, scripts: Readonly<Record<string, Script>>, streams: Readonly<Record<string, StreamScript>>) => {
   const calls: Array<string> = []
   const server = createServer((req, res) => {
+    const prefix = Object.keys(streams).find((p) => (req.url ?? "").startsWith(p))
+    if (prefix !== undefined) {
+      calls.push(prefix)
+      return streams[prefix]!(req, res)
+    }
     const chunks: Array<Buffer> = []
     req.on("data", (c: Buffer) => chunks.push(c))
     req.on("end", () => {
@@ -78,8 +86,14 @@ const closeServer = (server: Server) =>
   })
 
 /** One fake node per entry (name → scripts by path), and a gateway in front of them. */
-export const startFakeCluster = async (nodes: Readonly<Record<string, Readonly<Record<string, Script>>>>): Promise<FakeCluster> => {
-  const started = await Promise.all(Object.entries(nodes).map(([name, scripts]) => startNode(name, scripts)))
+export const startFakeCluster = async (
+  nodes: Readonly<Record<string, Readonly<Record<string, Script>>>>,
+  /** Gateway settings over the defaults (`timeouts`, `limits`, …). */
+  settings: Record<string, unknown> = {},
+  /** Per node, scripts that take requests as they arrive. */
+  streams: Readonly<Record<string, Readonly<Record<string, StreamScript>>>> = {}
+): Promise<FakeCluster> => {
+  const started = await Promise.all(Object.entries(nodes).map(([name, scripts]) => startNode(name, scripts, streams[name] ?? {})))
   const scope = Effect.runSync(Scope.make())
   const close = async () => {
     await Effect.runPromise(Scope.close(scope, Exit.void))
@@ -91,7 +105,8 @@ export const startFakeCluster = async (nodes: Readonly<Record<string, Readonly<R
       database: ":memory:",
       logLevel: "none",
       nodes: started.map((s) => ({ url: s.node.url, name: s.node.name })),
-      routing: { retryBackoffMs: 1 }
+      routing: { retryBackoffMs: 1 },
+      ...settings
     } as AppConfigInput)
     const gateway = await Effect.runPromise(Scope.extend(makeGateway(config, { port: 0 }), scope))
     return { url: gateway.url, nodes: started.map((s) => s.node), close }

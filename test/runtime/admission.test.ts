@@ -65,10 +65,16 @@ describe("Admission wait limit", () => {
       const admission = yield* make({ maxSize: 10, agingIntervalMs: 1_000, maxWaitMs: 500 })
       yield* TestClock.adjust(300)
       // arrived at 0, queued again at 300 (after a failed attempt): 200 ms are left
-      const retry = yield* Effect.fork(admission.withSlot({ priority: 5, arrivedAt: 0, group: "m", tryAcquire: () => undefined }, () => Effect.void))
+      const retry = yield* Effect.fork(admission.withSlot({ priority: 5, arrivedAt: 0, waitingSince: 0, group: "m", tryAcquire: () => undefined }, () => Effect.void))
       yield* TestClock.adjust(199)
       assert.isTrue(Option.isNone(yield* Fiber.poll(retry)))
       yield* TestClock.adjust(1)
       assert.isTrue(timedOut(yield* Fiber.await(retry)))
+      // without `waitingSince` (a batch worker queueing for its next chunk) each wait has its own limit
+      const worker = yield* Effect.fork(admission.withSlot({ priority: 5, arrivedAt: 0, group: "m", tryAcquire: () => undefined }, () => Effect.void))
+      yield* TestClock.adjust(499)
+      assert.isTrue(Option.isNone(yield* Fiber.poll(worker)))
+      yield* TestClock.adjust(1)
+      assert.isTrue(timedOut(yield* Fiber.await(worker)))
     }))
 })
