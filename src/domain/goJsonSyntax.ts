@@ -8,22 +8,36 @@
 /** The first JSON value's end (an index into `text`), or Go's error for it. */
 export type FirstValue = { readonly ok: true; readonly end: number } | { readonly ok: false; readonly message: string }
 
-const ESCAPES: Readonly<Record<string, string>> = { "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t" }
+const ESCAPES: Readonly<Record<number, string>> = {
+  0x07: "\\a", 0x08: "\\b", 0x09: "\\t", 0x0a: "\\n", 0x0b: "\\v", 0x0c: "\\f", 0x0d: "\\r", 0x5c: "\\\\"
+}
 
-/** Go's `quoteChar`: the character in single quotes, escaped as `strconv.Quote` escapes it. */
+/**
+ * Go's `quoteChar(c byte)`: the scanner reads bytes, so a non-ASCII character is named by its first UTF-8 byte read
+ * as Latin-1 (`é` → `'Ã'`), quoted as `strconv.Quote` quotes it.
+ */
 const quoteChar = (c: string): string => {
   if (c === "'") return "'\\''"
   if (c === '"') return "'\"'"
-  const code = c.codePointAt(0)!
-  if (ESCAPES[c] !== undefined) return `'${ESCAPES[c]}'`
-  if (code < 0x20 || code === 0x7f) return `'\\x${code.toString(16).padStart(2, "0")}'`
-  return `'${c}'`
+  const code = c.charCodeAt(0)
+  // a high surrogate starts a 4-byte sequence, whose first byte its own bits decide
+  const byte = code < 0x80
+    ? code
+    : code >= 0xd800 && code <= 0xdbff
+    ? 0xf0 | ((0x10000 + ((code - 0xd800) << 10)) >> 18)
+    : Buffer.from(c, "utf8")[0]!
+  const escaped = ESCAPES[byte]
+  if (escaped !== undefined) return `'${escaped}'`
+  if (byte < 0x20 || byte === 0x7f) return `'\\x${byte.toString(16).padStart(2, "0")}'`
+  // Latin-1 controls and the soft hyphen are not printable for strconv.Quote
+  if ((byte >= 0x80 && byte <= 0xa0) || byte === 0xad) return `'\\u00${byte.toString(16).padStart(2, "0")}'`
+  return `'${String.fromCharCode(byte)}'`
 }
 
 class Syntax extends Error {}
 class Eof extends Error {}
 
-/** Go's `maxNestingDepth`: deeper bodies are refused with `exceeded max depth`. */
+/** Go's `maxNestingDepth`: deeper bodies are refused with `invalid character '[' exceeded max depth`. */
 const MAX_DEPTH = 10_000
 
 const isSpace = (c: string) => c === " " || c === "\t" || c === "\n" || c === "\r"
@@ -116,7 +130,7 @@ export const firstJsonValue = (text: string): FirstValue => {
     let next = scalarOrOpen()
     for (;;) {
       if (next !== undefined) {
-        if (open.length >= MAX_DEPTH) throw new Syntax("exceeded max depth")
+        if (open.length >= MAX_DEPTH) fail(next, "exceeded max depth")
         open.push(next)
         i++
         skipSpace()
@@ -169,6 +183,32 @@ export const firstJsonValue = (text: string): FirstValue => {
   }
 }
 
+/** Go's whitespace between JSON tokens (JavaScript's `trim` strips more). */
+export const isGoJsonBlank = (text: string): boolean => /^[ \t\n\r]*$/.test(text)
+
+/**
+ * Whether a container opens deeper than Go allows, by one fast pass over the brackets outside strings: the one case
+ * in which `JSON.parse` and Go disagree on a well-formed body, and in which `JSON.parse` is slow (seconds for a few
+ * MiB of `[`), so it runs before it.
+ */
+const tooDeep = (text: string): boolean => {
+  let depth = 0
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (c === 0x22) {
+      // a string: skip to its closing quote, past escapes
+      for (i++; i < text.length; i++) {
+        const d = text.charCodeAt(i)
+        if (d === 0x5c) i++
+        else if (d === 0x22) break
+      }
+    } else if (c === 0x5b || c === 0x7b) {
+      if (++depth > MAX_DEPTH) return true
+    } else if (c === 0x5d || c === 0x7d) depth--
+  }
+  return false
+}
+
 /**
  * The body's first JSON value, as Go's decoder reads it: `JSON.parse` when the whole text is that value (the usual
  * case), else the value `firstJsonValue` finds at the start (what follows is ignored), or Go's error for it.
@@ -176,15 +216,17 @@ export const firstJsonValue = (text: string): FirstValue => {
 export const parseFirstJsonValue = (
   text: string
 ): { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly message: string } => {
+  const first = tooDeep(text) ? firstJsonValue(text) : undefined
+  if (first !== undefined && !first.ok) return first
   try {
-    return { ok: true, value: JSON.parse(text) }
+    return { ok: true, value: JSON.parse(first === undefined ? text : text.slice(0, first.end)) }
   } catch {
-    const first = firstJsonValue(text)
-    if (!first.ok) return first
+    const scanned = first ?? firstJsonValue(text)
+    if (!scanned.ok) return scanned
     try {
-      return { ok: true, value: JSON.parse(text.slice(0, first.end)) }
+      return { ok: true, value: JSON.parse(text.slice(0, scanned.end)) }
     } catch (error) {
-      // what Go's scanner accepts and V8's parser does not (nesting past V8's own limit)
+      // what Go's scanner accepts and V8's parser does not
       return { ok: false, message: error instanceof Error ? error.message : String(error) }
     }
   }

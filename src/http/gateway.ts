@@ -121,10 +121,14 @@ export const makeGatewayHandler = (options: GatewayOptions) =>
       }))
     }
     /** A client that leaves before its answer is complete ends the work for it: the calls to the nodes are aborted. */
-    const untilClientLeaves = (res: ServerResponse, fiber: Fiber.RuntimeFiber<unknown, unknown>) =>
-      void res.once("close", () => {
+    const untilClientLeaves = (res: ServerResponse, fiber: Fiber.RuntimeFiber<unknown, unknown>) => {
+      const leave = () => {
         if (!res.writableFinished) runFork(Fiber.interrupt(fiber))
-      })
+      }
+      // gone already (while an auth check ran): no close event is left to wait for
+      if (res.destroyed) return leave()
+      res.once("close", leave)
+    }
     const admin = (op: AdminOp): Handler => (req, res) =>
       readBody(req, options.maxBodyBytes, (tooLarge, raw) => {
         if (tooLarge !== undefined) return sendError(res, tooLarge, "ollama")

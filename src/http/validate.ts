@@ -5,7 +5,7 @@
 import { Either, ParseResult, Schema } from "effect"
 import { BadRequest, ModelNotFound } from "../domain/errors.js"
 import { bindError, NATIVE_REQUESTS, nativeBindError } from "../domain/goJson.js"
-import { parseFirstJsonValue } from "../domain/goJsonSyntax.js"
+import { isGoJsonBlank, parseFirstJsonValue } from "../domain/goJsonSyntax.js"
 import type { NativeRoute } from "../domain/goJson.js"
 import type { GoField } from "../domain/goJson.js"
 import { optionsError } from "../domain/ollamaOptions.js"
@@ -87,7 +87,7 @@ export const parseJsonObject = (raw: Buffer): Either.Either<Record<string, unkno
   const missing = () => Either.left(new BadRequest({ reason: "EmptyBody", message: "missing request body" }))
   if (raw.length === 0) return missing()
   const text = raw.toString("utf8")
-  if (text.trim() === "") return missing()
+  if (isGoJsonBlank(text)) return missing()
   const parsed = parseFirstJsonValue(text)
   if (!parsed.ok) return Either.left(new BadRequest({ reason: "Json", message: parsed.message }))
   const value = parsed.value

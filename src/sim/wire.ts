@@ -1,7 +1,7 @@
 /** Ollama's bytes: Go-style compact JSON, NDJSON and SSE framing, error bodies, and request-body parsing. */
 import { Effect } from "effect"
 import type { UpstreamError } from "../domain/errors.js"
-import { parseFirstJsonValue } from "../domain/goJsonSyntax.js"
+import { isGoJsonBlank, parseFirstJsonValue } from "../domain/goJsonSyntax.js"
 
 /** Where one response goes; built by `SimNode.handle` over the caller's `accept`/sink (faults apply there). */
 export interface Reply {
@@ -57,9 +57,8 @@ export type Parsed = { readonly ok: true; readonly value: Record<string, unknown
 /** Parses a JSON object body as Ollama's handlers do (`missing request body`, then `firstJsonValue`). */
 export const parseBody = (body: Uint8Array | undefined): Parsed => {
   const text = body === undefined ? "" : Buffer.from(body).toString("utf8")
-  const trimmed = text.trim()
-  if (trimmed.length === 0) return { ok: false, message: "missing request body" }
-  const parsed = parseFirstJsonValue(trimmed)
+  if (isGoJsonBlank(text)) return { ok: false, message: "missing request body" }
+  const parsed = parseFirstJsonValue(text)
   if (!parsed.ok) return parsed
   const value = parsed.value
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
