@@ -63,7 +63,6 @@ export const unservableError = (
     ? new NoCandidates({ model: intent.model, reason: "Unlisted" })
     : modelNotFoundFor(intent)
 
-/** The admission queue is full, or the request waited longer than allowed. */
 /**
  * The gateway is full: its queue (`Full`), a wait past `queue.maxWaitMs` (`WaitTimeout`), or every node that could
  * serve the request answered Ollama's "server busy" a moment ago (`NodesBusy`: answered with Ollama's own words).

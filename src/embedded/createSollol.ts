@@ -18,7 +18,7 @@ import type {
 } from "../client/types.js"
 import { parsePriority } from "../domain/Priority.js"
 import type { RequestKind } from "../domain/Request.js"
-import { parseJsonObject, refusalStatus, validateBody } from "../http/validate.js"
+import { parseJsonObject, validateBody } from "../http/validate.js"
 import { batchEmbed } from "../runtime/batchEmbed.js"
 import type { BatchEmbedError } from "../runtime/batchEmbed.js"
 import { makeIntent } from "../runtime/intent.js"
@@ -27,7 +27,7 @@ import type { RuntimeOptions } from "../runtime/Sollol.js"
 import { handle } from "../runtime/workflow.js"
 import type { WorkflowServices } from "../runtime/workflow.js"
 import { makeEmbeddedCall } from "./embeddedSink.js"
-import { causeError, closedError } from "./errors.js"
+import { causeError, closedError, gatewayError } from "./errors.js"
 import { nodesOf, statsOf } from "./introspect.js"
 import { makeLifecycle } from "./lifecycle.js"
 
@@ -118,7 +118,7 @@ export const createSollol = async (config: SollolConfig): Promise<Sollol> => {
     const parsed = parseJsonObject(Buffer.from(requestJson(request))).pipe((e) =>
       e._tag === "Right" ? validateBody(kind, { stream: false, ...e.right }) : e
     )
-    if (parsed._tag === "Left") throw new SollolError({ status: refusalStatus(parsed.left), message: parsed.left.message })
+    if (parsed._tag === "Left") throw gatewayError(parsed.left)
     const body = parsed.right
     const priority = priorityOf(options)
     const intent = makeIntent({ kind, body, priority, arrivedAt: 0, path, headers: { "content-type": "application/json" } })
@@ -151,7 +151,7 @@ export const createSollol = async (config: SollolConfig): Promise<Sollol> => {
       checkBatch(documents, options)
       const extra = embedExtra(options)
       const valid = validateBody("embed", { model: options.model, ...extra })
-      if (valid._tag === "Left") throw new SollolError({ status: refusalStatus(valid.left), message: valid.left.message })
+      if (valid._tag === "Left") throw gatewayError(valid.left)
       return run(batchEmbed(documents, {
         model: options.model,
         ...(options.batchSize !== undefined ? { batchSize: options.batchSize } : {}),

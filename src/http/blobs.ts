@@ -51,8 +51,8 @@ const ask = (h: NodeHandle, request: UpstreamRequest, firstByteTimeoutMs: number
 const answer = (res: ServerResponse, status: number, headers: Record<string, string>, error?: string) =>
   error === undefined ? void res.writeHead(status, { ...headers, "content-length": "0" }).end() : sendJson(res, status, { error }, headers)
 
-/** The answer for the nodes' answers: a failure first (the nodes' own 4xx, else 502), then 201 over 200. */
-const combined = (answers: ReadonlyArray<NodeAnswer>, created: (a: NodeAnswer) => boolean) => {
+/** The answer for the nodes' answers: a failure first (the nodes' own 4xx, else 502), then 201 (any created) over 200. */
+const combined = (answers: ReadonlyArray<NodeAnswer>) => {
   const refused = answers.find((a) => a.failure === undefined && a.status >= 400 && a.status < 500)
   if (refused !== undefined) return { status: refused.status, error: `${refused.node}: ${errorTextOf(refused.body)}` }
   const failed = answers.filter((a) => a.failure !== undefined || a.status >= 300)
@@ -60,7 +60,7 @@ const combined = (answers: ReadonlyArray<NodeAnswer>, created: (a: NodeAnswer) =
     const why = failed.map((a) => `${a.node}: ${a.failure ?? errorTextOf(a.body)}`).join("; ")
     return { status: 502, error: why }
   }
-  return { status: answers.some(created) ? 201 : 200, error: undefined }
+  return { status: answers.some((a) => a.status === 201) ? 201 : 200, error: undefined }
 }
 
 /** `HEAD` or `POST /api/blobs/:digest`, with `digest` the path segment as the client wrote it (each node judges it). */
@@ -104,7 +104,7 @@ export const runBlob = (req: IncomingMessage, res: ServerResponse, digest: strin
         }))
     }, { concurrency: "unbounded" })
     req.resume()
-    const outcome = combined(answers, (a) => a.status === 201)
+    const outcome = combined(answers)
     answer(res, outcome.status, headers, outcome.error)
   })
 

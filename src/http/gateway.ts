@@ -34,7 +34,7 @@ import { makeInferenceHandler } from "./inference.js"
 import type { InferenceDeps } from "./inference.js"
 import { mergedPs, mergedTags, openAiModel_, openAiModels } from "./merged.js"
 import type { Merged } from "./merged.js"
-import { sendError, sendJson } from "./nodeSink.js"
+import { sendError, sendJson, whenClientLeaves } from "./nodeSink.js"
 import { parseJsonObject, validateAdminBody } from "./validate.js"
 
 /** The Ollama version this gateway reports (`GET /api/version`); clients only check it is a semver. */
@@ -120,15 +120,8 @@ export const makeGatewayHandler = (options: GatewayOptions) =>
         sendError(res, new NoCandidates({ model: "", reason: m.asked === 0 ? "NoNodes" : "NoAnswer" }), flavor, headers)
       }))
     }
-    /** A client that leaves before its answer is complete ends the work for it: the calls to the nodes are aborted. */
-    const untilClientLeaves = (res: ServerResponse, fiber: Fiber.RuntimeFiber<unknown, unknown>) => {
-      const leave = () => {
-        if (!res.writableFinished) runFork(Fiber.interrupt(fiber))
-      }
-      // gone already (while an auth check ran): no close event is left to wait for
-      if (res.destroyed) return leave()
-      res.once("close", leave)
-    }
+    const untilClientLeaves = (res: ServerResponse, fiber: Fiber.RuntimeFiber<unknown, unknown>) =>
+      whenClientLeaves(res, () => runFork(Fiber.interrupt(fiber)))
     const admin = (op: AdminOp): Handler => (req, res) =>
       readBody(req, options.maxBodyBytes, (tooLarge, raw) => {
         if (tooLarge !== undefined) return sendError(res, tooLarge, "ollama")

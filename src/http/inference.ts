@@ -20,7 +20,7 @@ import { readBody } from "./body.js"
 import { edgeHeaders } from "./edgeHeaders.js"
 import { errorResponse, messageOf } from "./errorResponse.js"
 import type { ErrorFlavor } from "./errorResponse.js"
-import { makeNodeSink, sendError } from "./nodeSink.js"
+import { makeNodeSink, sendError, whenClientLeaves } from "./nodeSink.js"
 import { parseJsonObject, validateBody } from "./validate.js"
 
 /** How a request cut at the shutdown deadline ends, for the client and in its record. */
@@ -132,9 +132,7 @@ export const makeInferenceHandler = (endpoint: RoutedEndpoint, deps: InferenceDe
       /** `mayBatch`: the key holds the `batch` permission (or auth is off); else a batch goes whole to one node. */
       const start = (finalIntent: RoutingIntent, mayBatch = true) => {
         const fiber = deps.run(finalIntent, sink, mayBatch ? batch : undefined)
-        res.once("close", () => {
-          if (!res.writableFinished) runFork(Fiber.interrupt(fiber))
-        })
+        whenClientLeaves(res, () => runFork(Fiber.interrupt(fiber)))
         // at the shutdown deadline: stop the work first (no byte follows), then end the answer explicitly
         deps.cutOnShutdown?.(res, () =>
           new Promise<void>((resolve) => {

@@ -66,6 +66,18 @@ export const makeNodeSink = (res: ServerResponse, framing: ClientSink["framing"]
   }
 }
 
+/**
+ * Runs `leave` once if the client goes before its answer is complete (at once when it is gone already): the work
+ * for it is then stopped, which aborts its calls to the nodes.
+ */
+export const whenClientLeaves = (res: ServerResponse, leave: () => void): void => {
+  const left = () => {
+    if (!res.writableFinished) leave()
+  }
+  if (res.destroyed) return left()
+  res.once("close", left)
+}
+
 /** Answers with an error before anything else was sent. */
 export const sendError = (
   res: ServerResponse,

@@ -135,8 +135,6 @@ const nativeRefusal = (kind: RequestKind, body: Record<string, unknown>): BadReq
 
 export type Refusal = BadRequest | ModelNotFound
 
-export const refusalStatus = (refusal: Refusal): 400 | 404 => refusal._tag === "ModelNotFound" ? 404 : 400
-
 export const validateBody = (
   kind: RequestKind,
   body: Record<string, unknown>

@@ -156,7 +156,6 @@ const isRecord = (u: unknown): u is Record<string, unknown> => typeof u === "obj
 
 const isOpenAI = (kind: RequestKind): boolean => kind.startsWith("openai-")
 
-
 /** Text of a message `content`: a string, or OpenAI's parts array (`{type:"text", text}`). */
 const contentText = (content: unknown): string => {
   if (typeof content === "string") return content

@@ -58,7 +58,6 @@ const CREATE_FIELDS = {
 
 /** Where a Linux service install keeps blobs (`OLLAMA_MODELS` unset); `BlobsPath` turns `sha256:` into `sha256-`. */
 const blobPath = (digest: string) => `/usr/share/ollama/.ollama/models/blobs/${digest.replace(":", "-")}`
-const DIGEST = /^sha256[:-][0-9a-fA-F]{64}$/
 const sha256 = (text: string) => createHash("sha256").update(text, "utf8").digest("hex")
 
 /** `validateCreateFiles`: a relative path (`fs.ValidPath`, no `\` or `:`) and a well-formed digest, else the error. */
@@ -66,7 +65,7 @@ const fileError = (path: string, digest: string): string | undefined => {
   const relative = path !== "." && !/[\\:]/.test(path) && path.split("/").every((e) => e !== "" && e !== "." && e !== "..")
   if (!relative) return `file path must be relative: ${path}`
   if (digest === "") return "invalid digest format"
-  return DIGEST.test(digest) ? undefined : `invalid digest for ${path}: invalid digest format`
+  return blobKey(digest) !== undefined ? undefined : `invalid digest for ${path}: invalid digest format`
 }
 
 /** `detectModelTypeFromFiles`: by extension, else by reading the blob, which the simulator never has. */
@@ -154,7 +153,8 @@ export const create = (ctx: SimContext, reply: Reply, body: Body) =>
       if (first === undefined) return yield* progress.fail("unknown type", 400)
       yield* progress.send({ status: "parsing GGUF" })
       // an uploaded blob is found, but the simulator reads no model file: what Ollama says of bytes that are not GGUF
-      if (blobKey(first[1]) !== undefined && ctx.blobs.has(blobKey(first[1])!)) return yield* progress.fail("invalid file magic")
+      const key = blobKey(first[1])
+      if (key !== undefined && ctx.blobs.has(key)) return yield* progress.fail("invalid file magic")
       return yield* progress.fail(`open ${blobPath(first[1])}: no such file or directory`)
     }
     if (!isValidName(from)) return yield* progress.fail("invalid model name", 400)

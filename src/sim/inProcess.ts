@@ -7,7 +7,7 @@ import type { Upstream } from "../domain/Upstream.js"
 import type { SimNode } from "./SimNode.js"
 
 /** A streamed request body read whole: the simulated node takes its body as one buffer. */
-const wholeBody = (request: UpstreamRequest): Effect.Effect<UpstreamRequest, UpstreamError> => {
+const wholeBody = (request: UpstreamRequest, nodeId: NodeId): Effect.Effect<UpstreamRequest, UpstreamError> => {
   const stream = request.stream
   if (stream === undefined) return Effect.succeed(request)
   return Effect.tryPromise({
@@ -16,7 +16,7 @@ const wholeBody = (request: UpstreamRequest): Effect.Effect<UpstreamRequest, Ups
       for await (const chunk of stream) chunks.push(chunk)
       return { method: request.method, path: request.path, headers: request.headers, body: Buffer.concat(chunks) }
     },
-    catch: (error) => new UpstreamError({ nodeId: "unknown" as NodeId, reason: "Transport", detail: String(error) })
+    catch: (error) => new UpstreamError({ nodeId, reason: "Transport", detail: String(error) })
   })
 }
 
@@ -25,7 +25,7 @@ export const simUpstream = (node: SimNode, nodeId: NodeId): Upstream => ({
   nodeId,
   url: `sim://${node.name}`,
   send: (request, accept) =>
-    Effect.flatMap(wholeBody(request), (whole) => node.handle(whole, accept)).pipe(
+    Effect.flatMap(wholeBody(request, nodeId), (whole) => node.handle(whole, accept)).pipe(
       Effect.mapError((e) =>
         e.nodeId === nodeId ? e : new UpstreamError({
           nodeId,

@@ -5,12 +5,13 @@
 import { Either } from "effect"
 import { describe, expect, it } from "vitest"
 import type { RequestKind } from "../../src/domain/Request.js"
-import { parseJsonObject, refusalStatus, validateBody } from "../../src/http/validate.js"
+import { errorResponse } from "../../src/http/errorResponse.js"
+import { parseJsonObject, validateBody } from "../../src/http/validate.js"
 
 const refused = (kind: RequestKind, body: Record<string, unknown>) => {
   const verdict = validateBody(kind, body)
   if (Either.isRight(verdict)) throw new Error(`accepted: ${JSON.stringify(body)}`)
-  return { status: refusalStatus(verdict.left), message: verdict.left.message }
+  return { status: errorResponse(verdict.left).status, message: verdict.left.message }
 }
 
 describe("native request bodies", () => {
